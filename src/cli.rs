@@ -1,0 +1,525 @@
+//! The command line: `runner run|plan|status|report|cache|data|schema`.
+//! Thin: parse, call the library, print, choose the exit code.
+
+use std::collections::HashSet;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use anyhow::{Context, bail};
+use clap::{Args, Parser, Subcommand};
+
+use crate::data::DataOptions;
+use crate::nn::device::DeviceChoice;
+use crate::schedule::execute::JobEnv;
+use crate::schedule::progress::ProgressUi;
+use crate::schedule::{self, Control, JobState, LocalExecutor, Plan};
+use crate::spec::{ExperimentSpec, ValidSpec};
+use crate::store::{ObjectKind, Store};
+
+const EXAMPLES: &str = "\
+Examples:
+  runner run experiments/quickstart.yaml          train what the cache lacks, then report
+  runner run experiments/mnist.yaml -j 2 --set methods.ganomaly.epochs=1
+  runner plan experiments/mnist.yaml              list the jobs and their keys
+  runner status experiments/mnist.yaml            done / failed (with reason) / missing
+  runner report experiments/mnist.yaml            tables and plots under reports/mnist/
+  runner data ls                                  datasets found on this machine
+  runner cache verify                             recompute every digest in the store";
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "runner",
+    version,
+    about = "Reproducible GAN-based image anomaly-detection experiments",
+    long_about = "Expands a YAML experiment spec into jobs (methods x sweeps x classes x seeds), \
+trains only what the content-addressed cache lacks, scores the test sets and writes \
+paper-style AUROC tables and ROC plots.",
+    after_help = EXAMPLES
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+    /// More log output (-v: debug, -vv: trace).
+    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    pub verbose: u8,
+    /// Less output: errors only, no progress bars.
+    #[arg(short, long, global = true)]
+    pub quiet: bool,
+    /// The store (cache) folder; put it on a shared filesystem for clusters.
+    #[arg(long, global = true, env = "RUNNER_STORE", default_value = "cache")]
+    pub store: PathBuf,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Run every job of a spec that the cache lacks, then write the report.
+    #[command(
+        after_help = "Examples:\n  runner run experiments/quickstart.yaml\n  runner run experiments/mnist.yaml -j 2 --fail-fast\n  runner run experiments/mnist.yaml --set seeds=[0] --set methods.ganomaly.epochs=1"
+    )]
+    Run(RunArgs),
+    /// List the jobs of a spec with their keys and whether they are cached (no side effects).
+    #[command(after_help = "Example:\n  runner plan experiments/mnist.yaml")]
+    Plan(SpecArgs),
+    /// Show which jobs of a spec are done, failed (with the reason) or missing.
+    #[command(after_help = "Example:\n  runner status experiments/mnist.yaml")]
+    Status(SpecArgs),
+    /// Write tables and plots of a spec's results under reports/<name>/.
+    #[command(after_help = "Example:\n  runner report experiments/mnist.yaml --out reports")]
+    Report(ReportArgs),
+    /// Inspect and maintain the store.
+    #[command(subcommand)]
+    Cache(CacheCommand),
+    /// Find, download and verify datasets.
+    #[command(subcommand)]
+    Data(DataCommand),
+    /// Print the JSON Schema of experiment specs (for editors).
+    Schema,
+    /// Run one planned job from the store (what cluster tasks call).
+    #[command(hide = true)]
+    ExecJob(ExecJobArgs),
+}
+
+#[derive(Args, Debug)]
+pub struct SpecArgs {
+    /// The experiment spec (YAML).
+    pub spec: PathBuf,
+    /// Override a spec value: `--set methods.ganomaly.epochs=1` (repeatable).
+    #[arg(long = "set", value_name = "KEY=VALUE")]
+    pub sets: Vec<String>,
+}
+
+#[derive(Args, Debug)]
+pub struct RunArgs {
+    #[command(flatten)]
+    pub spec: SpecArgs,
+    /// Parallel jobs (default: the number of cores). Jobs on a GPU share it.
+    #[arg(short = 'j', long = "jobs")]
+    pub jobs: Option<usize>,
+    /// Stop launching jobs after the first failure.
+    #[arg(long)]
+    pub fail_fast: bool,
+    /// Compute device for neural methods: cpu, cuda[:N] or vulkan[:N].
+    #[arg(long, default_value = "cpu")]
+    pub device: DeviceChoice,
+    /// Never download data.
+    #[arg(long)]
+    pub offline: bool,
+    /// Where reports go.
+    #[arg(long, default_value = "reports")]
+    pub out: PathBuf,
+    /// Do not write the report at the end.
+    #[arg(long)]
+    pub no_report: bool,
+}
+
+#[derive(Args, Debug)]
+pub struct ReportArgs {
+    #[command(flatten)]
+    pub spec: SpecArgs,
+    /// Where reports go.
+    #[arg(long, default_value = "reports")]
+    pub out: PathBuf,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum CacheCommand {
+    /// List the objects in the store.
+    Ls,
+    /// Recompute every file digest; name corrupt objects (exit 1 if any).
+    Verify,
+    /// Remove every object that none of the given specs references.
+    #[command(
+        after_help = "Example:\n  runner cache gc experiments/quickstart.yaml experiments/mnist.yaml"
+    )]
+    Gc {
+        /// Specs whose models and results are kept.
+        #[arg(required = true)]
+        specs: Vec<PathBuf>,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum DataCommand {
+    /// Every known dataset: where it was found and whether it verified.
+    Ls,
+    /// Download (if missing) and verify a dataset.
+    Fetch { name: String },
+    /// Verify a dataset's files against their known digests.
+    Verify { name: String },
+}
+
+#[derive(Args, Debug)]
+pub struct ExecJobArgs {
+    /// Key of a job whose description is in the store.
+    pub key: String,
+    #[arg(long, default_value = "cpu")]
+    pub device: DeviceChoice,
+}
+
+/// Runs the command line; the exit code says how it went.
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    init_logging(cli.verbose, cli.quiet);
+    match dispatch(&cli) {
+        Ok(code) => ExitCode::from(code),
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            let code = e
+                .downcast_ref::<crate::Error>()
+                .map(|e| e.exit_code())
+                .or_else(|| e.downcast_ref::<crate::spec::SpecError>().map(|_| 2))
+                .unwrap_or(1);
+            ExitCode::from(code)
+        }
+    }
+}
+
+fn init_logging(verbose: u8, quiet: bool) {
+    let level = match (quiet, verbose) {
+        (true, _) => "error",
+        (false, 0) => "warn",
+        (false, 1) => "debug",
+        _ => "trace",
+    };
+    let filter = tracing_subscriber::EnvFilter::try_from_env("RUNNER_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(format!("runner={level}")));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_target(false)
+        .try_init();
+}
+
+/// Data search folders from `RUNNER_DATA` (a `:`-separated list).
+pub fn data_options(offline: bool) -> DataOptions {
+    let search = std::env::var_os("RUNNER_DATA")
+        .map(|v| {
+            std::env::split_paths(&v)
+                .filter(|p| !p.as_os_str().is_empty())
+                .collect()
+        })
+        .unwrap_or_default();
+    DataOptions { search, offline }
+}
+
+fn load_spec(args: &SpecArgs) -> anyhow::Result<ValidSpec> {
+    Ok(ExperimentSpec::load(&args.spec, &args.sets).map_err(crate::Error::from)?)
+}
+
+fn plan_spec(spec: &ValidSpec) -> anyhow::Result<Plan> {
+    Ok(Plan::new(spec, &data_options(true))?)
+}
+
+fn open_store(path: &Path) -> anyhow::Result<Store> {
+    Ok(Store::open(path).map_err(crate::Error::from)?)
+}
+
+fn dispatch(cli: &Cli) -> anyhow::Result<u8> {
+    match &cli.command {
+        Command::Run(a) => cmd_run(cli, a),
+        Command::Plan(a) => cmd_plan(cli, a),
+        Command::Status(a) => cmd_status(cli, a),
+        Command::Report(a) => {
+            let spec = load_spec(&a.spec)?;
+            let plan = plan_spec(&spec)?;
+            let store = open_store(&cli.store)?;
+            write_report(&plan, &store, &a.out, cli.quiet)?;
+            Ok(0)
+        }
+        Command::Cache(c) => cmd_cache(cli, c),
+        Command::Data(d) => cmd_data(d),
+        Command::Schema => {
+            println!(
+                "{}",
+                serde_json::to_string_pretty(&crate::spec::schema::spec_schema())?
+            );
+            Ok(0)
+        }
+        Command::ExecJob(a) => cmd_exec_job(cli, a),
+    }
+}
+
+fn cmd_plan(cli: &Cli, a: &SpecArgs) -> anyhow::Result<u8> {
+    let spec = load_spec(a)?;
+    let plan = plan_spec(&spec)?;
+    // `plan` has no side effects: it only reads a store that exists.
+    let store = if cli.store.join("STORE_VERSION").is_file() {
+        Some(open_store(&cli.store)?)
+    } else {
+        None
+    };
+    let mut cached = 0;
+    println!(
+        "{:<16}  {:<28}  {:<16}  {:>4}  {:<7}",
+        "key", "method", "class", "seed", "state"
+    );
+    for job in &plan.jobs {
+        let hit = store
+            .as_ref()
+            .is_some_and(|s| s.contains(ObjectKind::Result, &job.key));
+        let model = store
+            .as_ref()
+            .is_some_and(|s| s.contains(ObjectKind::Model, &job.model_key));
+        cached += hit as usize;
+        let state = match (hit, model) {
+            (true, _) => "cached",
+            (false, true) => "rescore",
+            (false, false) => "train",
+        };
+        println!(
+            "{:<16}  {:<28}  {:<16}  {:>4}  {state}",
+            job.key.short(),
+            job.label,
+            format!("{} {}", job.class, job.class_name),
+            job.seed
+        );
+    }
+    println!(
+        "{} jobs ({} cached, {} to run) on {} [{}]",
+        plan.jobs.len(),
+        cached,
+        plan.jobs.len() - cached,
+        plan.dataset.name,
+        &plan.dataset.digest[..plan.dataset.digest.len().min(12)]
+    );
+    Ok(0)
+}
+
+fn cmd_status(cli: &Cli, a: &SpecArgs) -> anyhow::Result<u8> {
+    let spec = load_spec(a)?;
+    let plan = plan_spec(&spec)?;
+    let store = open_store(&cli.store)?;
+    let (mut done, mut failed, mut missing) = (0, 0, 0);
+    for (job, state) in plan.jobs.iter().zip(plan.states(&store)) {
+        match state {
+            JobState::Done => done += 1,
+            JobState::Failed(e) => {
+                failed += 1;
+                println!("failed   {}  {}: {e}", job.key.short(), job.title());
+            }
+            JobState::Missing => {
+                missing += 1;
+                println!("missing  {}  {}", job.key.short(), job.title());
+            }
+        }
+    }
+    println!(
+        "{}: {} jobs: {done} done, {failed} failed, {missing} missing",
+        spec.name,
+        plan.jobs.len()
+    );
+    Ok(if failed + missing == 0 { 0 } else { 1 })
+}
+
+fn cmd_run(cli: &Cli, a: &RunArgs) -> anyhow::Result<u8> {
+    let spec = load_spec(&a.spec)?;
+    let data = data_options(a.offline);
+    let plan = Plan::new(&spec, &data)?;
+    let store = open_store(&cli.store)?;
+    crate::nn::device::check_available(a.device).map_err(crate::Error::from)?;
+    let workers = a.jobs.unwrap_or_else(num_cpus::get).max(1);
+    let cancel = Arc::new(AtomicBool::new(false));
+    install_ctrlc(cancel.clone());
+    let pending = plan
+        .jobs
+        .iter()
+        .filter(|j| !store.contains(ObjectKind::Result, &j.key))
+        .count();
+    if !cli.quiet {
+        eprintln!(
+            "{}: {} jobs, {} cached, {} to run with {} worker(s) on {}",
+            spec.name,
+            plan.jobs.len(),
+            plan.jobs.len() - pending,
+            pending,
+            workers.min(pending.max(1)),
+            a.device
+        );
+    }
+    let control = Control {
+        cancel: cancel.clone(),
+        fail_fast: a.fail_fast,
+        progress: ProgressUi::new(pending, !cli.quiet),
+    };
+    let executor = LocalExecutor {
+        workers,
+        runner: JobEnv::new(store.clone(), data, a.device),
+    };
+    let summary = schedule::run(&plan, &store, &executor, &control)?;
+    if !cli.quiet {
+        eprintln!("{}", summary.line());
+        for (title, err) in &summary.failed {
+            eprintln!("  failed: {title}: {err}");
+        }
+    }
+    if !a.no_report && !summary.cancelled {
+        write_report(&plan, &store, &a.out, cli.quiet)?;
+    }
+    Ok(summary.exit_code())
+}
+
+fn write_report(plan: &Plan, store: &Store, out: &Path, quiet: bool) -> anyhow::Result<()> {
+    let input = schedule::collect::report_input(plan, store)?;
+    let dir = out.join(&plan.spec.name);
+    let summary = crate::report::write(&input, &dir).map_err(crate::Error::from)?;
+    if !quiet {
+        println!("{}", summary.table_markdown);
+    }
+    println!("report: {}", summary.dir.display());
+    Ok(())
+}
+
+fn install_ctrlc(cancel: Arc<AtomicBool>) {
+    let res = ctrlc::set_handler(move || {
+        if cancel.swap(true, Ordering::SeqCst) {
+            eprintln!("\nsecond interrupt: exiting now");
+            std::process::exit(130);
+        }
+        eprintln!(
+            "\ninterrupt: starting no new jobs, stopping running ones (Ctrl-C again to exit now)"
+        );
+    });
+    if let Err(e) = res {
+        tracing::warn!("cannot install the Ctrl-C handler: {e}");
+    }
+}
+
+fn cmd_cache(cli: &Cli, c: &CacheCommand) -> anyhow::Result<u8> {
+    let store = open_store(&cli.store)?;
+    match c {
+        CacheCommand::Ls => {
+            let objs = store.list()?;
+            let mut bytes = 0;
+            for o in &objs {
+                bytes += o.bytes;
+                let (device, finished) = o
+                    .manifest
+                    .as_ref()
+                    .map(|m| (m.device.clone(), m.finished.clone()))
+                    .unwrap_or_default();
+                println!(
+                    "{:<6}  {}  {:>10}  {:<8}  {}",
+                    o.kind.as_str(),
+                    o.key.short(),
+                    o.bytes,
+                    device,
+                    finished
+                );
+            }
+            println!(
+                "{} objects, {} bytes in {}",
+                objs.len(),
+                bytes,
+                store.root().display()
+            );
+            Ok(0)
+        }
+        CacheCommand::Verify => {
+            let objs = store.list()?.len();
+            let bad = store.verify()?;
+            for e in &bad {
+                println!("{e}");
+            }
+            println!("{objs} objects verified, {} corrupt", bad.len());
+            Ok(if bad.is_empty() { 0 } else { 1 })
+        }
+        CacheCommand::Gc { specs } => {
+            let mut keep = HashSet::new();
+            for s in specs {
+                let spec = ExperimentSpec::load(s, &[]).map_err(crate::Error::from)?;
+                let plan = plan_spec(&spec).with_context(|| format!("planning {}", s.display()))?;
+                for j in &plan.jobs {
+                    keep.insert(j.key);
+                    keep.insert(j.model_key);
+                }
+            }
+            let g = store.gc(&keep)?;
+            println!(
+                "removed {} objects ({} bytes), kept {}",
+                g.removed, g.bytes_freed, g.kept
+            );
+            Ok(0)
+        }
+    }
+}
+
+fn cmd_data(d: &DataCommand) -> anyhow::Result<u8> {
+    match d {
+        DataCommand::Ls => {
+            println!(
+                "{:<14}  {:<15}  {:<28}  location",
+                "dataset", "format", "state"
+            );
+            for s in crate::data::status_all(&data_options(true)) {
+                let fmt = serde_json::to_value(s.format)
+                    .ok()
+                    .and_then(|v| v.as_str().map(String::from))
+                    .unwrap_or_default();
+                let state = if s.approximate {
+                    format!("{} (lossy copy)", s.state)
+                } else {
+                    s.state.clone()
+                };
+                println!(
+                    "{:<14}  {:<15}  {:<28}  {}",
+                    s.name,
+                    fmt,
+                    state,
+                    s.location.unwrap_or_else(|| "-".into())
+                );
+            }
+            Ok(0)
+        }
+        DataCommand::Fetch { name } => {
+            let l = crate::data::fetch(name, &data_options(false)).map_err(crate::Error::from)?;
+            println!(
+                "{}: {} classes, digest {} at {}",
+                l.id.name,
+                l.classes.len(),
+                l.id.digest,
+                l.path
+                    .map(|p| p.display().to_string())
+                    .unwrap_or_else(|| "(embedded)".into())
+            );
+            Ok(0)
+        }
+        DataCommand::Verify { name } => {
+            let report =
+                crate::data::verify(name, &data_options(true)).map_err(crate::Error::from)?;
+            println!("{report}");
+            Ok(0)
+        }
+    }
+}
+
+fn cmd_exec_job(cli: &Cli, a: &ExecJobArgs) -> anyhow::Result<u8> {
+    let key: crate::store::Key = match a.key.parse() {
+        Ok(k) => k,
+        Err(e) => bail!(e),
+    };
+    let store = open_store(&cli.store)?;
+    let path = store.job_path(&key);
+    let text = std::fs::read_to_string(&path)
+        .with_context(|| format!("no job description at {}", path.display()))?;
+    let job: schedule::Job =
+        serde_json::from_str(&text).with_context(|| format!("reading {}", path.display()))?;
+    if store.contains(ObjectKind::Result, &job.key) {
+        println!("{}: already done", job.title());
+        return Ok(0);
+    }
+    let env = JobEnv::new(store, data_options(false), a.device);
+    let cancel = AtomicBool::new(false);
+    match env.run(&job, &crate::detector::NoProgress, &cancel) {
+        schedule::JobOutcome::Done(r) => {
+            println!("{}: AUROC {:.4}", job.title(), r.auroc);
+            Ok(0)
+        }
+        schedule::JobOutcome::Failed(e) => {
+            eprintln!("{}: failed: {e}", job.title());
+            Ok(1)
+        }
+        schedule::JobOutcome::Cancelled => Ok(130),
+    }
+}

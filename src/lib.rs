@@ -1,0 +1,22 @@
+//! `runner`: reproducible GAN-based image anomaly-detection experiments.
+//!
+//! The flow of data goes one way:
+//! `spec` (YAML -> checked spec -> job grid) -> `schedule` (plan with keys, skip
+//! what `store` holds, run the rest through an `Executor`) -> per job `data`
+//! (load, split) -> `detector` (fit, score) -> `metrics` -> `store`;
+//! `report` turns stored results into tables and plots.
+//!
+//! `spec`, `metrics` and `store` are leaves. Only `nn` and `detector` import burn.
+
+pub mod cli;
+pub mod data;
+pub mod detector;
+pub mod error;
+pub mod metrics;
+pub mod nn;
+pub mod report;
+pub mod schedule;
+pub mod spec;
+pub mod store;
+
+pub use error::{Error, Result};

@@ -1,0 +1,199 @@
+//! Running one job for real: locate and load the data (once per process),
+//! split it, load the model from the store or train and store it, score the
+//! test set, compute the metrics, store the result. Failures are recorded in
+//! the store with their error, never as results.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::atomic::AtomicBool;
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
+
+use crate::Error;
+use crate::data::{self, DataOptions, Dataset};
+use crate::detector::{self, Phase, Progress, RunContext};
+use crate::metrics;
+use crate::nn::device::DeviceChoice;
+use crate::spec::MethodConfig;
+use crate::store::result::write_result_files;
+use crate::store::{JobResult, ObjectKind, Scores, Store};
+
+use super::job::{model_inputs, result_inputs};
+use super::{Job, JobOutcome, ScheduleError};
+
+/// What every job of a run shares: the store, where data is, the device, and
+/// the datasets already decoded by this process.
+pub struct JobEnv {
+    pub store: Store,
+    pub data: DataOptions,
+    pub device: DeviceChoice,
+    datasets: Mutex<HashMap<String, Arc<Dataset>>>,
+    /// Held by jobs that use the GPU, so that they share it one at a time.
+    gpu: Mutex<()>,
+}
+
+impl JobEnv {
+    pub fn new(store: Store, data: DataOptions, device: DeviceChoice) -> JobEnv {
+        JobEnv {
+            store,
+            data,
+            device,
+            datasets: Mutex::new(HashMap::new()),
+            gpu: Mutex::new(()),
+        }
+    }
+
+    fn dataset(&self, job: &Job) -> Result<Arc<Dataset>, Error> {
+        // Hold the lock while loading: other workers wait instead of decoding it again.
+        let mut cache = self.datasets.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(ds) = cache.get(&job.dataset_id.digest) {
+            return Ok(ds.clone());
+        }
+        let located = data::locate(&job.dataset, &self.data)?;
+        if located.id != job.dataset_id {
+            return Err(ScheduleError::Other(format!(
+                "dataset `{}` changed since the job was planned (digest {} now, {} planned); plan again",
+                job.dataset_id.name, located.id.digest, job.dataset_id.digest
+            ))
+            .into());
+        }
+        let ds = Arc::new(data::load(&located)?);
+        cache.insert(job.dataset_id.digest.clone(), ds.clone());
+        Ok(ds)
+    }
+
+    /// Runs `job` and records its outcome in the store.
+    pub fn run(&self, job: &Job, progress: &dyn Progress, cancel: &AtomicBool) -> JobOutcome {
+        match self.try_run(job, progress, cancel) {
+            Ok(r) => {
+                self.store.clear_failure(&job.key);
+                JobOutcome::Done(r)
+            }
+            Err(Error::Detector(detector::DetectorError::Cancelled)) => JobOutcome::Cancelled,
+            Err(e) => {
+                let msg = format!("{e}");
+                if let Err(se) = self
+                    .store
+                    .record_failure(&job.key, &job.title(), &msg, None)
+                {
+                    tracing::warn!("could not record the failure of {}: {se}", job.title());
+                }
+                JobOutcome::Failed(msg)
+            }
+        }
+    }
+
+    fn try_run(
+        &self,
+        job: &Job,
+        progress: &dyn Progress,
+        cancel: &AtomicBool,
+    ) -> Result<JobResult, Error> {
+        let started = now();
+        let t0 = Instant::now();
+        progress.phase(Phase::Loading);
+        let ds = self.dataset(job)?;
+        let split = data::split(&ds, job.protocol, job.class, job.seed, job.limits)?;
+        let load_s = t0.elapsed().as_secs_f64();
+
+        let _gpu = if self.device.is_gpu() && uses_device(&job.method) {
+            Some(self.gpu.lock().unwrap_or_else(|p| p.into_inner()))
+        } else {
+            None
+        };
+        let ctx = RunContext {
+            seed: job.seed,
+            device: self.device,
+            progress,
+            cancel,
+        };
+        let det = detector::build(&job.method);
+        let model_dir = self.store.object_dir(ObjectKind::Model, &job.model_key);
+        let t1 = Instant::now();
+        let (fitted, trained) = if self.store.contains(ObjectKind::Model, &job.model_key) {
+            (det.load(&model_dir, &ctx)?, false)
+        } else {
+            let fitted = det.fit(&split.train, &ctx)?;
+            let pending = self.store.begin(ObjectKind::Model, &job.model_key)?;
+            fitted.save(pending.dir())?;
+            let inputs = model_inputs(
+                &job.method,
+                &job.dataset_id,
+                job.protocol,
+                job.class,
+                job.seed,
+                job.limits,
+            );
+            let mut d = BTreeMap::new();
+            d.insert("load".to_string(), load_s);
+            d.insert("train".to_string(), t1.elapsed().as_secs_f64());
+            pending.commit(inputs, &self.device.to_string(), started.clone(), d)?;
+            (fitted, true)
+        };
+        let train_s = if trained {
+            t1.elapsed().as_secs_f64()
+        } else {
+            0.0
+        };
+
+        ctx.check_cancel()?;
+        let t2 = Instant::now();
+        progress.phase(Phase::Scoring {
+            done: 0,
+            total: split.test.len(),
+        });
+        let scores = fitted.score(&split.test, &ctx)?;
+        let score_s = t2.elapsed().as_secs_f64();
+        if scores.len() != split.test.len() {
+            return Err(ScheduleError::Other(format!(
+                "{} gave {} scores for {} test images",
+                job.label,
+                scores.len(),
+                split.test.len()
+            ))
+            .into());
+        }
+        if let Some(i) = scores.iter().position(|s| !s.is_finite()) {
+            return Err(ScheduleError::Other(format!(
+                "{} gave a non-finite score ({}) for test image {i}",
+                job.label, scores[i]
+            ))
+            .into());
+        }
+        let result = JobResult {
+            auroc: metrics::auroc(&split.test_is_anomaly, &scores)?,
+            auprc: metrics::average_precision(&split.test_is_anomaly, &scores)?,
+            n_train: split.train.len(),
+            n_test: split.test.len(),
+            train_seconds: train_s,
+            score_seconds: score_s,
+            device: self.device.to_string(),
+            trained,
+        };
+        let pending = self.store.begin(ObjectKind::Result, &job.key)?;
+        write_result_files(
+            pending.dir(),
+            &result,
+            &Scores {
+                labels: split.test_is_anomaly.clone(),
+                scores,
+            },
+        )?;
+        let mut inputs = result_inputs(&job.model_key, &job.method);
+        inputs["job"] = serde_json::to_value(job).unwrap_or_default();
+        let mut d = BTreeMap::new();
+        d.insert("load".to_string(), load_s);
+        d.insert("train".to_string(), train_s);
+        d.insert("score".to_string(), score_s);
+        pending.commit(inputs, &self.device.to_string(), started, d)?;
+        Ok(result)
+    }
+}
+
+/// Whether a method runs on the chosen device (neural methods) or always on the CPU.
+pub fn uses_device(method: &MethodConfig) -> bool {
+    !matches!(method, MethodConfig::Kde(_))
+}
+
+fn now() -> String {
+    chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
+}

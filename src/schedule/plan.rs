@@ -1,0 +1,96 @@
+//! Planning: a checked spec plus the dataset's identity and class names gives
+//! the list of jobs with their keys. No side effects, no training.
+
+use crate::Result;
+use crate::data::{self, DataOptions, DatasetId};
+use crate::spec::ValidSpec;
+use crate::spec::grid::{expand, resolve_classes};
+use crate::store::{ObjectKind, Store};
+
+use super::Job;
+
+/// The jobs of a spec.
+#[derive(Clone, Debug)]
+pub struct Plan {
+    pub spec: ValidSpec,
+    pub dataset: DatasetId,
+    /// Every class name of the dataset, in label order.
+    pub class_names: Vec<String>,
+    /// The selected class indices, in spec order.
+    pub classes: Vec<usize>,
+    pub jobs: Vec<Job>,
+}
+
+/// Where a job stands in the store.
+#[derive(Clone, Debug, PartialEq)]
+pub enum JobState {
+    Done,
+    Failed(String),
+    Missing,
+}
+
+impl Plan {
+    /// Plans `spec`, locating its dataset (never downloading).
+    pub fn new(spec: &ValidSpec, data: &DataOptions) -> Result<Plan> {
+        let offline = DataOptions {
+            offline: true,
+            ..data.clone()
+        };
+        let located = data::locate(&spec.dataset, &offline).map_err(|e| match e {
+            data::DataError::UnknownDataset { .. } => {
+                crate::Error::Spec(spec.error_at("dataset", e.to_string(), None))
+            }
+            e => e.into(),
+        })?;
+        Self::with_dataset(spec, located.id, located.classes)
+    }
+
+    /// Plans `spec` for a dataset of known identity and class names.
+    pub fn with_dataset(
+        spec: &ValidSpec,
+        dataset: DatasetId,
+        class_names: Vec<String>,
+    ) -> Result<Plan> {
+        let classes = resolve_classes(spec, &class_names)?;
+        let mut jobs = Vec::new();
+        for j in expand(spec, &classes) {
+            jobs.push(Job::new(
+                &spec.name,
+                j.label,
+                j.entry,
+                j.config,
+                j.sweep,
+                spec.dataset.clone(),
+                dataset.clone(),
+                spec.protocol,
+                j.class,
+                class_names[j.class].clone(),
+                j.seed,
+                spec.limits,
+            ));
+        }
+        Ok(Plan {
+            spec: spec.clone(),
+            dataset,
+            class_names,
+            classes,
+            jobs,
+        })
+    }
+
+    /// The state of each job in the store, in plan order.
+    pub fn states(&self, store: &Store) -> Vec<JobState> {
+        self.jobs
+            .iter()
+            .map(|j| {
+                if store.contains(ObjectKind::Result, &j.key) {
+                    JobState::Done
+                } else if let Some(f) = store.failure(&j.key) {
+                    JobState::Failed(f.error)
+                } else {
+                    JobState::Missing
+                }
+            })
+            .collect()
+    }
+}

@@ -1,0 +1,595 @@
+//! Turning spec text into a [`ValidSpec`]: YAML syntax, types, unknown keys
+//! (with the nearest valid key), ranges, sweeps and duplicate jobs.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+use serde_yaml_ng::{Mapping, Value};
+
+use super::methods::{METHOD_NAMES, MethodConfig, PLANNED_METHODS};
+use super::{
+    ClassRef, ClassSelection, DatasetSpec, Diagnostic, ExecutorSpec, Limits, MethodEntry, Protocol,
+    Reference, SourceMap, SpecError, ValidSpec, Variant, overrides,
+};
+
+/// The top-level keys of a spec (kept in sync with `RawSpec`).
+pub(crate) const TOP_KEYS: &[&str] = &[
+    "name",
+    "description",
+    "dataset",
+    "protocol",
+    "classes",
+    "seeds",
+    "train_limit",
+    "test_limit",
+    "methods",
+    "reference",
+    "executor",
+];
+
+fn default_seeds() -> Vec<u64> {
+    vec![0, 1, 2]
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawSpec {
+    name: String,
+    #[serde(default)]
+    description: Option<String>,
+    dataset: Value,
+    #[serde(default)]
+    protocol: Protocol,
+    #[serde(default)]
+    classes: Option<Value>,
+    #[serde(default = "default_seeds")]
+    seeds: Vec<u64>,
+    #[serde(default)]
+    train_limit: Option<usize>,
+    #[serde(default)]
+    test_limit: Option<usize>,
+    methods: Vec<Value>,
+    #[serde(default)]
+    reference: Option<PathBuf>,
+    #[serde(default)]
+    executor: Option<ExecutorSpec>,
+}
+
+struct Checker<'a> {
+    file: &'a Path,
+    source: SourceMap,
+    problems: Vec<Diagnostic>,
+}
+
+impl Checker<'_> {
+    fn push(&mut self, path: &str, message: impl Into<String>, help: Option<String>) {
+        self.problems.push(Diagnostic {
+            location: self.source.locate(path),
+            path: path.to_string(),
+            message: message.into(),
+            help,
+        });
+    }
+
+    fn into_error(self) -> SpecError {
+        SpecError {
+            file: self.file.display().to_string(),
+            problems: self.problems,
+        }
+    }
+
+    /// Records a serde error at `prefix` + the path serde reached; unknown keys
+    /// get the nearest valid key suggested.
+    fn serde_problem(
+        &mut self,
+        prefix: &str,
+        err: serde_path_to_error::Error<serde_yaml_ng::Error>,
+        valid_keys: &[String],
+    ) {
+        let mut path = prefix.to_string();
+        for seg in err.path().iter() {
+            match seg {
+                serde_path_to_error::Segment::Seq { index } => path.push_str(&format!("[{index}]")),
+                serde_path_to_error::Segment::Map { key } => {
+                    if !path.is_empty() {
+                        path.push('.');
+                    }
+                    path.push_str(key);
+                }
+                serde_path_to_error::Segment::Enum { variant } => {
+                    if !path.is_empty() {
+                        path.push('.');
+                    }
+                    path.push_str(variant);
+                }
+                serde_path_to_error::Segment::Unknown => {}
+            }
+        }
+        let inner = err.into_inner();
+        let text = inner.to_string();
+        if let Some(unknown) = unknown_field(&text) {
+            // serde's path may or may not already end at the unknown key
+            let key_path = if path == unknown || path.ends_with(&format!(".{unknown}")) {
+                path
+            } else if path.is_empty() {
+                unknown.clone()
+            } else {
+                format!("{path}.{unknown}")
+            };
+            let help = suggest(&unknown, valid_keys);
+            self.push(&key_path, format!("unknown key `{unknown}`"), Some(help));
+        } else {
+            self.push(&path, strip_location(&text), None);
+        }
+    }
+}
+
+/// The field name in serde's "unknown field `x`, expected ..." message.
+fn unknown_field(msg: &str) -> Option<String> {
+    let rest = msg.split("unknown field `").nth(1)?;
+    Some(rest.split('`').next()?.to_string())
+}
+
+/// serde_yaml_ng appends " at line L column C" to some messages; the location is
+/// printed separately.
+fn strip_location(msg: &str) -> String {
+    match msg.find(" at line ") {
+        Some(i) => msg[..i].to_string(),
+        None => msg.to_string(),
+    }
+}
+
+/// "did you mean `x`?" plus the valid keys.
+pub(crate) fn suggest(unknown: &str, valid: &[String]) -> String {
+    let best = valid
+        .iter()
+        .map(|v| (strsim::damerau_levenshtein(unknown, v), v))
+        .filter(|(d, v)| *d <= 2.max(v.len() / 3))
+        .min_by_key(|(d, _)| *d)
+        .map(|(_, v)| v.clone());
+    let list = valid
+        .iter()
+        .map(|v| format!("`{v}`"))
+        .collect::<Vec<_>>()
+        .join(", ");
+    match best {
+        Some(b) => format!("did you mean `{b}`? valid keys: {list}"),
+        None => format!("valid keys: {list}"),
+    }
+}
+
+/// A swept value: `{sweep: [a, b]}`.
+fn sweep_values(v: &Value) -> Option<&Value> {
+    let Value::Mapping(m) = v else { return None };
+    if m.len() != 1 {
+        return None;
+    }
+    m.get("sweep")
+}
+
+/// A short text form of a YAML scalar, for labels.
+pub(crate) fn show_value(v: &Value) -> String {
+    match v {
+        Value::Null => "null".into(),
+        Value::Bool(b) => b.to_string(),
+        Value::Number(n) => n.to_string(),
+        Value::String(s) => s.clone(),
+        other => serde_json::to_string(other).unwrap_or_else(|_| "?".into()),
+    }
+}
+
+pub(super) fn parse(
+    text: &str,
+    file: &Path,
+    base: &Path,
+    sets: &[String],
+) -> Result<ValidSpec, SpecError> {
+    let mut ck = Checker {
+        file,
+        source: SourceMap::parse(text),
+        problems: Vec::new(),
+    };
+    let mut doc: Value = match serde_yaml_ng::from_str(text) {
+        Ok(v) => v,
+        Err(e) => {
+            let location = e.location().map(|l| super::Location {
+                line: l.line(),
+                column: l.column(),
+            });
+            ck.problems.push(Diagnostic {
+                location,
+                path: String::new(),
+                message: format!("not valid YAML: {}", strip_location(&e.to_string())),
+                help: None,
+            });
+            return Err(ck.into_error());
+        }
+    };
+    if !matches!(doc, Value::Mapping(_)) {
+        ck.push(
+            "",
+            "a spec must be a YAML mapping (name, dataset, methods, ...)",
+            None,
+        );
+        return Err(ck.into_error());
+    }
+    for set in sets {
+        if let Err(msg) = overrides::apply(&mut doc, set) {
+            ck.push("", format!("--set {set}: {msg}"), None);
+        }
+    }
+    if !ck.problems.is_empty() {
+        return Err(ck.into_error());
+    }
+    let top_keys: Vec<String> = TOP_KEYS.iter().map(|s| s.to_string()).collect();
+    let raw: RawSpec = match serde_path_to_error::deserialize(doc) {
+        Ok(r) => r,
+        Err(e) => {
+            ck.serde_problem("", e, &top_keys);
+            return Err(ck.into_error());
+        }
+    };
+
+    if raw.name.trim().is_empty() || raw.name.contains(['/', '\\']) || raw.name.starts_with('.') {
+        ck.push(
+            "name",
+            format!("`{}` cannot name a report folder", raw.name),
+            Some("use letters, digits, '-' and '_'".into()),
+        );
+    }
+    let dataset = check_dataset(&mut ck, raw.dataset, base);
+    let classes = check_classes(&mut ck, raw.classes);
+    if raw.seeds.is_empty() {
+        ck.push(
+            "seeds",
+            "the seed list is empty",
+            Some("give at least one seed, e.g. `seeds: [0, 1, 2]`".into()),
+        );
+    }
+    for (i, s) in raw.seeds.iter().enumerate() {
+        if raw.seeds[..i].contains(s) {
+            ck.push(
+                &format!("seeds[{i}]"),
+                format!("seed {s} is listed twice (duplicate jobs)"),
+                None,
+            );
+        }
+    }
+    for (key, v) in [
+        ("train_limit", raw.train_limit),
+        ("test_limit", raw.test_limit),
+    ] {
+        if v == Some(0) {
+            ck.push(key, "must be at least 1 (leave it out for no limit)", None);
+        }
+    }
+    let methods = check_methods(&mut ck, raw.methods);
+    let reference = raw
+        .reference
+        .and_then(|p| load_reference(&mut ck, &base.join(p)));
+
+    if !ck.problems.is_empty() {
+        return Err(ck.into_error());
+    }
+    Ok(ValidSpec {
+        file: file.to_path_buf(),
+        name: raw.name,
+        description: raw.description,
+        dataset: dataset.unwrap_or_else(|| DatasetSpec::named("")),
+        protocol: raw.protocol,
+        classes,
+        seeds: raw.seeds,
+        limits: Limits {
+            train: raw.train_limit,
+            test: raw.test_limit,
+        },
+        methods,
+        reference,
+        executor: raw.executor,
+        source: ck.source,
+    })
+}
+
+fn check_dataset(ck: &mut Checker, v: Value, base: &Path) -> Option<DatasetSpec> {
+    let mut ds = match v {
+        Value::String(name) => DatasetSpec::named(&name),
+        v @ Value::Mapping(_) => match serde_path_to_error::deserialize::<_, DatasetSpec>(v) {
+            Ok(d) => d,
+            Err(e) => {
+                let keys = ["name", "format", "path", "classes"].map(String::from);
+                ck.serde_problem("dataset", e, &keys);
+                return None;
+            }
+        },
+        _ => {
+            ck.push(
+                "dataset",
+                "expected a dataset name or a mapping {name, format, path, classes}",
+                None,
+            );
+            return None;
+        }
+    };
+    if ds.name.trim().is_empty() {
+        ck.push("dataset", "the dataset name is empty", None);
+    }
+    if let Some(p) = &ds.path {
+        if p.is_relative() {
+            ds.path = Some(base.join(p));
+        }
+    }
+    Some(ds)
+}
+
+fn check_classes(ck: &mut Checker, v: Option<Value>) -> ClassSelection {
+    let Some(v) = v else {
+        return ClassSelection::All;
+    };
+    match v {
+        Value::String(s) if s == "all" => ClassSelection::All,
+        Value::Sequence(items) => {
+            let mut out = Vec::new();
+            if items.is_empty() {
+                ck.push(
+                    "classes",
+                    "the class list is empty",
+                    Some("use `all` or list classes".into()),
+                );
+            }
+            for (i, item) in items.into_iter().enumerate() {
+                let c = match item {
+                    Value::Number(n) if n.as_u64().is_some() => {
+                        ClassRef::Index(n.as_u64().unwrap_or_default() as usize)
+                    }
+                    Value::String(s) => ClassRef::Name(s),
+                    other => {
+                        ck.push(
+                            &format!("classes[{i}]"),
+                            format!(
+                                "expected a class index (0, 1, ...) or name, got {}",
+                                show_value(&other)
+                            ),
+                            None,
+                        );
+                        continue;
+                    }
+                };
+                if out.contains(&c) {
+                    ck.push(
+                        &format!("classes[{i}]"),
+                        format!("class {c} is listed twice (duplicate jobs)"),
+                        None,
+                    );
+                }
+                out.push(c);
+            }
+            ClassSelection::List(out)
+        }
+        other => {
+            ck.push(
+                "classes",
+                format!(
+                    "expected `all` or a list of classes, got {}",
+                    show_value(&other)
+                ),
+                None,
+            );
+            ClassSelection::All
+        }
+    }
+}
+
+fn check_methods(ck: &mut Checker, entries: Vec<Value>) -> Vec<MethodEntry> {
+    let names: Vec<String> = METHOD_NAMES.iter().map(|s| s.to_string()).collect();
+    if entries.is_empty() {
+        ck.push(
+            "methods",
+            "no methods listed",
+            Some(format!("add one of: {}", names.join(", "))),
+        );
+    }
+    let mut out: Vec<MethodEntry> = Vec::new();
+    for (index, entry) in entries.into_iter().enumerate() {
+        let at = format!("methods[{index}]");
+        let (name, params) = match entry {
+            Value::String(name) => (name, Value::Null),
+            Value::Mapping(m) if m.len() == 1 => {
+                let (k, v) = m.into_iter().next().expect("one entry");
+                match k {
+                    Value::String(k) => (k, v),
+                    other => {
+                        ck.push(
+                            &at,
+                            format!("a method name must be text, got {}", show_value(&other)),
+                            None,
+                        );
+                        continue;
+                    }
+                }
+            }
+            _ => {
+                ck.push(
+                    &at,
+                    "expected `- method: {params}` (one method per list item)",
+                    Some("e.g. `- ganomaly: {w_con: 50}`".into()),
+                );
+                continue;
+            }
+        };
+        let at = format!("{at}.{name}");
+        if MethodConfig::from_yaml(&name, Value::Null).is_none() {
+            let planned = if PLANNED_METHODS.contains(&name.as_str()) {
+                format!("`{name}` is part of the study but not implemented yet; ")
+            } else {
+                String::new()
+            };
+            let mut help = format!("{planned}the methods are: {}", names.join(", "));
+            if planned.is_empty() {
+                if let Some(b) = names
+                    .iter()
+                    .find(|n| strsim::damerau_levenshtein(n, &name) <= 2)
+                {
+                    help = format!("did you mean `{b}`? {help}");
+                }
+            }
+            ck.push(&at, format!("unknown method `{name}`"), Some(help));
+            continue;
+        }
+        let params = match params {
+            Value::Null => Mapping::new(),
+            Value::Mapping(m) => m,
+            other => {
+                ck.push(
+                    &at,
+                    format!(
+                        "expected a mapping of parameters, got {}",
+                        show_value(&other)
+                    ),
+                    None,
+                );
+                continue;
+            }
+        };
+        let Some(variants) = expand_sweeps(ck, &at, &name, params) else {
+            continue;
+        };
+        out.push(MethodEntry {
+            index,
+            name,
+            variants,
+        });
+    }
+    // Two variants with the same resolved parameters would be the same jobs twice.
+    let mut seen: Vec<(String, &Variant)> = Vec::new();
+    let mut dups = Vec::new();
+    for e in &out {
+        for v in &e.variants {
+            if let Some((first, _)) = seen.iter().find(|(_, w)| w.config == v.config) {
+                dups.push((
+                    format!("methods[{}].{}", e.index, e.name),
+                    v.label(),
+                    first.clone(),
+                ));
+            } else {
+                seen.push((format!("methods[{}].{}", e.index, e.name), v));
+            }
+        }
+    }
+    for (at, label, first) in dups {
+        ck.push(
+            &at,
+            format!("duplicate jobs: `{label}` resolves to the same parameters as `{first}`"),
+            Some("remove one, or change a parameter (defaults count as written)".into()),
+        );
+    }
+    out
+}
+
+/// Expands `{sweep: [...]}` values into one parameter mapping per combination,
+/// parses and checks each.
+fn expand_sweeps(ck: &mut Checker, at: &str, name: &str, params: Mapping) -> Option<Vec<Variant>> {
+    let mut fixed = Mapping::new();
+    let mut dims: Vec<(String, Vec<Value>)> = Vec::new();
+    let mut ok = true;
+    for (k, v) in params {
+        let key = show_value(&k);
+        if let Some(values) = sweep_values(&v) {
+            match values {
+                Value::Sequence(vals) if !vals.is_empty() => dims.push((key, vals.clone())),
+                _ => {
+                    ck.push(
+                        &format!("{at}.{key}.sweep"),
+                        "a sweep needs a non-empty list of values",
+                        Some(format!("e.g. `{key}: {{sweep: [10, 50]}}`")),
+                    );
+                    ok = false;
+                }
+            }
+        } else {
+            fixed.insert(k, v);
+        }
+    }
+    if !ok {
+        return None;
+    }
+    let mut combos: Vec<(Mapping, BTreeMap<String, String>)> = vec![(fixed, BTreeMap::new())];
+    for (key, values) in &dims {
+        let mut next = Vec::with_capacity(combos.len() * values.len());
+        for (m, labels) in &combos {
+            for v in values {
+                let mut m = m.clone();
+                m.insert(Value::String(key.clone()), v.clone());
+                let mut labels = labels.clone();
+                labels.insert(key.clone(), show_value(v));
+                next.push((m, labels));
+            }
+        }
+        combos = next;
+    }
+    let valid_keys = MethodConfig::field_names(name);
+    let mut variants = Vec::new();
+    for (m, sweep) in combos {
+        let parsed = MethodConfig::from_yaml(name, Value::Mapping(m))?;
+        match parsed {
+            Ok(config) => {
+                let problems = config.check();
+                if problems.is_empty() {
+                    if !variants.iter().any(|v: &Variant| v.config == config) {
+                        variants.push(Variant { config, sweep });
+                    } else {
+                        ck.push(
+                            at,
+                            format!(
+                                "duplicate jobs: the sweep gives `{}` twice",
+                                Variant { config, sweep }.label()
+                            ),
+                            None,
+                        );
+                        return None;
+                    }
+                } else {
+                    for p in problems {
+                        let swept = if sweep.contains_key(p.field) {
+                            ".sweep"
+                        } else {
+                            ""
+                        };
+                        ck.push(&format!("{at}.{}{swept}", p.field), p.message, None);
+                    }
+                    return None;
+                }
+            }
+            Err(e) => {
+                ck.serde_problem(at, e, &valid_keys);
+                return None;
+            }
+        }
+    }
+    Some(variants)
+}
+
+fn load_reference(ck: &mut Checker, path: &Path) -> Option<Reference> {
+    let text = match std::fs::read_to_string(path) {
+        Ok(t) => t,
+        Err(e) => {
+            ck.push(
+                "reference",
+                format!("cannot read {}: {e}", path.display()),
+                None,
+            );
+            return None;
+        }
+    };
+    match serde_yaml_ng::from_str::<Reference>(&text) {
+        Ok(r) => Some(r),
+        Err(e) => {
+            ck.push(
+                "reference",
+                format!("{} is not a valid reference file: {e}", path.display()),
+                None,
+            );
+            None
+        }
+    }
+}

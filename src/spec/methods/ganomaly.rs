@@ -1,0 +1,106 @@
+//! GANomaly parameters (defaults: the official code, samet-akcay/ganomaly
+//! lib/options.py and experiments/run_*.sh: isize 32, nz 100, ngf = ndf = 64,
+//! Adam 2e-4 with betas (0.5, 0.999), batch 64, 15 epochs, w_adv 1, w_con 50, w_enc 1).
+
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+use super::{FieldProblem, MethodParams, check_at_least, check_positive, check_unit_open};
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, default)]
+pub struct GanomalyParams {
+    /// Side of the square network input; images are resized to it (a multiple of 16).
+    pub image_size: usize,
+    /// Size of the latent code (nz).
+    pub latent: usize,
+    /// Width of the generator (channels of its first layer, ngf).
+    pub generator_width: usize,
+    /// Width of the discriminator (ndf).
+    pub discriminator_width: usize,
+    /// Training epochs over the normal training images.
+    pub epochs: usize,
+    /// Stop after this many optimisation steps in all (for quick runs); `null` = no cap.
+    pub max_steps: Option<usize>,
+    /// Mini-batch size.
+    pub batch_size: usize,
+    /// Adam learning rate (generator and discriminator).
+    pub lr: f64,
+    /// Adam beta1.
+    pub beta1: f64,
+    /// Adam beta2.
+    pub beta2: f64,
+    /// Weight of the adversarial (feature-matching) loss.
+    pub w_adv: f64,
+    /// Weight of the contextual (L1 reconstruction) loss.
+    pub w_con: f64,
+    /// Weight of the encoder (latent L2) loss.
+    pub w_enc: f64,
+    /// The discriminator is re-initialised when its loss falls below this.
+    pub d_reinit_threshold: f64,
+    /// Images per batch at scoring time (does not change scores: eval mode).
+    pub score_batch_size: usize,
+}
+
+impl Default for GanomalyParams {
+    fn default() -> Self {
+        GanomalyParams {
+            image_size: 32,
+            latent: 100,
+            generator_width: 64,
+            discriminator_width: 64,
+            epochs: 15,
+            max_steps: None,
+            batch_size: 64,
+            lr: 2e-4,
+            beta1: 0.5,
+            beta2: 0.999,
+            w_adv: 1.0,
+            w_con: 50.0,
+            w_enc: 1.0,
+            d_reinit_threshold: 1e-5,
+            score_batch_size: 256,
+        }
+    }
+}
+
+impl MethodParams for GanomalyParams {
+    const NAME: &'static str = "ganomaly";
+    const IMPL_VERSION: u32 = 1;
+    const SCORE_FIELDS: &'static [&'static str] = &["score_batch_size"];
+
+    fn check(&self) -> Vec<FieldProblem> {
+        let mut out = Vec::new();
+        if self.image_size < 16 || self.image_size % 16 != 0 {
+            out.push(FieldProblem::new(
+                "image_size",
+                format!(
+                    "must be a multiple of 16 (16, 32, 64, ...), got {}",
+                    self.image_size
+                ),
+            ));
+        }
+        check_at_least("latent", self.latent, 1, &mut out);
+        check_at_least("generator_width", self.generator_width, 1, &mut out);
+        check_at_least("discriminator_width", self.discriminator_width, 1, &mut out);
+        check_at_least("epochs", self.epochs, 1, &mut out);
+        if let Some(s) = self.max_steps {
+            check_at_least("max_steps", s, 1, &mut out);
+        }
+        check_at_least("batch_size", self.batch_size, 2, &mut out);
+        check_positive("lr", self.lr, &mut out);
+        check_unit_open("beta1", self.beta1, &mut out);
+        check_unit_open("beta2", self.beta2, &mut out);
+        for (f, v) in [
+            ("w_adv", self.w_adv),
+            ("w_con", self.w_con),
+            ("w_enc", self.w_enc),
+        ] {
+            if !(v.is_finite() && v >= 0.0) {
+                out.push(FieldProblem::new(f, format!("must be >= 0, got {v}")));
+            }
+        }
+        check_at_least("score_batch_size", self.score_batch_size, 1, &mut out);
+        out
+    }
+}

@@ -1,0 +1,417 @@
+//! The content-addressed store (`cache/` by default; `--store` or `RUNNER_STORE`).
+//!
+//! Layout under the root:
+//! ```text
+//! STORE_VERSION                         format version of the whole store
+//! objects/<kind>/<ab>/<key>/            one immutable object: manifest.json + its files
+//! failures/<ab>/<key>.json              the error of the last failed attempt at a job
+//! jobs/<ab>/<key>.json                  job descriptions for remote workers (Slurm)
+//! locks/<key>.lock                      a job being run right now (host, pid, start)
+//! tmp/                                  objects being written; never read
+//! ```
+//! An object becomes visible only when complete: it is written under `tmp/`,
+//! every file and the folder are fsynced, then it is renamed into place. Kinds:
+//! `model` (a trained model, keyed by the model key) and `result` (per-image
+//! scores and metrics, keyed by the result key).
+
+pub mod key;
+mod object;
+pub mod result;
+
+use std::collections::{BTreeMap, HashSet};
+use std::fs;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, SystemTime};
+
+use serde::{Deserialize, Serialize};
+use thiserror::Error;
+
+pub use key::{Key, STORE_VERSION};
+pub use object::{Manifest, PendingObject};
+pub use result::{JobResult, Scores};
+
+/// What can go wrong with the store.
+#[derive(Debug, Error)]
+pub enum StoreError {
+    #[error("store {path}: {source}")]
+    Io {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error(
+        "store {path} has format version {found}, this runner uses {expected}; use another --store folder (or remove this one)"
+    )]
+    Version {
+        path: PathBuf,
+        found: String,
+        expected: u32,
+    },
+    #[error(
+        "corrupt object {path}: {reason}; remove it (runner cache verify lists all) and run again"
+    )]
+    Corrupt { path: PathBuf, reason: String },
+    #[error(
+        "job {key} is being run by {holder} (lock {path}); if that process is gone, remove the lock file"
+    )]
+    Locked {
+        key: String,
+        holder: String,
+        path: PathBuf,
+    },
+}
+
+pub(crate) fn io_err(path: &Path) -> impl FnOnce(std::io::Error) -> StoreError + '_ {
+    move |source| StoreError::Io {
+        path: path.to_path_buf(),
+        source,
+    }
+}
+
+/// The kinds of objects in the store.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ObjectKind {
+    Model,
+    Result,
+}
+
+impl ObjectKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ObjectKind::Model => "model",
+            ObjectKind::Result => "result",
+        }
+    }
+    pub const ALL: [ObjectKind; 2] = [ObjectKind::Model, ObjectKind::Result];
+}
+
+/// The error of a failed job, kept so that `runner status` can say why.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct FailureRecord {
+    pub key: Key,
+    pub label: String,
+    pub error: String,
+    pub time: String,
+    /// Where a cluster task's log is, when there is one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub log: Option<String>,
+}
+
+/// One object found in the store.
+#[derive(Clone, Debug)]
+pub struct ObjectInfo {
+    pub kind: ObjectKind,
+    pub key: Key,
+    pub path: PathBuf,
+    pub bytes: u64,
+    pub manifest: Option<Manifest>,
+}
+
+/// What `gc` removed.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct GcSummary {
+    pub removed: usize,
+    pub kept: usize,
+    pub bytes_freed: u64,
+}
+
+/// A job lock, released on drop.
+#[derive(Debug)]
+pub struct JobLock {
+    path: PathBuf,
+}
+
+impl Drop for JobLock {
+    fn drop(&mut self) {
+        let _ = fs::remove_file(&self.path);
+    }
+}
+
+/// Handle to a store folder.
+#[derive(Clone, Debug)]
+pub struct Store {
+    root: PathBuf,
+}
+
+/// Hex key split into the shard folder and the rest.
+fn shard(key: &Key) -> (String, String) {
+    let h = key.hex();
+    (h[..2].to_string(), h)
+}
+
+fn now_rfc3339() -> String {
+    chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
+}
+
+impl Store {
+    /// Opens (creating if needed) the store at `root`.
+    pub fn open(root: &Path) -> Result<Store, StoreError> {
+        for d in ["objects", "failures", "jobs", "locks", "tmp"] {
+            let p = root.join(d);
+            fs::create_dir_all(&p).map_err(io_err(&p))?;
+        }
+        let vfile = root.join("STORE_VERSION");
+        match fs::read_to_string(&vfile) {
+            Ok(v) if v.trim() == STORE_VERSION.to_string() => {}
+            Ok(v) => {
+                return Err(StoreError::Version {
+                    path: root.to_path_buf(),
+                    found: v.trim().to_string(),
+                    expected: STORE_VERSION,
+                });
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                fs::write(&vfile, format!("{STORE_VERSION}\n")).map_err(io_err(&vfile))?;
+            }
+            Err(e) => return Err(io_err(&vfile)(e)),
+        }
+        Ok(Store {
+            root: root.to_path_buf(),
+        })
+    }
+
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    /// Where object `key` of `kind` lives (whether or not it exists).
+    pub fn object_dir(&self, kind: ObjectKind, key: &Key) -> PathBuf {
+        let (a, h) = shard(key);
+        self.root
+            .join("objects")
+            .join(kind.as_str())
+            .join(a)
+            .join(h)
+    }
+
+    /// Whether a complete object exists.
+    pub fn contains(&self, kind: ObjectKind, key: &Key) -> bool {
+        self.object_dir(kind, key).join(object::MANIFEST).is_file()
+    }
+
+    /// Starts writing object `key`; nothing is visible until `commit`.
+    pub fn begin(&self, kind: ObjectKind, key: &Key) -> Result<PendingObject, StoreError> {
+        PendingObject::new(self, kind, *key)
+    }
+
+    /// The manifest of an existing object.
+    pub fn manifest(&self, kind: ObjectKind, key: &Key) -> Result<Manifest, StoreError> {
+        let p = self.object_dir(kind, key).join(object::MANIFEST);
+        let text = fs::read_to_string(&p).map_err(io_err(&p))?;
+        serde_json::from_str(&text).map_err(|e| StoreError::Corrupt {
+            path: p.clone(),
+            reason: format!("unreadable manifest: {e}"),
+        })
+    }
+
+    fn failure_path(&self, key: &Key) -> PathBuf {
+        let (a, h) = shard(key);
+        self.root.join("failures").join(a).join(format!("{h}.json"))
+    }
+
+    /// Records the failure of job `key` (replacing an older one).
+    pub fn record_failure(
+        &self,
+        key: &Key,
+        label: &str,
+        error: &str,
+        log: Option<String>,
+    ) -> Result<(), StoreError> {
+        let rec = FailureRecord {
+            key: *key,
+            label: label.to_string(),
+            error: error.to_string(),
+            time: now_rfc3339(),
+            log,
+        };
+        let p = self.failure_path(key);
+        let text = serde_json::to_vec_pretty(&rec).unwrap_or_default();
+        self.write_atomic(&p, &text)
+    }
+
+    /// The last failure of job `key`, if it failed and has not succeeded since.
+    pub fn failure(&self, key: &Key) -> Option<FailureRecord> {
+        let text = fs::read_to_string(self.failure_path(key)).ok()?;
+        serde_json::from_str(&text).ok()
+    }
+
+    pub fn clear_failure(&self, key: &Key) {
+        let _ = fs::remove_file(self.failure_path(key));
+    }
+
+    /// Where the description of job `key` is kept for remote workers.
+    pub fn job_path(&self, key: &Key) -> PathBuf {
+        let (a, h) = shard(key);
+        self.root.join("jobs").join(a).join(format!("{h}.json"))
+    }
+
+    /// Writes `bytes` to `path` atomically (temp file, fsync, rename).
+    pub fn write_atomic(&self, path: &Path, bytes: &[u8]) -> Result<(), StoreError> {
+        let dir = path.parent().unwrap_or(&self.root);
+        fs::create_dir_all(dir).map_err(io_err(dir))?;
+        let mut tmp =
+            tempfile::NamedTempFile::new_in(self.root.join("tmp")).map_err(io_err(path))?;
+        tmp.write_all(bytes).map_err(io_err(path))?;
+        tmp.as_file().sync_all().map_err(io_err(path))?;
+        tmp.persist(path).map_err(|e| io_err(path)(e.error))?;
+        Ok(())
+    }
+
+    /// Takes the lock of job `key`, so that two workers never run it at once.
+    /// A lock older than `stale_after` is taken over (its holder died).
+    pub fn lock(&self, key: &Key, stale_after: Duration) -> Result<JobLock, StoreError> {
+        let path = self.root.join("locks").join(format!("{}.lock", key.hex()));
+        let holder = format!(
+            "{}:{} since {}",
+            hostname(),
+            std::process::id(),
+            now_rfc3339()
+        );
+        for _ in 0..2 {
+            match fs::OpenOptions::new()
+                .write(true)
+                .create_new(true)
+                .open(&path)
+            {
+                Ok(mut f) => {
+                    let _ = f.write_all(holder.as_bytes());
+                    let _ = f.sync_all();
+                    return Ok(JobLock { path });
+                }
+                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+                    let age = fs::metadata(&path)
+                        .and_then(|m| m.modified())
+                        .ok()
+                        .and_then(|t| SystemTime::now().duration_since(t).ok())
+                        .unwrap_or_default();
+                    if age > stale_after {
+                        let _ = fs::remove_file(&path);
+                        continue;
+                    }
+                    return Err(StoreError::Locked {
+                        key: key.hex(),
+                        holder: fs::read_to_string(&path).unwrap_or_default(),
+                        path,
+                    });
+                }
+                Err(e) => return Err(io_err(&path)(e)),
+            }
+        }
+        Err(StoreError::Locked {
+            key: key.hex(),
+            holder: "another worker".into(),
+            path,
+        })
+    }
+
+    /// Every complete object in the store.
+    pub fn list(&self) -> Result<Vec<ObjectInfo>, StoreError> {
+        let mut out = Vec::new();
+        for kind in ObjectKind::ALL {
+            let kdir = self.root.join("objects").join(kind.as_str());
+            for shard in read_dir_sorted(&kdir)? {
+                for obj in read_dir_sorted(&shard)? {
+                    let Some(key) = obj
+                        .file_name()
+                        .and_then(|n| n.to_str())
+                        .and_then(|n| n.parse::<Key>().ok())
+                    else {
+                        continue;
+                    };
+                    let manifest = fs::read_to_string(obj.join(object::MANIFEST))
+                        .ok()
+                        .and_then(|t| serde_json::from_str(&t).ok());
+                    out.push(ObjectInfo {
+                        kind,
+                        key,
+                        bytes: dir_size(&obj),
+                        path: obj,
+                        manifest,
+                    });
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    /// Recomputes the digest of every file of every object; returns the corrupt ones.
+    pub fn verify(&self) -> Result<Vec<StoreError>, StoreError> {
+        let mut bad = Vec::new();
+        for obj in self.list()? {
+            if let Err(e) = object::verify_dir(&obj.path, &obj.key) {
+                bad.push(e);
+            }
+        }
+        Ok(bad)
+    }
+
+    /// Removes every object whose key is not in `keep`, and leftovers in `tmp/`.
+    pub fn gc(&self, keep: &HashSet<Key>) -> Result<GcSummary, StoreError> {
+        let mut s = GcSummary::default();
+        for obj in self.list()? {
+            if keep.contains(&obj.key) {
+                s.kept += 1;
+            } else {
+                fs::remove_dir_all(&obj.path).map_err(io_err(&obj.path))?;
+                s.removed += 1;
+                s.bytes_freed += obj.bytes;
+            }
+        }
+        // writes interrupted long ago
+        for t in read_dir_sorted(&self.root.join("tmp"))? {
+            let old = fs::metadata(&t)
+                .and_then(|m| m.modified())
+                .ok()
+                .and_then(|m| SystemTime::now().duration_since(m).ok())
+                .is_some_and(|age| age > Duration::from_secs(3600));
+            if old {
+                s.bytes_freed += dir_size(&t);
+                let _ = fs::remove_dir_all(&t).or_else(|_| fs::remove_file(&t));
+            }
+        }
+        Ok(s)
+    }
+}
+
+fn read_dir_sorted(dir: &Path) -> Result<Vec<PathBuf>, StoreError> {
+    let rd = match fs::read_dir(dir) {
+        Ok(rd) => rd,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(e) => return Err(io_err(dir)(e)),
+    };
+    let mut v: Vec<PathBuf> = rd.filter_map(|e| e.ok().map(|e| e.path())).collect();
+    v.sort();
+    Ok(v)
+}
+
+fn dir_size(p: &Path) -> u64 {
+    match fs::metadata(p) {
+        Ok(m) if m.is_dir() => fs::read_dir(p)
+            .map(|rd| rd.filter_map(|e| e.ok()).map(|e| dir_size(&e.path())).sum())
+            .unwrap_or(0),
+        Ok(m) => m.len(),
+        Err(_) => 0,
+    }
+}
+
+/// This machine's name, for locks and manifests.
+pub fn hostname() -> String {
+    fs::read_to_string("/proc/sys/kernel/hostname")
+        .map(|s| s.trim().to_string())
+        .or_else(|_| std::env::var("HOSTNAME"))
+        .unwrap_or_else(|_| "unknown-host".into())
+}
+
+/// Versions of the libraries that shape results, for manifests.
+pub fn library_versions() -> BTreeMap<String, String> {
+    let mut m = BTreeMap::new();
+    m.insert("runner".into(), env!("CARGO_PKG_VERSION").into());
+    m.insert("burn".into(), "0.22".into());
+    m.insert("faer".into(), "0.24".into());
+    m
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,126 @@
+use std::collections::{BTreeMap, HashSet};
+use std::fs;
+use std::time::Duration;
+
+use serde_json::json;
+
+use super::*;
+
+fn store() -> (tempfile::TempDir, Store) {
+    let d = tempfile::tempdir().unwrap();
+    let s = Store::open(&d.path().join("cache")).unwrap();
+    (d, s)
+}
+
+fn write(s: &Store, kind: ObjectKind, key: &Key, body: &str) -> Manifest {
+    let p = s.begin(kind, key).unwrap();
+    fs::write(p.dir().join("scores.csv"), body).unwrap();
+    p.commit(json!({"x": 1}), "cpu", now_rfc3339(), BTreeMap::new())
+        .unwrap()
+}
+
+#[test]
+fn committed_object_is_visible_with_digests() {
+    let (_d, s) = store();
+    let k = Key::of("result", &json!({"a": 1}));
+    assert!(!s.contains(ObjectKind::Result, &k));
+    let m = write(&s, ObjectKind::Result, &k, "label,score\n1,0.5\n");
+    assert!(s.contains(ObjectKind::Result, &k));
+    assert_eq!(s.manifest(ObjectKind::Result, &k).unwrap(), m);
+    assert_eq!(
+        m.files["scores.csv"],
+        blake3::hash(b"label,score\n1,0.5\n").to_hex().to_string()
+    );
+    assert!(s.verify().unwrap().is_empty());
+}
+
+#[test]
+fn interrupted_write_leaves_no_object() {
+    let (_d, s) = store();
+    let k = Key::of("model", &json!({"b": 2}));
+    {
+        let p = s.begin(ObjectKind::Model, &k).unwrap();
+        fs::write(p.dir().join("model.bin"), b"half a model").unwrap();
+        // dropped without commit: the write was interrupted
+    }
+    assert!(!s.contains(ObjectKind::Model, &k));
+    assert!(s.list().unwrap().is_empty());
+    assert_eq!(fs::read_dir(s.root().join("tmp")).unwrap().count(), 0);
+}
+
+#[test]
+fn a_killed_writer_leaves_only_tmp_garbage() {
+    let (_d, s) = store();
+    let k = Key::of("model", &json!({"c": 3}));
+    let p = s.begin(ObjectKind::Model, &k).unwrap();
+    fs::write(p.dir().join("model.bin"), b"x").unwrap();
+    std::mem::forget(p); // as if the process died mid-write
+    assert!(!s.contains(ObjectKind::Model, &k));
+    assert!(s.list().unwrap().is_empty());
+}
+
+#[test]
+fn verify_names_a_tampered_object() {
+    let (_d, s) = store();
+    let k = Key::of("result", &json!({"d": 4}));
+    write(&s, ObjectKind::Result, &k, "1,0.5\n");
+    fs::write(
+        s.object_dir(ObjectKind::Result, &k).join("scores.csv"),
+        "1,0.9\n",
+    )
+    .unwrap();
+    let bad = s.verify().unwrap();
+    assert_eq!(bad.len(), 1);
+    assert!(
+        bad[0].to_string().contains("scores.csv has digest"),
+        "{}",
+        bad[0]
+    );
+}
+
+#[test]
+fn gc_keeps_only_listed_keys() {
+    let (_d, s) = store();
+    let a = Key::of("result", &json!(1));
+    let b = Key::of("result", &json!(2));
+    write(&s, ObjectKind::Result, &a, "a");
+    write(&s, ObjectKind::Result, &b, "b");
+    let sum = s.gc(&HashSet::from([a])).unwrap();
+    assert_eq!((sum.removed, sum.kept), (1, 1));
+    assert!(s.contains(ObjectKind::Result, &a));
+    assert!(!s.contains(ObjectKind::Result, &b));
+}
+
+#[test]
+fn failures_are_recorded_and_cleared() {
+    let (_d, s) = store();
+    let k = Key::of("result", &json!(5));
+    assert!(s.failure(&k).is_none());
+    s.record_failure(&k, "kde", "diverged at epoch 2, step 7", None)
+        .unwrap();
+    assert_eq!(s.failure(&k).unwrap().error, "diverged at epoch 2, step 7");
+    s.clear_failure(&k);
+    assert!(s.failure(&k).is_none());
+}
+
+#[test]
+fn lock_is_exclusive_until_dropped() {
+    let (_d, s) = store();
+    let k = Key::of("result", &json!(6));
+    let l = s.lock(&k, Duration::from_secs(3600)).unwrap();
+    assert!(matches!(
+        s.lock(&k, Duration::from_secs(3600)),
+        Err(StoreError::Locked { .. })
+    ));
+    drop(l);
+    assert!(s.lock(&k, Duration::from_secs(3600)).is_ok());
+}
+
+#[test]
+fn store_of_another_version_is_refused() {
+    let d = tempfile::tempdir().unwrap();
+    Store::open(d.path()).unwrap();
+    fs::write(d.path().join("STORE_VERSION"), "999\n").unwrap();
+    let e = Store::open(d.path()).unwrap_err();
+    assert!(e.to_string().contains("format version 999"), "{e}");
+}
