@@ -5,6 +5,8 @@
 //! normal images, `load` reads a stored model back; the [`Fitted`] model
 //! scores images and saves itself into a store object's folder.
 
+pub mod kde;
+
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
 
@@ -109,7 +111,7 @@ pub trait Fitted: Send {
 /// The detector of a method configuration.
 pub fn build(config: &MethodConfig) -> Box<dyn Detector> {
     match config {
-        MethodConfig::Kde(_p) => unimplemented!("kde"),
+        MethodConfig::Kde(p) => Box::new(kde::Kde::new(p.clone())),
         MethodConfig::Ganomaly(_p) => unimplemented!("ganomaly"),
     }
 }
