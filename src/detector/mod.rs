@@ -5,6 +5,8 @@
 //! normal images, `load` reads a stored model back; the [`Fitted`] model
 //! scores images and saves itself into a store object's folder.
 
+pub mod ganomaly;
+
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
 
@@ -110,6 +112,6 @@ pub trait Fitted: Send {
 pub fn build(config: &MethodConfig) -> Box<dyn Detector> {
     match config {
         MethodConfig::Kde(_p) => unimplemented!("kde"),
-        MethodConfig::Ganomaly(_p) => unimplemented!("ganomaly"),
+        MethodConfig::Ganomaly(p) => Box::new(ganomaly::Ganomaly::new(p.clone())),
     }
 }
