@@ -1,4 +1,4 @@
-//! DCGAN encoder and decoder for square images whose side is a multiple of 16,
+//! DCGAN encoder and decoder for square images whose side is a power of two >= 16,
 //! shaped as in the GANomaly reference networks (samet-akcay/ganomaly
 //! lib/networks.py, `Encoder` / `Decoder`, no extra layers):
 //!
@@ -73,7 +73,7 @@ fn batch_norm(features: usize, rng: &mut ChaCha8Rng, device: &Device) -> BatchNo
 /// A DCGAN encoder: image -> `latent` x 1 x 1.
 #[derive(Config, Debug)]
 pub struct EncoderConfig {
-    /// Side of the square input (a multiple of 16).
+    /// Side of the square input (a power of two >= 16).
     pub image_size: usize,
     /// Input channels.
     pub channels: usize,

@@ -299,4 +299,41 @@ mod tests {
         let auc = crate::metrics::auroc(&labels, &s).expect("auroc");
         assert!(auc > 0.8, "AUROC {auc}");
     }
+
+    /// The embedded UCI digits (8x8, upsampled to 16), digit 0 as the anomaly.
+    #[test]
+    #[ignore = "needs the data module (data::locate/load/split are placeholders until it lands)"]
+    fn learns_digits_zero_as_anomaly() {
+        let cancel = AtomicBool::new(false);
+        let c = ctx(0, &cancel, &NoProgress);
+        let spec = crate::spec::DatasetSpec {
+            name: "digits".into(),
+            format: None,
+            path: None,
+            classes: None,
+        };
+        let located =
+            crate::data::locate(&spec, &crate::data::DataOptions::default()).expect("locate");
+        let ds = crate::data::load(&located).expect("load");
+        let split = crate::data::split(
+            &ds,
+            crate::spec::Protocol::AnomalyClass,
+            0,
+            0,
+            crate::spec::Limits::default(),
+        )
+        .expect("split");
+        let p = GanomalyParams {
+            image_size: 16,
+            latent: 32,
+            generator_width: 16,
+            discriminator_width: 16,
+            max_steps: Some(300),
+            ..GanomalyParams::default()
+        };
+        let model = Ganomaly::new(p).fit_model(&split.train, &c).expect("fit");
+        let s = model.score(&split.test, &c).expect("score");
+        let auc = crate::metrics::auroc(&split.test_is_anomaly, &s).expect("auroc");
+        assert!(auc > 0.6, "AUROC {auc}");
+    }
 }

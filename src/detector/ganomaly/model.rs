@@ -121,11 +121,13 @@ mod tests {
     #[test]
     fn generator_and_discriminator_shapes() {
         let dev = Device::flex();
-        let mut p = GanomalyParams::default();
-        p.image_size = 16;
-        p.latent = 6;
-        p.generator_width = 4;
-        p.discriminator_width = 4;
+        let p = GanomalyParams {
+            image_size: 16,
+            latent: 6,
+            generator_width: 4,
+            discriminator_width: 4,
+            ..GanomalyParams::default()
+        };
         let cfg = NetConfig::new(&p, 3);
         let mut rng = ChaCha8Rng::seed_from_u64(0);
         let g = cfg.generator(&mut rng, &dev);
