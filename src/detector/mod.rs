@@ -5,6 +5,7 @@
 //! normal images, `load` reads a stored model back; the [`Fitted`] model
 //! scores images and saves itself into a store object's folder.
 
+pub mod ganomaly;
 pub mod kde;
 
 use std::path::Path;
@@ -112,6 +113,6 @@ pub trait Fitted: Send {
 pub fn build(config: &MethodConfig) -> Box<dyn Detector> {
     match config {
         MethodConfig::Kde(p) => Box::new(kde::Kde::new(p.clone())),
-        MethodConfig::Ganomaly(_p) => unimplemented!("ganomaly"),
+        MethodConfig::Ganomaly(p) => Box::new(ganomaly::Ganomaly::new(p.clone())),
     }
 }
