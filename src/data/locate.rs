@@ -330,13 +330,20 @@ fn try_folder(path: &Path, w: &Want) -> Result<Option<Located>, DataError> {
         }
         folder::Source::Folder(_) => {}
     }
-    let listing = scan_cached(&src, w.ds())?;
     let fixed: Option<Vec<String>> = w.classes.map(|c| c.to_vec()).or_else(|| {
         w.known
             .map(|k| k.classes.iter().map(|s| s.to_string()).collect())
     });
-    let classes = folder::classes(&listing, fixed.as_deref(), src.path(), w.ds())?;
-    if let folder::Source::Folder(root) = &src {
+    // the known archive's md5 vouches for its layout: no need to list it
+    let (classes, listing) = match (official, w.classes, &fixed) {
+        (true, None, Some(f)) => (f.clone(), None),
+        _ => {
+            let listing = scan_cached(&src, w.ds())?;
+            let classes = folder::classes(&listing, fixed.as_deref(), src.path(), w.ds())?;
+            (classes, Some(listing))
+        }
+    };
+    if let (folder::Source::Folder(root), Some(listing)) = (&src, &listing) {
         for (s, m) in listing.counts.iter().enumerate() {
             let split = ["train", "test"][s];
             for c in m.keys() {
@@ -364,7 +371,7 @@ fn try_folder(path: &Path, w: &Want) -> Result<Option<Located>, DataError> {
         id: w.id(digest.finish()),
         classes,
         state: if official {
-            "verified (md5 of the known archive)".into()
+            "verified (known md5)".into()
         } else {
             "checked (layout; no official digest)".into()
         },
@@ -528,19 +535,24 @@ pub fn locate_from(
                 ))),
             }
         }
-        Some(k) => Err(DataError::NotFound {
-            name: spec.name.clone(),
-            searched,
-            help: if !k.urls.is_empty() {
-                format!(
-                    "run `runner data fetch {}` (downloads into {}), or set RUNNER_DATA to folders that hold it",
+        Some(k) => {
+            Err(DataError::NotFound {
+                name: spec.name.clone(),
+                searched,
+                help: if !k.urls.is_empty() {
+                    format!(
+                    "run `runner data fetch {}` (downloads into {}), or set RUNNER_DATA to folders that hold it{}",
                     k.name,
-                    download_dir(k.name, opts).display()
+                    download_dir(k.name, opts).display(),
+                    k.system_package
+                        .map(|p| format!(", or install the Debian/Ubuntu package `{p}` (into {SYSTEM_DIR}/{})", k.name))
+                        .unwrap_or_default()
                 )
-            } else {
-                k.how_to_get.to_string()
-            },
-        }),
+                } else {
+                    k.how_to_get.to_string()
+                },
+            })
+        }
         None => Err(DataError::NotFound {
             name: spec.name.clone(),
             searched,
@@ -1062,7 +1074,7 @@ mod tests {
         let cj = get("cifar10-jpeg");
         assert!(cj.approximate);
         if dir.join("cifar10-jpeg").is_dir() {
-            assert_eq!(cj.state, "verified (md5 of the known archive)");
+            assert_eq!(cj.state, "verified (known md5)");
             let l = locate(&DatasetSpec::named("cifar10-jpeg"), &opts(&[&dir])).unwrap();
             assert_eq!(l.classes[0], "airplane");
             assert_eq!(l.classes[9], "truck");
