@@ -1079,6 +1079,15 @@ mod tests {
             assert_eq!(l.classes[0], "airplane");
             assert_eq!(l.classes[9], "truck");
             assert!(l.id.approximate);
+            // the archive's layout, listed without decoding
+            let src = folder::Source::Archive(l.path.clone().unwrap());
+            let listing = folder::scan(&src, None).unwrap();
+            assert_eq!(
+                folder::classes(&listing, None, src.path(), None).unwrap(),
+                l.classes
+            );
+            assert!(listing.counts[0].values().all(|&n| n == 5000));
+            assert!(listing.counts[1].values().all(|&n| n == 1000));
         }
         assert_eq!(st.len(), registry::KNOWN.len());
     }
