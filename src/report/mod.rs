@@ -312,6 +312,19 @@ mod tests {
     }
 
     #[test]
+    fn plots_name_rows_without_results() {
+        let tmp = tempfile::tempdir().unwrap();
+        let summary = write(&fixture::hand_input(), tmp.path()).unwrap();
+        let svg = read(&summary, "roc/one.svg");
+        assert!(
+            svg.contains("a: 0.600") && svg.contains("b: failed"),
+            "{svg}"
+        );
+        let svg = read(&summary, "summary.svg");
+        assert!(svg.contains("0.900†") && svg.contains("\nfailed\n"), "{svg}");
+    }
+
+    #[test]
     fn approximate_data_is_labelled() {
         let mut input = fixture::input();
         input.approximate = true;

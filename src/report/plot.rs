@@ -132,6 +132,8 @@ pub struct Curve {
 pub struct RocFigure {
     pub title: String,
     pub curves: Vec<Curve>,
+    /// Row labels with no finished job for the class, with why (legend only).
+    pub absent: Vec<String>,
 }
 
 /// Drops points closer than `eps` (in both coordinates) to the last kept one;
@@ -159,6 +161,7 @@ fn class_words(protocol: Protocol) -> &'static str {
 /// finished seed.
 pub fn roc_figure(input: &ReportInput, rows: &[String], class: usize, name: &str) -> RocFigure {
     let mut picked = Vec::new();
+    let mut absent = Vec::new();
     for label in rows {
         let first = input
             .records
@@ -171,6 +174,14 @@ pub fn roc_figure(input: &ReportInput, rows: &[String], class: usize, name: &str
             .min_by_key(|(seed, _, _)| *seed);
         if let Some(f) = first {
             picked.push((label, f));
+        } else {
+            let failed = input.records.iter().any(|r| {
+                &r.label == label && r.class == class && matches!(r.outcome, Outcome::Failed { .. })
+            });
+            absent.push(format!(
+                "{label}: {}",
+                if failed { "failed" } else { "no result" }
+            ));
         }
     }
     let seeds: Vec<u64> = picked.iter().map(|(_, (s, _, _))| *s).collect();
@@ -202,6 +213,7 @@ pub fn roc_figure(input: &ReportInput, rows: &[String], class: usize, name: &str
             which
         ),
         curves,
+        absent,
     }
 }
 
@@ -307,8 +319,15 @@ fn draw_roc<DB: DrawingBackend>(
         let style =
             TextStyle::from((FAMILY, 15).into_font()).pos(Pos::new(HPos::Left, VPos::Center));
         legend_area
-            .draw(&Text::new("chance: 0.500", (x0 + 38, y), style))
+            .draw(&Text::new("chance: 0.500", (x0 + 38, y), style.clone()))
             .map_err(err)?;
+        let grey = style.color(&RGBColor(110, 110, 110));
+        for a in &fig.absent {
+            y += 24;
+            legend_area
+                .draw(&Text::new(cut(a, 34), (x0 + 38, y), grey.clone()))
+                .map_err(err)?;
+        }
     }
     root.present().map_err(err)
 }
@@ -320,7 +339,10 @@ pub struct Summary {
     pub columns: Vec<String>,
     /// `values[row][column]`: the mean, or the status text of an empty cell.
     pub values: Vec<Vec<Result<f64, &'static str>>>,
-    pub note: String,
+    /// `partial[row][column]`: fewer seeds finished than planned.
+    pub partial: Vec<Vec<bool>>,
+    /// Lines under the map.
+    pub note: Vec<String>,
 }
 
 pub fn summary(input: &ReportInput, grid: &Grid) -> Summary {
@@ -341,6 +363,17 @@ pub fn summary(input: &ReportInput, grid: &Grid) -> Summary {
                 .collect()
         })
         .collect();
+    let partial = grid
+        .cells
+        .iter()
+        .zip(&grid.means)
+        .map(|(row, mean)| {
+            let any = row.iter().any(|c| c.partial());
+            let mut p: Vec<bool> = row.iter().map(|c| c.partial()).collect();
+            p.push(mean.mean.is_some() && any);
+            p
+        })
+        .collect();
     Summary {
         title: format!(
             "{}: mean {} over seeds, {} ({}){}",
@@ -348,13 +381,21 @@ pub fn summary(input: &ReportInput, grid: &Grid) -> Summary {
             grid.metric.title(),
             input.dataset,
             class_words(input.protocol),
-            if input.approximate { ", APPROXIMATE" } else { "" }
+            if input.approximate {
+                ", APPROXIMATE"
+            } else {
+                ""
+            }
         ),
         rows: grid.rows.clone(),
         columns,
         values,
-        note: "Colour: white at 0.5 (chance), blue towards 1, red towards 0. Framed: best in the column."
-            .into(),
+        partial,
+        note: vec![
+            "Colour: white at 0.5 (chance), blue towards 1, red towards 0.".into(),
+            "Framed: best in the column. †: fewer seeds than planned.".into(),
+        ]
+        .into(),
     }
 }
 
@@ -393,7 +434,7 @@ const GAP: i32 = 10;
 fn summary_size(s: &Summary) -> (u32, u32) {
     let left = summary_left(s);
     let w = left + CELL.0 * s.columns.len() as i32 + GAP + 24;
-    let h = TOP + CELL.1 * s.rows.len() as i32 + 56;
+    let h = TOP + CELL.1 * s.rows.len() as i32 + 24 + 20 * s.note.len() as i32;
     (w.max(560) as u32, h as u32)
 }
 
@@ -476,6 +517,11 @@ fn draw_summary<DB: DrawingBackend>(
             }
             if text {
                 let colour = if white { WHITE } else { BLACK };
+                let label = if s.partial[r][j] {
+                    format!("{label}†")
+                } else {
+                    label
+                };
                 root.draw(&Text::new(
                     label,
                     (x + CELL.0 / 2, y + CELL.1 / 2),
@@ -486,9 +532,15 @@ fn draw_summary<DB: DrawingBackend>(
         }
     }
     if text {
-        let y = TOP + CELL.1 * s.rows.len() as i32 + 20;
-        root.draw(&Text::new(s.note.clone(), (16, y), (FAMILY, 14)))
+        let y = TOP + CELL.1 * s.rows.len() as i32 + 16;
+        for (i, line) in s.note.iter().enumerate() {
+            root.draw(&Text::new(
+                line.clone(),
+                (16, y + 20 * i as i32),
+                (FAMILY, 14),
+            ))
             .map_err(err)?;
+        }
     }
     root.present().map_err(err)
 }
