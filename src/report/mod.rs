@@ -321,7 +321,10 @@ mod tests {
             "{svg}"
         );
         let svg = read(&summary, "summary.svg");
-        assert!(svg.contains("0.900†") && svg.contains("\nfailed\n"), "{svg}");
+        assert!(
+            svg.contains("0.900†") && svg.contains("\nfailed\n"),
+            "{svg}"
+        );
     }
 
     #[test]

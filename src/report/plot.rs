@@ -394,8 +394,7 @@ pub fn summary(input: &ReportInput, grid: &Grid) -> Summary {
         note: vec![
             "Colour: white at 0.5 (chance), blue towards 1, red towards 0.".into(),
             "Framed: best in the column. †: fewer seeds than planned.".into(),
-        ]
-        .into(),
+        ],
     }
 }
 
