@@ -14,8 +14,13 @@ use crate::store::{JobResult, Scores};
 
 /// 40 test images (every fourth an anomaly), scores separated by `shift`.
 pub fn scores(shift: f32, seed: u64) -> Scores {
+    scores_n(40, shift, seed)
+}
+
+/// `n` test images (every fourth an anomaly), scores separated by `shift`.
+pub fn scores_n(n: usize, shift: f32, seed: u64) -> Scores {
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
-    let labels: Vec<u8> = (0..40).map(|i| (i % 4 == 0) as u8).collect();
+    let labels: Vec<u8> = (0..n).map(|i| (i % 4 == 0) as u8).collect();
     let scores = labels
         .iter()
         .map(|&l| rng.random::<f32>() + shift * l as f32)

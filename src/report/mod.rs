@@ -6,6 +6,7 @@ mod aggregate;
 mod export;
 #[cfg(test)]
 mod fixture;
+mod plot;
 mod table;
 
 use std::collections::BTreeMap;
@@ -92,7 +93,8 @@ pub struct ReportSummary {
 /// Writes every report file of `input` into `dir` (created if needed):
 /// `table.md|csv|tex` (AUROC, with the reference comparison in `table.md`),
 /// `table-auprc.md|csv|tex`, `results.csv|parquet` (one row per job) and
-/// `scores.parquet` (one row per test image of every finished job).
+/// `scores.parquet` (one row per test image of every finished job), and the
+/// plots `roc/<class>.png|svg` and `summary.png|svg`.
 pub fn write(input: &ReportInput, dir: &Path) -> Result<ReportSummary, ReportError> {
     std::fs::create_dir_all(dir).map_err(|e| ReportError::write(dir, e))?;
     let mut files = Vec::new();
@@ -134,6 +136,7 @@ pub fn write(input: &ReportInput, dir: &Path) -> Result<ReportSummary, ReportErr
     export::write_scores(input, &path)?;
     data_files.push(path);
     files.extend(data_files);
+    files.extend(plot::write_plots(input, &auroc, dir)?);
 
     let (done, failed, missing) = table::counts(input);
     Ok(ReportSummary {
@@ -260,6 +263,71 @@ mod tests {
     }
 
     #[test]
+    fn plots_are_written() {
+        let (_tmp, summary) = written();
+        for (name, size) in [
+            ("roc/zero.png", (960, 640)),
+            ("roc/one.png", (960, 640)),
+            ("roc/seven.png", (960, 640)),
+        ] {
+            let img = image::open(summary.dir.join(name)).unwrap();
+            assert_eq!((img.width(), img.height()), size, "{name}");
+            // not a blank canvas: the curves' colours are there
+            let rgb = img.to_rgb8();
+            let blue = rgb.pixels().filter(|p| p.0 == [31, 119, 180]).count();
+            let orange = rgb.pixels().filter(|p| p.0 == [255, 127, 14]).count();
+            assert!(blue > 300 && orange > 300, "{name}: {blue} {orange}");
+        }
+        let img = image::open(summary.dir.join("summary.png")).unwrap();
+        assert!(img.width() >= 500 && img.height() > 150);
+        let svg = read(&summary, "roc/seven.svg");
+        assert!(svg.contains("kde: 0."), "{svg}");
+        assert!(svg.contains("ganomaly (w_con=10): 0."));
+        assert!(svg.contains("False positive rate"));
+        let svg = read(&summary, "summary.svg");
+        assert!(svg.contains("ganomaly (w_con=10)") && svg.contains("Mean"));
+        assert!(summary.files.contains(&summary.dir.join("roc/zero.png")));
+    }
+
+    #[test]
+    fn plots_without_a_font_have_no_text_but_are_written() {
+        let input = fixture::input();
+        let tmp = tempfile::tempdir().unwrap();
+        let results = aggregate::results_frame(&input).unwrap();
+        let grid = aggregate::grid(&input, &results, aggregate::Metric::Auroc).unwrap();
+        let files = plot::write_plots_with(&input, &grid, tmp.path(), false).unwrap();
+        assert_eq!(files.len(), 2 * (3 + 1));
+        let img = image::open(tmp.path().join("roc/one.png"))
+            .unwrap()
+            .to_rgb8();
+        assert_eq!(img.dimensions(), (960, 640));
+        let blue = img.pixels().filter(|p| p.0 == [31, 119, 180]).count();
+        assert!(blue > 300, "{blue}");
+        // no text: the legend panel holds only the colour keys, no dark glyphs
+        let dark = (640..960)
+            .flat_map(|x| (0..640).map(move |y| (x, y)))
+            .filter(|&(x, y)| img.get_pixel(x, y).0.iter().all(|&c| c < 60))
+            .count();
+        assert_eq!(dark, 0);
+    }
+
+    #[test]
+    fn plots_name_rows_without_results() {
+        let tmp = tempfile::tempdir().unwrap();
+        let summary = write(&fixture::hand_input(), tmp.path()).unwrap();
+        let svg = read(&summary, "roc/one.svg");
+        assert!(
+            svg.contains("a: 0.600") && svg.contains("b: failed"),
+            "{svg}"
+        );
+        let svg = read(&summary, "summary.svg");
+        assert!(
+            svg.contains("0.900†") && svg.contains("\nfailed\n"),
+            "{svg}"
+        );
+    }
+
+    #[test]
     fn approximate_data_is_labelled() {
         let mut input = fixture::input();
         input.approximate = true;
@@ -286,5 +354,76 @@ mod tests {
         let row = md.lines().find(|l| l.starts_with("| kde")).unwrap();
         assert!(!row.contains('±') && !row.contains('*'), "{row}");
         assert!(!md.contains("vs reference"));
+    }
+}
+
+/// A report of the study's size: 6 methods x 10 classes x 3 seeds, 10,000
+/// test images per job. `cargo test --release --lib report::large -- --ignored --nocapture`
+#[cfg(test)]
+mod large {
+    use super::*;
+
+    #[test]
+    #[ignore]
+    fn study_sized_report_is_fast() {
+        let names = [
+            "airplane",
+            "automobile",
+            "bird",
+            "cat",
+            "deer",
+            "dog",
+            "frog",
+            "horse",
+            "ship",
+            "truck",
+        ];
+        let methods = ["kde", "alad", "anogan", "fence_gan", "ganomaly", "ocgan"];
+        let mut records = Vec::new();
+        for (m, method) in methods.iter().enumerate() {
+            for (c, name) in names.iter().enumerate() {
+                for seed in 0..3u64 {
+                    let s = fixture::scores_n(
+                        10_000,
+                        0.1 + 0.08 * m as f32 + 0.02 * c as f32,
+                        seed * 1000 + (m * 10 + c) as u64,
+                    );
+                    records.push(fixture::record(
+                        method,
+                        method,
+                        (c, name),
+                        seed,
+                        fixture::done(s),
+                    ));
+                }
+            }
+        }
+        let input = ReportInput {
+            experiment: "large".into(),
+            dataset: "cifar10-jpeg".into(),
+            approximate: true,
+            protocol: Protocol::AnomalyClass,
+            classes: names
+                .iter()
+                .enumerate()
+                .map(|(i, n)| (i, n.to_string()))
+                .collect(),
+            rows: methods.iter().map(|m| m.to_string()).collect(),
+            records,
+            reference: None,
+        };
+        let dir = std::env::var_os("RUNNER_REPORT_OUT")
+            .map(std::path::PathBuf::from)
+            .unwrap_or_else(|| std::env::temp_dir().join("runner-large-report"));
+        let t = std::time::Instant::now();
+        let summary = write(&input, &dir).unwrap();
+        let secs = t.elapsed().as_secs_f64();
+        println!(
+            "{} jobs x 10,000 scores: report in {secs:.2} s -> {}",
+            summary.done,
+            dir.display()
+        );
+        assert_eq!(summary.done, 180);
+        assert!(secs < 30.0, "{secs}");
     }
 }
