@@ -457,11 +457,18 @@ fn cmd_cache(cli: &Cli, c: &CacheCommand) -> anyhow::Result<u8> {
 fn cmd_data(d: &DataCommand) -> anyhow::Result<u8> {
     match d {
         DataCommand::Ls => {
+            let rows = crate::data::status_all(&data_options(true));
+            let width = rows
+                .iter()
+                .map(|s| s.state.len() + if s.approximate { 14 } else { 0 })
+                .max()
+                .unwrap_or(5)
+                .max(5);
             println!(
-                "{:<14}  {:<15}  {:<28}  location",
+                "{:<14}  {:<15}  {:<width$}  location",
                 "dataset", "format", "state"
             );
-            for s in crate::data::status_all(&data_options(true)) {
+            for s in rows {
                 let fmt = serde_json::to_value(s.format)
                     .ok()
                     .and_then(|v| v.as_str().map(String::from))

@@ -79,6 +79,10 @@ impl<R: JobRunner> Executor for LocalExecutor<R> {
                         slot.start(&job.title());
                         let outcome = runner.run(job, &slot, &control.cancel);
                         slot.idle();
+                        // decided by the worker, not the receiver, so no further job is taken
+                        if control.fail_fast && matches!(outcome, JobOutcome::Failed(_)) {
+                            stop.store(true, Ordering::SeqCst);
+                        }
                         if tx.send((i, outcome)).is_err() {
                             break;
                         }
@@ -87,9 +91,6 @@ impl<R: JobRunner> Executor for LocalExecutor<R> {
             }
             drop(tx);
             for (i, outcome) in rx {
-                if control.fail_fast && matches!(outcome, JobOutcome::Failed(_)) {
-                    stop.store(true, Ordering::SeqCst);
-                }
                 on_done(&jobs[i], outcome);
             }
         });
