@@ -475,8 +475,8 @@ fn cmd_run_slurm(
     let mut config = SlurmConfig::new(options, a.device, data);
     config.detach = a.slurm.detach;
     if let Some(bin) = &a.slurm.runner_bin {
-        config.binary = std::path::absolute(bin)
-            .with_context(|| format!("--runner-bin {}", bin.display()))?;
+        config.binary =
+            std::path::absolute(bin).with_context(|| format!("--runner-bin {}", bin.display()))?;
     }
     let pending = plan
         .jobs
@@ -503,7 +503,11 @@ fn cmd_run_slurm(
     let executor = SlurmExecutor::new(store.clone(), config);
     let summary = schedule::run(plan, store, &executor, &control)?;
     if a.slurm.detach {
-        let subs = executor.submitted.lock().map(|s| s.clone()).unwrap_or_default();
+        let subs = executor
+            .submitted
+            .lock()
+            .map(|s| s.clone())
+            .unwrap_or_default();
         let spec = a.spec.spec.display();
         let store_arg = store.root().display();
         match subs.first() {
@@ -702,7 +706,9 @@ fn cmd_exec_job(cli: &Cli, a: &ExecJobArgs) -> anyhow::Result<u8> {
     let short = key.short();
     match &end {
         TaskEnd::AlreadyDone => println!("{short}: already done"),
-        TaskEnd::Busy(holder) => println!("{short}: being run by {holder}; leaving it to that worker"),
+        TaskEnd::Busy(holder) => {
+            println!("{short}: being run by {holder}; leaving it to that worker")
+        }
         TaskEnd::Ran(schedule::JobOutcome::Done(r)) => println!("{short}: AUROC {:.4}", r.auroc),
         TaskEnd::Ran(schedule::JobOutcome::Failed(e)) => eprintln!("{short}: failed: {e}"),
         TaskEnd::Ran(schedule::JobOutcome::Cancelled) => eprintln!("{short}: stopped"),

@@ -563,10 +563,9 @@ impl SlurmExecutor {
         let mut cancelled_at: Option<Instant> = None;
         loop {
             if control.cancel.load(Ordering::SeqCst) && cancelled_at.is_none() {
-                control.progress.println(&format!(
-                    "cancelling Slurm array {} (scancel)",
-                    sub.array
-                ));
+                control
+                    .progress
+                    .println(&format!("cancelling Slurm array {} (scancel)", sub.array));
                 self.cancel_array(sub);
                 cancelled_at = Some(Instant::now());
             }
@@ -833,11 +832,7 @@ pub fn cancel(
     let states = query_tasks(tools, &arrays)?;
     let targets: Vec<&(&Job, TaskRecord)> = open
         .iter()
-        .filter(|(_, r)| {
-            states
-                .get(&r.task_id())
-                .is_some_and(|(s, _)| s.active())
-        })
+        .filter(|(_, r)| states.get(&r.task_id()).is_some_and(|(s, _)| s.active()))
         .collect();
     summary.not_running = open.len() - targets.len();
     if targets.is_empty() {
@@ -849,11 +844,9 @@ pub fn cancel(
     let mut d = Duration::from_millis(100);
     loop {
         let states = query_tasks(tools, &arrays)?;
-        let still = targets.iter().any(|(_, r)| {
-            states
-                .get(&r.task_id())
-                .is_some_and(|(s, _)| s.active())
-        });
+        let still = targets
+            .iter()
+            .any(|(_, r)| states.get(&r.task_id()).is_some_and(|(s, _)| s.active()));
         if !still || t0.elapsed() > wait {
             break;
         }
@@ -980,7 +973,10 @@ pub fn check_options(o: &SlurmOptions) -> Result<(), SlurmError> {
         });
     }
     if let Some(t) = &o.time
-        && (t.is_empty() || !t.chars().all(|c| c.is_ascii_digit() || c == ':' || c == '-'))
+        && (t.is_empty()
+            || !t
+                .chars()
+                .all(|c| c.is_ascii_digit() || c == ':' || c == '-'))
     {
         return Err(SlurmError::BadOption {
             name: "time",
