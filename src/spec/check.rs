@@ -314,10 +314,10 @@ fn check_dataset(ck: &mut Checker, v: Value, base: &Path) -> Option<DatasetSpec>
     if ds.name.trim().is_empty() {
         ck.push("dataset", "the dataset name is empty", None);
     }
-    if let Some(p) = &ds.path {
-        if p.is_relative() {
-            ds.path = Some(base.join(p));
-        }
+    if let Some(p) = &ds.path
+        && p.is_relative()
+    {
+        ds.path = Some(base.join(p));
     }
     Some(ds)
 }
@@ -425,13 +425,12 @@ fn check_methods(ck: &mut Checker, entries: Vec<Value>) -> Vec<MethodEntry> {
                 String::new()
             };
             let mut help = format!("{planned}the methods are: {}", names.join(", "));
-            if planned.is_empty() {
-                if let Some(b) = names
+            if planned.is_empty()
+                && let Some(b) = names
                     .iter()
                     .find(|n| strsim::damerau_levenshtein(n, &name) <= 2)
-                {
-                    help = format!("did you mean `{b}`? {help}");
-                }
+            {
+                help = format!("did you mean `{b}`? {help}");
             }
             ck.push(&at, format!("unknown method `{name}`"), Some(help));
             continue;

@@ -75,13 +75,13 @@ fn set_at(node: &mut Value, segs: &[Seg], value: &Value) -> Result<usize, String
                     m.insert(Value::String(k.clone()), Value::Mapping(Mapping::new()));
                     *item = Value::Mapping(m);
                 }
-                if let Value::Mapping(m) = item {
-                    if let Some(v) = m.get_mut(k.as_str()) {
-                        if v.is_null() && !rest.is_empty() {
-                            *v = Value::Mapping(Mapping::new());
-                        }
-                        n += set_at(v, rest, value)?;
+                if let Value::Mapping(m) = item
+                    && let Some(v) = m.get_mut(k.as_str())
+                {
+                    if v.is_null() && !rest.is_empty() {
+                        *v = Value::Mapping(Mapping::new());
                     }
+                    n += set_at(v, rest, value)?;
                 }
             }
             Ok(n)

@@ -71,7 +71,7 @@ impl MethodParams for GanomalyParams {
 
     fn check(&self) -> Vec<FieldProblem> {
         let mut out = Vec::new();
-        if self.image_size < 16 || self.image_size % 16 != 0 {
+        if self.image_size < 16 || !self.image_size.is_multiple_of(16) {
             out.push(FieldProblem::new(
                 "image_size",
                 format!(
