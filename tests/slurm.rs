@@ -453,3 +453,65 @@ fn ctrl_c_while_waiting_scancels_the_array() {
         .assert()
         .success();
 }
+
+/// Without a cluster: a stand-in `sbatch` on PATH keeps the script it gets.
+#[test]
+fn spec_options_reach_sbatch_and_the_command_line_wins() {
+    let (d, _) = setup();
+    let bin = d.path().join("bin");
+    std::fs::create_dir(&bin).unwrap();
+    let sbatch = bin.join("sbatch");
+    std::fs::write(
+        &sbatch,
+        format!(
+            "#!/bin/sh\necho \"$@\" > '{0}/args'\nfor a in \"$@\"; do last=$a; done\ncp \"$last\" '{0}/script'\necho 77\n",
+            d.path().display()
+        ),
+    )
+    .unwrap();
+    std::fs::set_permissions(&sbatch, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let spec = d.path().join("with-executor.yaml");
+    std::fs::write(
+        &spec,
+        format!(
+            "{SPEC}executor:\n  slurm: {{partition: short, time: \"5\", max_parallel: 2, sbatch_args: [--account=lab]}}\n"
+        ),
+    )
+    .unwrap();
+    let path = format!(
+        "{}:{}",
+        bin.display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
+    // the spec's executor is used without --executor
+    runner(d.path())
+        .env("PATH", path)
+        .args(["run", spec.to_str().unwrap(), "--store", "s", "--detach"])
+        .args(["--time", "10", "--gpus-per-job", "1", "--device", "cuda"])
+        .args(["--sbatch-arg=--qos=high"])
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("3 job(s) as Slurm array 77"));
+    let script = std::fs::read_to_string(d.path().join("script")).unwrap();
+    for want in [
+        "#SBATCH --array=0-2%2\n",
+        "#SBATCH --partition=short\n",
+        "#SBATCH --time=10\n",
+        "#SBATCH --gres=gpu:1\n",
+        "--device cuda:0",
+        "--expect-version 0.1.0+",
+    ] {
+        assert!(script.contains(want), "{want:?} not in\n{script}");
+    }
+    let args = std::fs::read_to_string(d.path().join("args")).unwrap();
+    assert!(
+        args.starts_with("--parsable --account=lab --qos=high "),
+        "{args}"
+    );
+    // an explicit --executor local wins over the spec
+    runner(d.path())
+        .args(["run", spec.to_str().unwrap(), "--store", "s", "--no-report"])
+        .args(["--executor", "local", "-j", "1"])
+        .assert()
+        .success();
+}
