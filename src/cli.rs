@@ -351,7 +351,7 @@ fn cmd_plan(cli: &Cli, a: &SpecArgs) -> anyhow::Result<u8> {
             "{:<16}  {:<28}  {:<16}  {:>4}  {state}",
             job.key.short(),
             job.label,
-            format!("{} {}", job.class, job.class_name),
+            class_cell(job.class, &job.class_name),
             job.seed
         );
     }
@@ -364,6 +364,15 @@ fn cmd_plan(cli: &Cli, a: &SpecArgs) -> anyhow::Result<u8> {
         &plan.dataset.digest[..plan.dataset.digest.len().min(12)]
     );
     Ok(0)
+}
+
+/// `3 cat`, or just `3` when the class name is its index.
+fn class_cell(index: usize, name: &str) -> String {
+    if name == index.to_string() {
+        name.to_string()
+    } else {
+        format!("{index} {name}")
+    }
 }
 
 fn cmd_status(cli: &Cli, a: &SpecArgs) -> anyhow::Result<u8> {

@@ -4,19 +4,108 @@
 //!
 //! Every image is kept as bytes (0..=255), channel-major (`[c][h][w]`); each
 //! detector converts to its own input (size, scaling) itself.
+//!
+//! Files: `registry` (known datasets, official files and digests, URLs),
+//! `locate` (resolution order, verification, content digest), `hash`
+//! (md5 + blake3 of files), `idx`, `cifar`, `folder`, `digits` (readers),
+//! `download` (mirrors, temporary file, verify, rename), `split` (protocols,
+//! limits, validation).
 
 use std::path::PathBuf;
 
 use serde::{Deserialize, Serialize};
 use thiserror::Error;
 
+mod cifar;
+mod digits;
+mod download;
+mod folder;
+mod hash;
+mod idx;
+mod locate;
+mod registry;
+mod split;
+#[cfg(test)]
+mod testutil;
+
+pub use digits::DIGITS_TEST_EVERY;
+pub use download::download_file;
+pub use registry::{KNOWN, Known, KnownFile, known};
+pub use split::validation_split;
+
 /// What can go wrong with data; every message names the file and what to do.
 #[derive(Debug, Error)]
 pub enum DataError {
-    #[error("unknown dataset `{name}`; known datasets: {known}")]
+    #[error(
+        "unknown dataset `{name}`; known datasets: {known} (for your own data give `format` and `path`)"
+    )]
     UnknownDataset { name: String, known: String },
+    #[error("dataset `{name}` not found; looked in:\n{searched}\n  help: {help}")]
+    NotFound {
+        name: String,
+        searched: String,
+        help: String,
+    },
+    #[error("{}: {source}{}", path.display(), hint(dataset.as_deref()))]
+    Io {
+        path: PathBuf,
+        dataset: Option<String>,
+        #[source]
+        source: std::io::Error,
+    },
+    /// A file or folder is there but its content is wrong (size, digest,
+    /// header, labels, layout).
+    #[error("{}: {what}{}", path.display(), hint(dataset.as_deref()))]
+    Bad {
+        path: PathBuf,
+        what: String,
+        dataset: Option<String>,
+    },
+    #[error("could not download `{file}`; tried:\n{attempts}")]
+    Download { file: String, attempts: String },
+    /// A request that does not fit the dataset (e.g. a class it does not have).
+    #[error("{0}")]
+    Invalid(String),
     #[error("{0}")]
     Other(String),
+}
+
+/// The help line of a file error: how to get a good copy of a known dataset.
+fn hint(dataset: Option<&str>) -> String {
+    match dataset.and_then(registry::known) {
+        Some(k) if !k.urls.is_empty() => format!(
+            "\n  help: run `runner data fetch {}` for a fresh verified copy",
+            k.name
+        ),
+        Some(k) => format!("\n  help: {}", k.how_to_get),
+        None => String::new(),
+    }
+}
+
+impl DataError {
+    pub(crate) fn bad(
+        path: impl Into<PathBuf>,
+        what: impl Into<String>,
+        dataset: Option<&str>,
+    ) -> Self {
+        DataError::Bad {
+            path: path.into(),
+            what: what.into(),
+            dataset: dataset.map(String::from),
+        }
+    }
+
+    pub(crate) fn io(
+        path: impl Into<PathBuf>,
+        source: std::io::Error,
+        dataset: Option<&str>,
+    ) -> Self {
+        DataError::Io {
+            path: path.into(),
+            dataset: dataset.map(String::from),
+            source,
+        }
+    }
 }
 
 /// A set of same-sized images with their class labels.
@@ -66,6 +155,17 @@ impl ImageSet {
             pixels,
             labels,
         }
+    }
+
+    /// How many images of each class `0..n_classes` (labels beyond are not counted).
+    pub fn class_counts(&self, n_classes: usize) -> Vec<usize> {
+        let mut c = vec![0; n_classes];
+        for &l in &self.labels {
+            if let Some(x) = c.get_mut(l as usize) {
+                *x += 1;
+            }
+        }
+        c
     }
 }
 
@@ -120,22 +220,31 @@ pub struct Located {
     pub id: DatasetId,
     /// Class names in label order.
     pub classes: Vec<String>,
+    /// How it was checked: `verified (official md5)`, `embedded`, ...
+    pub state: String,
 }
 
-/// Finds the dataset a spec names: the spec's path, `RUNNER_DATA` folders,
-/// `./data/<name>`, system locations, then (unless offline) a download.
+/// Finds the dataset a spec names: the spec's path, `RUNNER_DATA` folders
+/// (`<folder>/<name>/`, then the files directly in `<folder>`), `./data/<name>`,
+/// `/usr/share/datasets/<name>`, then (unless offline) a download into the
+/// first `RUNNER_DATA` folder (as `<folder>/<name>/`) or `./data/<name>`.
+/// Files with official digests are verified (size + md5); the result carries
+/// the content digest. It does not decode images (see [`load`]).
 pub fn locate(spec: &crate::spec::DatasetSpec, opts: &DataOptions) -> Result<Located, DataError> {
-    let _ = (spec, opts);
-    Err(DataError::Other("data::locate is not written yet".into()))
+    locate::locate(spec, opts)
 }
 
-/// Decodes a located dataset.
+/// Decodes a located dataset (checking every header, count and label).
 pub fn load(located: &Located) -> Result<Dataset, DataError> {
-    let _ = located;
-    Err(DataError::Other("data::load is not written yet".into()))
+    locate::load(located)
 }
 
 /// The protocol split of `class` with data limits applied (deterministic in `seed`).
+///
+/// `anomaly-class`: train = the training images of every class but `class`;
+/// test = the whole test split, anomaly = `class`. `one-class`: train = the
+/// training images of `class`; test = the whole test split, anomaly = every
+/// other class. Limits sub-sample each set, stratified by class.
 pub fn split(
     ds: &Dataset,
     protocol: crate::spec::Protocol,
@@ -143,8 +252,7 @@ pub fn split(
     seed: u64,
     limits: crate::spec::Limits,
 ) -> Result<Split, DataError> {
-    let _ = (ds, protocol, class, seed, limits);
-    Err(DataError::Other("data::split is not written yet".into()))
+    split::split(ds, protocol, class, seed, limits)
 }
 
 /// One line of `runner data ls`.
@@ -161,17 +269,19 @@ pub struct DatasetStatus {
 
 /// The state of every known dataset on this machine (never downloads).
 pub fn status_all(opts: &DataOptions) -> Vec<DatasetStatus> {
-    let _ = opts;
-    Vec::new()
+    locate::status_all(opts)
 }
 
-/// Downloads (if needed) and verifies a known dataset.
+/// Downloads (if needed) and verifies a known dataset: into the first
+/// `RUNNER_DATA` folder (`<folder>/<name>/`) or `./data/<name>`, trying the
+/// base URLs of `RUNNER_DATA_MIRRORS` first, then the official URL and the
+/// known mirrors. Damaged files in that folder are downloaded again.
 pub fn fetch(name: &str, opts: &DataOptions) -> Result<Located, DataError> {
-    locate(&crate::spec::DatasetSpec::named(name), opts)
+    locate::fetch(name, opts, &download::env_mirrors())
 }
 
-/// Verifies every file of a dataset against its known digests; returns a report.
+/// Verifies every file of a dataset against its known digests and decodes it
+/// fully; returns a multi-line report.
 pub fn verify(name: &str, opts: &DataOptions) -> Result<String, DataError> {
-    let _ = (name, opts);
-    Err(DataError::Other("data::verify is not written yet".into()))
+    locate::verify(name, opts)
 }

@@ -5,6 +5,9 @@
 //! normal images, `load` reads a stored model back; the [`Fitted`] model
 //! scores images and saves itself into a store object's folder.
 
+pub mod ganomaly;
+pub mod kde;
+
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
 
@@ -109,7 +112,7 @@ pub trait Fitted: Send {
 /// The detector of a method configuration.
 pub fn build(config: &MethodConfig) -> Box<dyn Detector> {
     match config {
-        MethodConfig::Kde(_p) => unimplemented!("kde"),
-        MethodConfig::Ganomaly(_p) => unimplemented!("ganomaly"),
+        MethodConfig::Kde(p) => Box::new(kde::Kde::new(p.clone())),
+        MethodConfig::Ganomaly(p) => Box::new(ganomaly::Ganomaly::new(p.clone())),
     }
 }

@@ -10,7 +10,7 @@ use super::{FieldProblem, MethodParams, check_at_least, check_positive, check_un
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields, default)]
 pub struct GanomalyParams {
-    /// Side of the square network input; images are resized to it (a multiple of 16).
+    /// Side of the square network input; images are resized to it (16, 32, 64, ...).
     pub image_size: usize,
     /// Size of the latent code (nz).
     pub latent: usize,
@@ -71,11 +71,12 @@ impl MethodParams for GanomalyParams {
 
     fn check(&self) -> Vec<FieldProblem> {
         let mut out = Vec::new();
-        if self.image_size < 16 || !self.image_size.is_multiple_of(16) {
+        // The DCGAN pyramid halves the side down to 4x4: a power of two.
+        if self.image_size < 16 || !self.image_size.is_power_of_two() {
             out.push(FieldProblem::new(
                 "image_size",
                 format!(
-                    "must be a multiple of 16 (16, 32, 64, ...), got {}",
+                    "must be a power of two of at least 16 (16, 32, 64, ...), got {}",
                     self.image_size
                 ),
             ));

@@ -1,0 +1,518 @@
+//! Image folders: `train/<class>/*.{png,jpg,jpeg}` and `test/<class>/*`, in a
+//! folder or straight from a `.tar` / `.tar.gz` archive (any leading folder in
+//! the archive is allowed). Class names are the folder names, sorted, unless a
+//! list fixes their order. All images must have one size and channel count;
+//! grayscale images stay one channel, colour images are RGB (alpha dropped).
+//! Hidden files (`.name`) and files of other types are ignored.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::io::Read;
+use std::path::{Path, PathBuf};
+
+use flate2::read::GzDecoder;
+use rayon::prelude::*;
+
+use super::{DataError, ImageSet};
+
+const SPLITS: [&str; 2] = ["train", "test"];
+
+/// Where an image-folder dataset is.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Source {
+    Folder(PathBuf),
+    Archive(PathBuf),
+}
+
+impl Source {
+    pub fn path(&self) -> &Path {
+        match self {
+            Source::Folder(p) | Source::Archive(p) => p,
+        }
+    }
+}
+
+/// Whether a file name looks like a tar archive.
+pub fn is_archive_name(p: &Path) -> bool {
+    let n = p
+        .file_name()
+        .map(|n| n.to_string_lossy().to_lowercase())
+        .unwrap_or_default();
+    n.ends_with(".tar") || n.ends_with(".tar.gz") || n.ends_with(".tgz")
+}
+
+/// An image folder at `path`: an archive file, or a folder with `train/`.
+pub fn find(path: &Path) -> Option<Source> {
+    if path.is_file() && is_archive_name(path) {
+        return Some(Source::Archive(path.to_path_buf()));
+    }
+    if path.join("train").is_dir() {
+        return Some(Source::Folder(path.to_path_buf()));
+    }
+    None
+}
+
+fn is_image_name(name: &str) -> bool {
+    let n = name.to_lowercase();
+    !name.starts_with('.') && (n.ends_with(".png") || n.ends_with(".jpg") || n.ends_with(".jpeg"))
+}
+
+/// The images of a dataset without their content: class folder -> file names.
+#[derive(Clone, Debug, Default)]
+pub struct Listing {
+    /// `[train, test]`: class folder -> image file count.
+    pub counts: [BTreeMap<String, usize>; 2],
+}
+
+/// (split index, class, file name) of an archive path whose last three parts
+/// are `train|test / class / file`; for a folder entry, (split, class, "").
+fn split_path(path: &Path, is_dir: bool) -> Option<(usize, String, String)> {
+    let parts: Vec<String> = path
+        .components()
+        .filter_map(|c| match c {
+            std::path::Component::Normal(s) => Some(s.to_string_lossy().into_owned()),
+            _ => None,
+        })
+        .collect();
+    let need = if is_dir { 2 } else { 3 };
+    if parts.len() < need {
+        return None;
+    }
+    let k = parts.len() - need;
+    let s = SPLITS.iter().position(|s| *s == parts[k])?;
+    let class = parts[k + 1].clone();
+    let file = if is_dir {
+        String::new()
+    } else {
+        parts[k + 2].clone()
+    };
+    Some((s, class, file))
+}
+
+fn open_archive(
+    path: &Path,
+    dataset: Option<&str>,
+) -> Result<tar::Archive<Box<dyn Read>>, DataError> {
+    let mut f = std::fs::File::open(path).map_err(|e| DataError::io(path, e, dataset))?;
+    let mut head = [0u8; 2];
+    let gz = f.read_exact(&mut head).is_ok() && head == [0x1f, 0x8b];
+    let f = std::fs::File::open(path).map_err(|e| DataError::io(path, e, dataset))?;
+    let r = std::io::BufReader::with_capacity(1 << 20, f);
+    let reader: Box<dyn Read> = if gz {
+        Box::new(GzDecoder::new(r))
+    } else {
+        Box::new(r)
+    };
+    Ok(tar::Archive::new(reader))
+}
+
+fn broken(path: &Path, e: std::io::Error, dataset: Option<&str>) -> DataError {
+    DataError::bad(
+        path,
+        format!("cannot read the archive: truncated or corrupt ({e})"),
+        dataset,
+    )
+}
+
+/// Walks the archive; `visit(split, class, file, entry)` for every image,
+/// class folders (also empty ones) are recorded in `dirs`.
+fn walk_archive(
+    path: &Path,
+    dataset: Option<&str>,
+    mut visit: impl FnMut(usize, &str, &str, &mut dyn Read) -> Result<(), DataError>,
+) -> Result<[BTreeSet<String>; 2], DataError> {
+    let mut dirs: [BTreeSet<String>; 2] = Default::default();
+    let mut ar = open_archive(path, dataset)?;
+    for entry in ar.entries().map_err(|e| broken(path, e, dataset))? {
+        let mut entry = entry.map_err(|e| broken(path, e, dataset))?;
+        let ty = entry.header().entry_type();
+        let p = entry
+            .path()
+            .map_err(|e| broken(path, e, dataset))?
+            .into_owned();
+        if ty.is_dir() {
+            if let Some((s, class, _)) = split_path(&p, true) {
+                dirs[s].insert(class);
+            }
+        } else if ty.is_file() {
+            if let Some((s, class, file)) = split_path(&p, false) {
+                dirs[s].insert(class.clone());
+                if is_image_name(&file) {
+                    visit(s, &class, &file, &mut entry)?;
+                }
+            }
+        }
+    }
+    Ok(dirs)
+}
+
+/// The files of a folder dataset: `[train, test]` -> class -> sorted image paths.
+#[allow(clippy::type_complexity)]
+fn walk_folder(
+    root: &Path,
+    dataset: Option<&str>,
+) -> Result<[BTreeMap<String, Vec<PathBuf>>; 2], DataError> {
+    let mut out: [BTreeMap<String, Vec<PathBuf>>; 2] = Default::default();
+    for (s, split) in SPLITS.iter().enumerate() {
+        let dir = root.join(split);
+        if !dir.is_dir() {
+            return Err(DataError::bad(
+                root,
+                format!(
+                    "no `{split}/` folder (an image folder needs train/<class>/ and test/<class>/)"
+                ),
+                dataset,
+            ));
+        }
+        let rd = std::fs::read_dir(&dir).map_err(|e| DataError::io(&dir, e, dataset))?;
+        for ent in rd {
+            let ent = ent.map_err(|e| DataError::io(&dir, e, dataset))?;
+            let name = ent.file_name().to_string_lossy().into_owned();
+            if name.starts_with('.') || !ent.path().is_dir() {
+                continue;
+            }
+            let mut files = Vec::new();
+            let cdir = ent.path();
+            for f in std::fs::read_dir(&cdir).map_err(|e| DataError::io(&cdir, e, dataset))? {
+                let f = f.map_err(|e| DataError::io(&cdir, e, dataset))?;
+                let fname = f.file_name().to_string_lossy().into_owned();
+                if is_image_name(&fname) && f.path().is_file() {
+                    files.push(f.path());
+                }
+            }
+            files.sort();
+            out[s].insert(name, files);
+        }
+    }
+    Ok(out)
+}
+
+/// Lists the classes and image counts without decoding anything.
+pub fn scan(src: &Source, dataset: Option<&str>) -> Result<Listing, DataError> {
+    let mut l = Listing::default();
+    match src {
+        Source::Folder(root) => {
+            let w = walk_folder(root, dataset)?;
+            for s in 0..2 {
+                for (c, files) in &w[s] {
+                    l.counts[s].insert(c.clone(), files.len());
+                }
+            }
+        }
+        Source::Archive(p) => {
+            let mut counts: [BTreeMap<String, usize>; 2] = Default::default();
+            let dirs = walk_archive(p, dataset, |s, class, _, _| {
+                *counts[s].entry(class.to_string()).or_default() += 1;
+                Ok(())
+            })?;
+            for s in 0..2 {
+                for d in &dirs[s] {
+                    counts[s].entry(d.clone()).or_default();
+                }
+            }
+            l.counts = counts;
+        }
+    }
+    Ok(l)
+}
+
+/// The class names in label order: `fixed` (a spec's or a known dataset's
+/// list) or the sorted folder names. Every class needs images in both
+/// `train/` and `test/`, and every folder must be one of the classes.
+pub fn classes(
+    listing: &Listing,
+    fixed: Option<&[String]>,
+    path: &Path,
+    dataset: Option<&str>,
+) -> Result<Vec<String>, DataError> {
+    let found: BTreeSet<&String> = listing.counts.iter().flat_map(|m| m.keys()).collect();
+    let names: Vec<String> = match fixed {
+        Some(list) => {
+            if let Some(extra) = found.iter().find(|f| !list.contains(f)) {
+                return Err(DataError::bad(
+                    path,
+                    format!(
+                        "class folder `{extra}` is not in the class list ({})",
+                        list.join(", ")
+                    ),
+                    dataset,
+                ));
+            }
+            list.to_vec()
+        }
+        None => found.into_iter().cloned().collect(),
+    };
+    if names.is_empty() {
+        return Err(DataError::bad(
+            path,
+            "no class folders under train/ and test/ (expected train/<class>/*.png|jpg)",
+            dataset,
+        ));
+    }
+    for (s, split) in SPLITS.iter().enumerate() {
+        for c in &names {
+            if listing.counts[s].get(c).copied().unwrap_or(0) == 0 {
+                return Err(DataError::bad(
+                    path,
+                    format!(
+                        "class folder `{split}/{c}` is empty or missing (no .png/.jpg/.jpeg images)"
+                    ),
+                    dataset,
+                ));
+            }
+        }
+    }
+    if names.len() > u16::MAX as usize {
+        return Err(DataError::bad(path, "too many classes", dataset));
+    }
+    Ok(names)
+}
+
+/// One decoded image: channels, height, width, `[c][h][w]` bytes.
+type Decoded = (usize, usize, usize, Vec<u8>);
+
+fn decode(bytes: &[u8], name: &str, dataset: Option<&str>) -> Result<Decoded, DataError> {
+    use image::ColorType::*;
+    let img = image::load_from_memory(bytes)
+        .map_err(|e| DataError::bad(name, format!("cannot decode the image ({e})"), dataset))?;
+    let (w, h) = (img.width() as usize, img.height() as usize);
+    match img.color() {
+        L8 | La8 | L16 | La16 => Ok((1, h, w, img.into_luma8().into_raw())),
+        _ => {
+            let hwc = img.into_rgb8().into_raw();
+            let plane = h * w;
+            let mut chw = vec![0u8; 3 * plane];
+            for (i, px) in hwc.chunks_exact(3).enumerate() {
+                chw[i] = px[0];
+                chw[plane + i] = px[1];
+                chw[2 * plane + i] = px[2];
+            }
+            Ok((3, h, w, chw))
+        }
+    }
+}
+
+/// One image to decode: split, label, display name, encoded bytes.
+struct Item {
+    split: usize,
+    label: u16,
+    name: String,
+    bytes: Vec<u8>,
+}
+
+/// Decodes the training and test sets with `classes` as the label order.
+pub fn load(
+    src: &Source,
+    classes: &[String],
+    dataset: Option<&str>,
+) -> Result<(ImageSet, ImageSet), DataError> {
+    let label_of = |c: &str| classes.iter().position(|x| x == c).map(|i| i as u16);
+    let mut items: Vec<Item> = match src {
+        Source::Folder(root) => {
+            let w = walk_folder(root, dataset)?;
+            let mut paths = Vec::new();
+            for (s, m) in w.iter().enumerate() {
+                for (c, files) in m {
+                    let Some(label) = label_of(c) else {
+                        return Err(DataError::bad(
+                            root.join(SPLITS[s]).join(c),
+                            "this class folder is not in the class list",
+                            dataset,
+                        ));
+                    };
+                    for f in files {
+                        paths.push((s, label, f.clone()));
+                    }
+                }
+            }
+            paths
+                .into_par_iter()
+                .map(|(split, label, p)| {
+                    let bytes = std::fs::read(&p).map_err(|e| DataError::io(&p, e, dataset))?;
+                    Ok(Item {
+                        split,
+                        label,
+                        name: p.display().to_string(),
+                        bytes,
+                    })
+                })
+                .collect::<Result<_, DataError>>()?
+        }
+        Source::Archive(p) => {
+            let mut items = Vec::new();
+            walk_archive(p, dataset, |s, class, file, r| {
+                let Some(label) = label_of(class) else {
+                    return Err(DataError::bad(
+                        p,
+                        format!(
+                            "class folder `{}/{class}` is not in the class list",
+                            SPLITS[s]
+                        ),
+                        dataset,
+                    ));
+                };
+                let mut bytes = Vec::new();
+                r.read_to_end(&mut bytes)
+                    .map_err(|e| broken(p, e, dataset))?;
+                items.push(Item {
+                    split: s,
+                    label,
+                    name: format!("{}:{}/{class}/{file}", p.display(), SPLITS[s]),
+                    bytes,
+                });
+                Ok(())
+            })?;
+            items
+        }
+    };
+    items.sort_by(|a, b| (a.split, a.label, &a.name).cmp(&(b.split, b.label, &b.name)));
+    let decoded: Vec<Decoded> = items
+        .par_iter()
+        .map(|it| decode(&it.bytes, &it.name, dataset))
+        .collect::<Result<_, _>>()?;
+    let Some(first) = decoded.first() else {
+        return Err(DataError::bad(src.path(), "no images", dataset));
+    };
+    let (c, h, w) = (first.0, first.1, first.2);
+    let mut sets = [(); 2].map(|_| ImageSet {
+        channels: c,
+        height: h,
+        width: w,
+        ..Default::default()
+    });
+    for (it, d) in items.iter().zip(decoded) {
+        if (d.0, d.1, d.2) != (c, h, w) {
+            return Err(DataError::bad(
+                &it.name,
+                format!(
+                    "image is {}x{} with {} channel(s) but {} is {w}x{h} with {c}; all images must have one size and channel count",
+                    d.2, d.1, d.0, items[0].name
+                ),
+                dataset,
+            ));
+        }
+        let set = &mut sets[it.split];
+        set.pixels.extend_from_slice(&d.3);
+        set.labels.push(it.label);
+    }
+    let [train, test] = sets;
+    Ok((train, test))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::testutil::*;
+    use super::*;
+
+    fn names(v: &[&str]) -> Vec<String> {
+        v.iter().map(|s| s.to_string()).collect()
+    }
+
+    #[test]
+    fn folder_tar_and_tar_gz_give_the_same_images() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path().join("shapes");
+        let expected = write_image_folder(&root, &["b", "a", "c"], 3, 4, 2, 3);
+        let src = find(&root).unwrap();
+        let listing = scan(&src, None).unwrap();
+        let cls = classes(&listing, None, &root, None).unwrap();
+        assert_eq!(cls, names(&["a", "b", "c"]));
+        let (tr, te) = load(&src, &cls, None).unwrap();
+        assert_eq!(tr.channels, 3);
+        assert_eq!((tr.height, tr.width), (4, 2));
+        assert_eq!(tr.class_counts(3), vec![3, 3, 3]);
+        assert_eq!(te.class_counts(3), vec![2, 2, 2]);
+        // png is lossless: exact pixels
+        assert_eq!(tr.image(0), &expected["train/a/0.png"][..]);
+
+        for gz in [false, true] {
+            let tgz = dir.path().join(if gz { "s.tar.gz" } else { "s.tar" });
+            tar_gz_dir(&root, &tgz, gz);
+            let src2 = find(&tgz).unwrap();
+            assert_eq!(src2, Source::Archive(tgz.clone()));
+            let l2 = scan(&src2, None).unwrap();
+            assert_eq!(classes(&l2, None, &tgz, None).unwrap(), cls);
+            let (tr2, te2) = load(&src2, &cls, None).unwrap();
+            assert_eq!(tr2, tr);
+            assert_eq!(te2, te);
+        }
+
+        // an explicit list fixes the label order
+        let fixed = names(&["c", "b", "a"]);
+        let cls2 = classes(&listing, Some(&fixed), &root, None).unwrap();
+        let (tr3, _) = load(&src, &cls2, None).unwrap();
+        assert_eq!(tr3.image(0), &expected["train/c/0.png"][..]);
+        assert_eq!(tr3.labels[0], 0);
+    }
+
+    #[test]
+    fn grayscale_stays_one_channel_and_jpeg_decodes() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path().join("g");
+        write_image_folder(&root, &["x", "y"], 1, 5, 6, 2);
+        let cls = classes(
+            &scan(&find(&root).unwrap(), None).unwrap(),
+            None,
+            &root,
+            None,
+        )
+        .unwrap();
+        let (tr, te) = load(&find(&root).unwrap(), &cls, None).unwrap();
+        assert_eq!(tr.channels, 1);
+        assert_eq!(tr.len(), 4);
+        assert_eq!(te.len(), 2);
+        // the jpg files (test split) decode to roughly the written gray values
+        let want = gray_value(0, 0);
+        let got = te.image(0)[0] as i32;
+        assert!((got - want as i32).abs() <= 8, "{got} vs {want}");
+    }
+
+    #[test]
+    fn bad_folders_are_named_errors() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path().join("d");
+        write_image_folder(&root, &["a", "b"], 3, 4, 4, 2);
+        // an empty class folder
+        std::fs::create_dir_all(root.join("train/c")).unwrap();
+        std::fs::create_dir_all(root.join("test/c")).unwrap();
+        let l = scan(&find(&root).unwrap(), None).unwrap();
+        let e = classes(&l, None, &root, None).unwrap_err().to_string();
+        assert!(e.contains("`train/c` is empty or missing"), "{e}");
+        // also inside an archive (directory entries)
+        let tgz = dir.path().join("d.tar.gz");
+        tar_gz_dir(&root, &tgz, true);
+        let l = scan(&find(&tgz).unwrap(), None).unwrap();
+        let e = classes(&l, None, &tgz, None).unwrap_err().to_string();
+        assert!(
+            e.contains("d.tar.gz") && e.contains("`train/c` is empty"),
+            "{e}"
+        );
+        std::fs::remove_dir(root.join("train/c")).unwrap();
+        std::fs::remove_dir(root.join("test/c")).unwrap();
+        // a folder outside the fixed list
+        let l = scan(&find(&root).unwrap(), None).unwrap();
+        let e = classes(&l, Some(&names(&["a"])), &root, None)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("class folder `b` is not in the class list"),
+            "{e}"
+        );
+        // an image of another size
+        write_png(&root.join("train/b/zz.png"), 3, 5, 4, 9);
+        let cls = names(&["a", "b"]);
+        let e = load(&find(&root).unwrap(), &cls, None)
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("zz.png") && e.contains("image is 4x5"), "{e}");
+        // an undecodable image
+        std::fs::write(root.join("train/b/zz.png"), b"not a png").unwrap();
+        let e = load(&find(&root).unwrap(), &cls, None)
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("zz.png: cannot decode"), "{e}");
+        // no test folder
+        std::fs::remove_dir_all(root.join("test")).unwrap();
+        let e = scan(&find(&root).unwrap(), None).unwrap_err().to_string();
+        assert!(e.contains("no `test/` folder"), "{e}");
+    }
+}

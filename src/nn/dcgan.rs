@@ -1,0 +1,283 @@
+//! DCGAN encoder and decoder for square images whose side is a power of two >= 16,
+//! shaped as in the GANomaly reference networks (samet-akcay/ganomaly
+//! lib/networks.py, `Encoder` / `Decoder`, no extra layers):
+//!
+//! - encoder: Conv 4x4 s2 p1 (c -> w) + LeakyReLU(0.2), then Conv 4x4 s2 p1
+//!   doubling the width + BatchNorm + LeakyReLU(0.2) until the map is 4x4,
+//!   then Conv 4x4 s1 p0 to the `latent` outputs (1x1);
+//! - decoder: ConvT 4x4 s1 p0 (latent -> w') + BN + ReLU, ConvT 4x4 s2 p1
+//!   halving the width + BN + ReLU until the map is side/2, then ConvT 4x4 s2
+//!   p1 to the image channels and Tanh.
+//!
+//! Convolutions have no bias. Weights are drawn from N(0, 0.02), BatchNorm
+//! scales from N(1, 0.02) with zero shifts (the reference `weights_init`),
+//! all from the caller's seeded RNG.
+
+use burn::config::Config;
+use burn::module::Module;
+use burn::nn::conv::{Conv2d, Conv2dConfig, ConvTranspose2d, ConvTranspose2dConfig};
+use burn::nn::{BatchNorm, BatchNormConfig, PaddingConfig2d};
+use burn::tensor::activation::{leaky_relu, relu, tanh};
+use burn::tensor::{Device, Tensor};
+use rand_chacha::ChaCha8Rng;
+
+use super::init::{constant_param, normal_param};
+
+/// Slope of the encoder's LeakyReLU.
+const LEAK: f64 = 0.2;
+/// Standard deviation of the N(0, 0.02) / N(1, 0.02) initialisation.
+const INIT_STD: f64 = 0.02;
+
+fn conv(
+    cin: usize,
+    cout: usize,
+    stride: usize,
+    pad: usize,
+    rng: &mut ChaCha8Rng,
+    device: &Device,
+) -> Conv2d {
+    let mut c = Conv2dConfig::new([cin, cout], [4, 4])
+        .with_stride([stride, stride])
+        .with_padding(PaddingConfig2d::Explicit(pad, pad, pad, pad))
+        .with_bias(false)
+        .init(device);
+    c.weight = normal_param([cout, cin, 4, 4], 0.0, INIT_STD, rng, device);
+    c
+}
+
+fn conv_t(
+    cin: usize,
+    cout: usize,
+    stride: usize,
+    pad: usize,
+    rng: &mut ChaCha8Rng,
+    device: &Device,
+) -> ConvTranspose2d {
+    let mut c = ConvTranspose2dConfig::new([cin, cout], [4, 4])
+        .with_stride([stride, stride])
+        .with_padding([pad, pad])
+        .with_bias(false)
+        .init(device);
+    // Transposed-convolution weights are [in, out, k, k].
+    c.weight = normal_param([cin, cout, 4, 4], 0.0, INIT_STD, rng, device);
+    c
+}
+
+fn batch_norm(features: usize, rng: &mut ChaCha8Rng, device: &Device) -> BatchNorm {
+    let mut bn = BatchNormConfig::new(features).init(device);
+    bn.gamma = normal_param([features], 1.0, INIT_STD, rng, device);
+    bn.beta = constant_param([features], 0.0, device);
+    bn
+}
+
+/// A DCGAN encoder: image -> `latent` x 1 x 1.
+#[derive(Config, Debug)]
+pub struct EncoderConfig {
+    /// Side of the square input (a power of two >= 16).
+    pub image_size: usize,
+    /// Input channels.
+    pub channels: usize,
+    /// Output size (the latent code; 1 for a discriminator).
+    pub latent: usize,
+    /// Channels of the first convolution (doubled at each halving).
+    pub width: usize,
+}
+
+/// Conv + BatchNorm + LeakyReLU(0.2), halving the map.
+#[derive(Module, Debug)]
+pub struct DownBlock {
+    conv: Conv2d,
+    norm: BatchNorm,
+}
+
+impl DownBlock {
+    pub fn forward(&self, x: Tensor<4>) -> Tensor<4> {
+        leaky_relu(self.norm.forward(self.conv.forward(x)), LEAK)
+    }
+}
+
+#[derive(Module, Debug)]
+pub struct Encoder {
+    first: Conv2d,
+    pyramid: Vec<DownBlock>,
+    last: Conv2d,
+}
+
+impl EncoderConfig {
+    /// Channels of the 4x4 feature map before the last convolution.
+    pub fn feature_channels(&self) -> usize {
+        self.width << self.pyramid_len()
+    }
+
+    fn pyramid_len(&self) -> usize {
+        // After the first conv the map is side/2; each block halves it down to 4.
+        ((self.image_size / 2) / 4).trailing_zeros() as usize
+    }
+
+    pub fn init(&self, rng: &mut ChaCha8Rng, device: &Device) -> Encoder {
+        assert!(
+            self.image_size >= 16 && self.image_size.is_power_of_two(),
+            "encoder input side must be a power of two >= 16, got {}",
+            self.image_size
+        );
+        let first = conv(self.channels, self.width, 2, 1, rng, device);
+        let mut pyramid = Vec::new();
+        let mut width = self.width;
+        for _ in 0..self.pyramid_len() {
+            pyramid.push(DownBlock {
+                conv: conv(width, width * 2, 2, 1, rng, device),
+                norm: batch_norm(width * 2, rng, device),
+            });
+            width *= 2;
+        }
+        let last = conv(width, self.latent, 1, 0, rng, device);
+        Encoder {
+            first,
+            pyramid,
+            last,
+        }
+    }
+}
+
+impl Encoder {
+    /// The 4x4 feature map before the last convolution, and the output.
+    pub fn forward_features(&self, x: Tensor<4>) -> (Tensor<4>, Tensor<4>) {
+        let mut h = leaky_relu(self.first.forward(x), LEAK); // [b, w, s/2, s/2]
+        for block in &self.pyramid {
+            h = block.forward(h); // width doubles, side halves
+        }
+        let out = self.last.forward(h.clone()); // [b, latent, 1, 1]
+        (h, out)
+    }
+
+    /// Image -> [batch, latent, 1, 1].
+    pub fn forward(&self, x: Tensor<4>) -> Tensor<4> {
+        self.forward_features(x).1
+    }
+}
+
+/// A DCGAN decoder: `latent` x 1 x 1 -> image in [-1, 1].
+#[derive(Config, Debug)]
+pub struct DecoderConfig {
+    /// Side of the square output (a power of two >= 16).
+    pub image_size: usize,
+    /// Output channels.
+    pub channels: usize,
+    /// Input size (the latent code).
+    pub latent: usize,
+    /// Channels before the last transposed convolution (the reference `ngf`).
+    pub width: usize,
+}
+
+/// ConvT + BatchNorm + ReLU.
+#[derive(Module, Debug)]
+pub struct UpBlock {
+    conv: ConvTranspose2d,
+    norm: BatchNorm,
+}
+
+impl UpBlock {
+    pub fn forward(&self, x: Tensor<4>) -> Tensor<4> {
+        relu(self.norm.forward(self.conv.forward(x)))
+    }
+}
+
+#[derive(Module, Debug)]
+pub struct Decoder {
+    first: UpBlock,
+    pyramid: Vec<UpBlock>,
+    last: ConvTranspose2d,
+}
+
+impl DecoderConfig {
+    pub fn init(&self, rng: &mut ChaCha8Rng, device: &Device) -> Decoder {
+        assert!(
+            self.image_size >= 16 && self.image_size.is_power_of_two(),
+            "decoder output side must be a power of two >= 16, got {}",
+            self.image_size
+        );
+        // Blocks between the 4x4 start and side/2 each double the side.
+        let halvings = ((self.image_size / 2) / 4).trailing_zeros() as usize;
+        let mut width = self.width << halvings;
+        let first = UpBlock {
+            conv: conv_t(self.latent, width, 1, 0, rng, device),
+            norm: batch_norm(width, rng, device),
+        };
+        let mut pyramid = Vec::new();
+        for _ in 0..halvings {
+            pyramid.push(UpBlock {
+                conv: conv_t(width, width / 2, 2, 1, rng, device),
+                norm: batch_norm(width / 2, rng, device),
+            });
+            width /= 2;
+        }
+        let last = conv_t(width, self.channels, 2, 1, rng, device);
+        Decoder {
+            first,
+            pyramid,
+            last,
+        }
+    }
+}
+
+impl Decoder {
+    /// [batch, latent, 1, 1] -> [batch, channels, side, side] in [-1, 1].
+    pub fn forward(&self, z: Tensor<4>) -> Tensor<4> {
+        let mut h = self.first.forward(z); // [b, w', 4, 4]
+        for block in &self.pyramid {
+            h = block.forward(h); // width halves, side doubles
+        }
+        tanh(self.last.forward(h)) // [b, c, s, s]
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rand::SeedableRng;
+
+    fn device() -> Device {
+        crate::nn::device::burn_device(crate::nn::device::DeviceChoice::Cpu).expect("cpu")
+    }
+
+    #[test]
+    fn encoder_shapes_for_16_and_32() {
+        let dev = device();
+        let mut rng = ChaCha8Rng::seed_from_u64(0);
+        for (side, feat_c) in [(16, 8 * 2), (32, 8 * 4)] {
+            let cfg = EncoderConfig::new(side, 3, 5, 8);
+            assert_eq!(cfg.feature_channels(), feat_c);
+            let enc = cfg.init(&mut rng, &dev);
+            let (f, z) = enc.forward_features(Tensor::zeros([2, 3, side, side], &dev));
+            assert_eq!(f.dims(), [2, feat_c, 4, 4]);
+            assert_eq!(z.dims(), [2, 5, 1, 1]);
+        }
+    }
+
+    #[test]
+    fn decoder_shapes_and_range() {
+        let dev = device();
+        let mut rng = ChaCha8Rng::seed_from_u64(0);
+        for side in [16, 32, 64] {
+            let dec = DecoderConfig::new(side, 1, 5, 4).init(&mut rng, &dev);
+            let x = dec.forward(Tensor::ones([3, 5, 1, 1], &dev));
+            assert_eq!(x.dims(), [3, 1, side, side]);
+            let v = x.into_data();
+            let v = v.as_slice::<f32>().expect("f32");
+            assert!(v.iter().all(|&p| (-1.0..=1.0).contains(&p)));
+        }
+    }
+
+    #[test]
+    fn same_seed_same_weights() {
+        let dev = device();
+        let make = |seed| {
+            let mut rng = ChaCha8Rng::seed_from_u64(seed);
+            let enc = EncoderConfig::new(16, 1, 3, 4).init(&mut rng, &dev);
+            let x = Tensor::<4>::ones([2, 1, 16, 16], &dev);
+            enc.forward(x).into_data()
+        };
+        assert_eq!(make(7), make(7));
+        assert_ne!(make(7), make(8));
+    }
+}
