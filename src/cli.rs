@@ -389,7 +389,16 @@ fn cmd_status(cli: &Cli, a: &SpecArgs) -> anyhow::Result<u8> {
             }
             JobState::Missing => {
                 missing += 1;
-                println!("missing  {}  {}", job.key.short(), job.title());
+                match slurm::task_record(&store, &job.key) {
+                    Some(t) => println!(
+                        "missing  {}  {} (submitted as Slurm task {}, log {})",
+                        job.key.short(),
+                        job.title(),
+                        t.task_id(),
+                        t.log.display()
+                    ),
+                    None => println!("missing  {}  {}", job.key.short(), job.title()),
+                }
             }
         }
     }

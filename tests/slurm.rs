@@ -341,6 +341,13 @@ fn runner_cancel_stops_the_tasks_and_leaves_the_store_consistent() {
         .unwrap_or_else(|| panic!("no array id in {text}"))
         .to_string();
     assert!(text.contains("runner status"), "{text}");
+    runner(d.path())
+        .args(["status", spec, "--store", "s"])
+        .assert()
+        .code(1)
+        .stdout(predicate::str::contains(format!(
+            "submitted as Slurm task {array}_2"
+        )));
     wait_for("a running task", Duration::from_secs(60), || {
         squeue_states(&array).contains("RUNNING")
     });

@@ -587,7 +587,16 @@ impl SlurmExecutor {
             if let Some(states) = states {
                 for (i, outcome) in watch.step(&states, cancelled_at.is_some()) {
                     changed = true;
+                    let failed = matches!(outcome, JobOutcome::Failed(_));
                     on_done(&jobs[i], outcome);
+                    if failed && control.fail_fast && cancelled_at.is_none() {
+                        control.progress.println(&format!(
+                            "a job failed: cancelling the rest of Slurm array {} (--fail-fast)",
+                            sub.array
+                        ));
+                        self.cancel_array(sub);
+                        cancelled_at = Some(Instant::now());
+                    }
                 }
                 let line = watch.counts_line(&sub.array, &states);
                 if line != last_line {

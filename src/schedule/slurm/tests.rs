@@ -541,3 +541,35 @@ fn a_task_without_a_description_says_so() {
             .contains("submit the spec again")
     );
 }
+
+#[test]
+fn fail_fast_cancels_the_rest_of_the_array_after_a_failure() {
+    let d = tempfile::tempdir().unwrap();
+    let store = Store::open(d.path()).unwrap();
+    let fake = FakeSlurm::new();
+    let jobs = jobs();
+    let ex = executor(&store, &fake);
+    let sub = ex.submit(&jobs).unwrap();
+    fake.set_states(&["OUT_OF_MEMORY", "RUNNING", "PENDING"]);
+    let c = Control {
+        fail_fast: true,
+        ..control()
+    };
+    let mut seen = Vec::new();
+    ex.watch(&jobs, &sub, &c, &mut |j, o| seen.push((j.key, o)))
+        .unwrap();
+    assert_eq!(fake.read("scancel.args").trim(), "4242");
+    assert!(
+        matches!(&seen[0], (k, JobOutcome::Failed(m)) if *k == jobs[0].key && m.contains("OUT_OF_MEMORY")),
+        "{seen:?}"
+    );
+    assert_eq!(seen.len(), 3);
+    assert!(
+        seen[1..].iter().all(|(_, o)| *o == JobOutcome::Cancelled),
+        "{seen:?}"
+    );
+    assert!(
+        !c.cancel.load(Ordering::SeqCst),
+        "fail-fast is not an interrupt"
+    );
+}
