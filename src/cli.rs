@@ -8,14 +8,15 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use anyhow::{Context, bail};
-use clap::{Args, Parser, Subcommand};
+use clap::{Args, Parser, Subcommand, ValueEnum};
 
 use crate::data::DataOptions;
 use crate::nn::device::DeviceChoice;
 use crate::schedule::execute::JobEnv;
 use crate::schedule::progress::ProgressUi;
-use crate::schedule::{self, Control, JobState, LocalExecutor, Plan};
-use crate::spec::{ExperimentSpec, ValidSpec};
+use crate::schedule::slurm::{self, SlurmConfig, SlurmExecutor, SlurmTools, TaskEnd, TaskOptions};
+use crate::schedule::{self, Control, JobState, LocalExecutor, Plan, RunSummary};
+use crate::spec::{ExecutorSpec, ExperimentSpec, SlurmOptions, ValidSpec};
 use crate::store::{ObjectKind, Store};
 
 const EXAMPLES: &str = "\
@@ -25,6 +26,8 @@ Examples:
   runner plan experiments/mnist.yaml              list the jobs and their keys
   runner status experiments/mnist.yaml            done / failed (with reason) / missing
   runner report experiments/mnist.yaml            tables and plots under reports/mnist/
+  runner run experiments/mnist.yaml --executor slurm --store /shared/cache --gpus-per-job 1 --device cuda
+  runner cancel experiments/mnist.yaml            scancel the spec's Slurm tasks
   runner data ls                                  datasets found on this machine
   runner cache verify                             recompute every digest in the store";
 
@@ -76,6 +79,11 @@ pub enum Command {
     Data(DataCommand),
     /// Print the JSON Schema of experiment specs (for editors).
     Schema,
+    /// Cancel the Slurm tasks of a spec's unfinished jobs (scancel).
+    #[command(
+        after_help = "Example:\n  runner cancel experiments/mnist.yaml --store /shared/cache"
+    )]
+    Cancel(SpecArgs),
     /// Run one planned job from the store (what cluster tasks call).
     #[command(hide = true)]
     ExecJob(ExecJobArgs),
@@ -112,6 +120,67 @@ pub struct RunArgs {
     /// Do not write the report at the end.
     #[arg(long)]
     pub no_report: bool,
+    #[command(flatten)]
+    pub slurm: SlurmArgs,
+}
+
+/// Where `runner run` runs the jobs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum ExecutorKind {
+    /// Worker threads on this machine.
+    Local,
+    /// One Slurm job array; the store must be on a filesystem the nodes share.
+    Slurm,
+}
+
+/// The Slurm options of `runner run` (they win over the spec's `executor: {slurm: ...}`).
+#[derive(Args, Debug, Default)]
+#[command(next_help_heading = "Cluster (Slurm)")]
+pub struct SlurmArgs {
+    /// Where the jobs run (default: the spec's `executor`, else local).
+    #[arg(long, value_enum)]
+    pub executor: Option<ExecutorKind>,
+    /// Slurm partition.
+    #[arg(long)]
+    pub partition: Option<String>,
+    /// Wall-time limit per job (minutes, HH:MM:SS or D-HH:MM:SS).
+    #[arg(long)]
+    pub time: Option<String>,
+    /// GPUs per job (`--gres=gpu:N`); use with `--device cuda`.
+    #[arg(long, value_name = "N")]
+    pub gpus_per_job: Option<u32>,
+    /// CPUs per job (`--cpus-per-task`).
+    #[arg(long, value_name = "N")]
+    pub cpus_per_job: Option<u32>,
+    /// Memory per job (`16G`).
+    #[arg(long)]
+    pub mem: Option<String>,
+    /// At most this many jobs of the array at once.
+    #[arg(long, value_name = "K")]
+    pub max_parallel: Option<u32>,
+    /// An extra sbatch argument, passed as it is (repeatable): `--sbatch-arg=--account=lab`.
+    #[arg(long = "sbatch-arg", value_name = "ARG", allow_hyphen_values = true)]
+    pub sbatch_args: Vec<String>,
+    /// Return right after submitting (follow with `runner status SPEC`).
+    #[arg(long)]
+    pub detach: bool,
+    /// The runner binary the nodes run (default: this one; it must be the same build).
+    #[arg(long, value_name = "PATH")]
+    pub runner_bin: Option<PathBuf>,
+}
+
+impl SlurmArgs {
+    fn options(&self) -> SlurmOptions {
+        SlurmOptions {
+            partition: self.partition.clone(),
+            time: self.time.clone(),
+            gpus_per_job: self.gpus_per_job,
+            cpus_per_job: self.cpus_per_job,
+            mem: self.mem.clone(),
+            max_parallel: self.max_parallel,
+            sbatch_args: self.sbatch_args.clone(),
+        }
+    }
 }
 
 #[derive(Args, Debug)]
@@ -156,6 +225,15 @@ pub struct ExecJobArgs {
     pub key: String,
     #[arg(long, default_value = "cpu")]
     pub device: DeviceChoice,
+    /// Refuse to run unless this runner is that build (`runner` version+binary digest).
+    #[arg(long)]
+    pub expect_version: Option<String>,
+    /// This task's log file, recorded with a failure.
+    #[arg(long)]
+    pub log: Option<PathBuf>,
+    /// Take over a job lock older than this many hours (its holder died).
+    #[arg(long, default_value_t = 72.0)]
+    pub lock_stale_hours: f64,
 }
 
 /// Runs the command line; the exit code says how it went.
@@ -237,6 +315,7 @@ fn dispatch(cli: &Cli) -> anyhow::Result<u8> {
             );
             Ok(0)
         }
+        Command::Cancel(a) => cmd_cancel(cli, a),
         Command::ExecJob(a) => cmd_exec_job(cli, a),
     }
 }
@@ -310,7 +389,16 @@ fn cmd_status(cli: &Cli, a: &SpecArgs) -> anyhow::Result<u8> {
             }
             JobState::Missing => {
                 missing += 1;
-                println!("missing  {}  {}", job.key.short(), job.title());
+                match slurm::task_record(&store, &job.key) {
+                    Some(t) => println!(
+                        "missing  {}  {} (submitted as Slurm task {}, log {})",
+                        job.key.short(),
+                        job.title(),
+                        t.task_id(),
+                        t.log.display()
+                    ),
+                    None => println!("missing  {}  {}", job.key.short(), job.title()),
+                }
             }
         }
     }
@@ -327,6 +415,17 @@ fn cmd_run(cli: &Cli, a: &RunArgs) -> anyhow::Result<u8> {
     let data = data_options(a.offline);
     let plan = Plan::new(&spec, &data)?;
     let store = open_store(&cli.store)?;
+    let spec_slurm = match &spec.executor {
+        Some(ExecutorSpec::Slurm(o)) => Some(o),
+        _ => None,
+    };
+    let use_slurm = match a.slurm.executor {
+        Some(kind) => kind == ExecutorKind::Slurm,
+        None => spec_slurm.is_some(),
+    };
+    if use_slurm {
+        return cmd_run_slurm(cli, a, &plan, &store, spec_slurm, data);
+    }
     crate::nn::device::check_available(a.device).map_err(crate::Error::from)?;
     let workers = a.jobs.unwrap_or_else(num_cpus::get).max(1);
     let cancel = Arc::new(AtomicBool::new(false));
@@ -357,6 +456,17 @@ fn cmd_run(cli: &Cli, a: &RunArgs) -> anyhow::Result<u8> {
         runner: JobEnv::new(store.clone(), data, a.device),
     };
     let summary = schedule::run(&plan, &store, &executor, &control)?;
+    finish_run(cli, a, &plan, &store, &summary)
+}
+
+/// Prints the summary of a run and writes its report.
+fn finish_run(
+    cli: &Cli,
+    a: &RunArgs,
+    plan: &Plan,
+    store: &Store,
+    summary: &RunSummary,
+) -> anyhow::Result<u8> {
     if !cli.quiet {
         eprintln!("{}", summary.line());
         for (title, err) in &summary.failed {
@@ -364,9 +474,103 @@ fn cmd_run(cli: &Cli, a: &RunArgs) -> anyhow::Result<u8> {
         }
     }
     if !a.no_report && !summary.cancelled {
-        write_report(&plan, &store, &a.out, cli.quiet)?;
+        write_report(plan, store, &a.out, cli.quiet)?;
     }
     Ok(summary.exit_code())
+}
+
+/// `runner run --executor slurm`: submits the pending jobs as one job array.
+fn cmd_run_slurm(
+    cli: &Cli,
+    a: &RunArgs,
+    plan: &Plan,
+    store: &Store,
+    spec_options: Option<&SlurmOptions>,
+    data: DataOptions,
+) -> anyhow::Result<u8> {
+    let options = slurm::merge_options(spec_options, &a.slurm.options());
+    slurm::check_options(&options)?;
+    let mut config = SlurmConfig::new(options, a.device, data);
+    config.detach = a.slurm.detach;
+    if let Some(bin) = &a.slurm.runner_bin {
+        config.binary =
+            std::path::absolute(bin).with_context(|| format!("--runner-bin {}", bin.display()))?;
+    }
+    let pending = plan
+        .jobs
+        .iter()
+        .filter(|j| !store.contains(ObjectKind::Result, &j.key))
+        .count();
+    if !cli.quiet {
+        eprintln!(
+            "{}: {} jobs, {} cached, {} to submit to Slurm (device {})",
+            plan.spec.name,
+            plan.jobs.len(),
+            plan.jobs.len() - pending,
+            pending,
+            a.device
+        );
+    }
+    let cancel = Arc::new(AtomicBool::new(false));
+    install_ctrlc(cancel.clone());
+    let control = Control {
+        cancel,
+        fail_fast: a.fail_fast,
+        progress: ProgressUi::new(pending, !cli.quiet && !a.slurm.detach),
+    };
+    let executor = SlurmExecutor::new(store.clone(), config);
+    let summary = schedule::run(plan, store, &executor, &control)?;
+    if a.slurm.detach {
+        let subs = executor
+            .submitted
+            .lock()
+            .map(|s| s.clone())
+            .unwrap_or_default();
+        let spec = a.spec.spec.display();
+        let store_arg = store.root().display();
+        match subs.first() {
+            Some(s) => {
+                println!(
+                    "submitted {} job(s) as Slurm array {} (logs: {})",
+                    s.keys.len(),
+                    s.array,
+                    s.dir.join("logs").display()
+                );
+                println!("follow:  runner status {spec} --store {store_arg}");
+                println!("cancel:  runner cancel {spec} --store {store_arg}");
+                println!("report:  runner report {spec} --store {store_arg}");
+            }
+            None => println!("nothing to submit: all {} jobs are cached", plan.jobs.len()),
+        }
+        return Ok(0);
+    }
+    finish_run(cli, a, plan, store, &summary)
+}
+
+fn cmd_cancel(cli: &Cli, a: &SpecArgs) -> anyhow::Result<u8> {
+    let spec = load_spec(a)?;
+    let plan = plan_spec(&spec)?;
+    let store = open_store(&cli.store)?;
+    let s = slurm::cancel(
+        &store,
+        &plan.jobs,
+        &SlurmTools::default(),
+        std::time::Duration::from_secs(60),
+    )?;
+    if s.cancelled.is_empty() {
+        println!(
+            "{}: no Slurm task of this spec is pending or running",
+            spec.name
+        );
+    } else {
+        println!(
+            "{}: cancelled {} Slurm task(s): {}",
+            spec.name,
+            s.cancelled.len(),
+            s.cancelled.join(" ")
+        );
+    }
+    Ok(0)
 }
 
 fn write_report(plan: &Plan, store: &Store, out: &Path, quiet: bool) -> anyhow::Result<()> {
@@ -516,26 +720,23 @@ fn cmd_exec_job(cli: &Cli, a: &ExecJobArgs) -> anyhow::Result<u8> {
         Err(e) => bail!(e),
     };
     let store = open_store(&cli.store)?;
-    let path = store.job_path(&key);
-    let text = std::fs::read_to_string(&path)
-        .with_context(|| format!("no job description at {}", path.display()))?;
-    let job: schedule::Job =
-        serde_json::from_str(&text).with_context(|| format!("reading {}", path.display()))?;
-    if store.contains(ObjectKind::Result, &job.key) {
-        println!("{}: already done", job.title());
-        return Ok(0);
-    }
-    let env = JobEnv::new(store, data_options(false), a.device);
-    let cancel = AtomicBool::new(false);
-    match env.run(&job, &crate::detector::NoProgress, &cancel) {
-        schedule::JobOutcome::Done(r) => {
-            println!("{}: AUROC {:.4}", job.title(), r.auroc);
-            Ok(0)
+    let opts = TaskOptions {
+        device: a.device,
+        expect_version: a.expect_version.clone(),
+        log: a.log.clone(),
+        lock_stale: std::time::Duration::from_secs_f64(a.lock_stale_hours.max(0.0) * 3600.0),
+        data: data_options(false),
+    };
+    let end = slurm::exec_job(&store, &key, &opts)?;
+    let short = key.short();
+    match &end {
+        TaskEnd::AlreadyDone => println!("{short}: already done"),
+        TaskEnd::Busy(holder) => {
+            println!("{short}: being run by {holder}; leaving it to that worker")
         }
-        schedule::JobOutcome::Failed(e) => {
-            eprintln!("{}: failed: {e}", job.title());
-            Ok(1)
-        }
-        schedule::JobOutcome::Cancelled => Ok(130),
+        TaskEnd::Ran(schedule::JobOutcome::Done(r)) => println!("{short}: AUROC {:.4}", r.auroc),
+        TaskEnd::Ran(schedule::JobOutcome::Failed(e)) => eprintln!("{short}: failed: {e}"),
+        TaskEnd::Ran(schedule::JobOutcome::Cancelled) => eprintln!("{short}: stopped"),
     }
+    Ok(end.exit_code())
 }

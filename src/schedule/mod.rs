@@ -8,6 +8,7 @@ pub mod executor;
 pub mod job;
 pub mod plan;
 pub mod progress;
+pub mod slurm;
 
 use thiserror::Error;
 

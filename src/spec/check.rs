@@ -52,7 +52,8 @@ struct RawSpec {
     methods: Vec<Value>,
     #[serde(default)]
     reference: Option<PathBuf>,
-    #[serde(default)]
+    /// `executor: local` or `executor: {slurm: {...}}` (a one-key map, not a YAML tag).
+    #[serde(default, with = "serde_yaml_ng::with::singleton_map_recursive")]
     executor: Option<ExecutorSpec>,
 }
 

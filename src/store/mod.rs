@@ -259,10 +259,15 @@ impl Store {
         Ok(())
     }
 
+    /// Where the lock of job `key` is while a worker runs it.
+    pub fn lock_path(&self, key: &Key) -> PathBuf {
+        self.root.join("locks").join(format!("{}.lock", key.hex()))
+    }
+
     /// Takes the lock of job `key`, so that two workers never run it at once.
     /// A lock older than `stale_after` is taken over (its holder died).
     pub fn lock(&self, key: &Key, stale_after: Duration) -> Result<JobLock, StoreError> {
-        let path = self.root.join("locks").join(format!("{}.lock", key.hex()));
+        let path = self.lock_path(key);
         let holder = format!(
             "{}:{} since {}",
             hostname(),
