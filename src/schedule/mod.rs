@@ -113,7 +113,7 @@ pub fn run(
             }
             JobOutcome::Cancelled => format!("stopped {}", job.title()),
         };
-        if matches!(outcome, JobOutcome::Failed(_)) || !progress.is_visible() {
+        if matches!(outcome, JobOutcome::Failed(_)) || progress.logs_lines() {
             progress.println(&line);
         }
         progress.job_done(&line);

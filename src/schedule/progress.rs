@@ -15,6 +15,8 @@ use crate::detector::{Phase, Progress};
 pub struct ProgressUi {
     multi: Option<Arc<MultiProgress>>,
     main: ProgressBar,
+    /// Print one line per finished job (no terminal to draw bars on).
+    log_lines: bool,
 }
 
 impl ProgressUi {
@@ -34,22 +36,26 @@ impl ProgressUi {
         );
         main.set_prefix("run");
         main.enable_steady_tick(Duration::from_millis(500));
+        let log_lines = multi.is_hidden();
         ProgressUi {
             multi: Some(Arc::new(multi)),
             main,
+            log_lines,
         }
     }
 
+    /// Draws nothing and logs nothing but failures (`-q`, tests).
     pub fn hidden() -> ProgressUi {
         ProgressUi {
             multi: None,
             main: ProgressBar::hidden(),
+            log_lines: false,
         }
     }
 
-    /// Whether bars are drawn (else finished jobs are logged line by line).
-    pub fn is_visible(&self) -> bool {
-        self.multi.as_ref().is_some_and(|m| !m.is_hidden())
+    /// Whether each finished job should be printed as a line.
+    pub fn logs_lines(&self) -> bool {
+        self.log_lines
     }
 
     /// The line of worker `i`.
