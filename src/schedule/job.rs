@@ -43,11 +43,32 @@ pub fn model_inputs(
     seed: u64,
     limits: Limits,
 ) -> Value {
+    model_inputs_with(
+        method,
+        &method.model_params(),
+        dataset,
+        protocol,
+        class,
+        seed,
+        limits,
+    )
+}
+
+/// `model_inputs` with the model parameters already turned into JSON.
+fn model_inputs_with(
+    method: &MethodConfig,
+    model_params: &Value,
+    dataset: &DatasetId,
+    protocol: Protocol,
+    class: usize,
+    seed: u64,
+    limits: Limits,
+) -> Value {
     json!({
         "store_version": STORE_VERSION,
         "method": method.name(),
         "impl_version": method.impl_version(),
-        "params": method.model_params(),
+        "params": model_params,
         "dataset": {"name": dataset.name, "digest": dataset.digest},
         "protocol": protocol.as_str(),
         "class": class,
@@ -58,11 +79,30 @@ pub fn model_inputs(
 
 /// The inputs of the result key.
 pub fn result_inputs(model_key: &Key, method: &MethodConfig) -> Value {
+    result_inputs_with(model_key, &method.score_params())
+}
+
+fn result_inputs_with(model_key: &Key, score_params: &Value) -> Value {
     json!({
         "store_version": STORE_VERSION,
         "model": model_key.hex(),
-        "score_params": method.score_params(),
+        "score_params": score_params,
     })
+}
+
+/// A method's parameters as hashed, computed once for all jobs of a variant.
+pub struct KeyParams {
+    model: Value,
+    score: Value,
+}
+
+impl KeyParams {
+    pub fn of(method: &MethodConfig) -> KeyParams {
+        KeyParams {
+            model: method.model_params(),
+            score: method.score_params(),
+        }
+    }
 }
 
 impl Job {
@@ -82,11 +122,43 @@ impl Job {
         seed: u64,
         limits: Limits,
     ) -> Job {
+        let params = KeyParams::of(&method);
+        Self::with_params(
+            experiment, label, entry, method, &params, sweep, dataset, dataset_id, protocol, class,
+            class_name, seed, limits,
+        )
+    }
+
+    /// `new` with the hashed parameters computed beforehand (planning many jobs).
+    #[allow(clippy::too_many_arguments)]
+    pub fn with_params(
+        experiment: &str,
+        label: String,
+        entry: usize,
+        method: MethodConfig,
+        params: &KeyParams,
+        sweep: BTreeMap<String, String>,
+        dataset: DatasetSpec,
+        dataset_id: DatasetId,
+        protocol: Protocol,
+        class: usize,
+        class_name: String,
+        seed: u64,
+        limits: Limits,
+    ) -> Job {
         let model_key = Key::of(
             "model",
-            &model_inputs(&method, &dataset_id, protocol, class, seed, limits),
+            &model_inputs_with(
+                &method,
+                &params.model,
+                &dataset_id,
+                protocol,
+                class,
+                seed,
+                limits,
+            ),
         );
-        let key = Key::of("result", &result_inputs(&model_key, &method));
+        let key = Key::of("result", &result_inputs_with(&model_key, &params.score));
         Job {
             experiment: experiment.to_string(),
             label,

@@ -8,6 +8,8 @@ use crate::spec::grid::{expand, resolve_classes};
 use crate::store::{ObjectKind, Store};
 
 use super::Job;
+use super::job::KeyParams;
+use crate::spec::MethodConfig;
 
 /// The jobs of a spec.
 #[derive(Clone, Debug)]
@@ -53,12 +55,19 @@ impl Plan {
     ) -> Result<Plan> {
         let classes = resolve_classes(spec, &class_names)?;
         let mut jobs = Vec::new();
+        let mut params: Option<(MethodConfig, KeyParams)> = None;
         for j in expand(spec, &classes) {
-            jobs.push(Job::new(
+            // jobs of one variant are consecutive: hash its parameters once
+            if params.as_ref().is_none_or(|(c, _)| *c != j.config) {
+                params = Some((j.config.clone(), KeyParams::of(&j.config)));
+            }
+            let (_, p) = params.as_ref().expect("set above");
+            jobs.push(Job::with_params(
                 &spec.name,
                 j.label,
                 j.entry,
                 j.config,
+                p,
                 j.sweep,
                 spec.dataset.clone(),
                 dataset.clone(),
