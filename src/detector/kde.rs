@@ -28,6 +28,7 @@ use std::path::Path;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use faer::linalg::matmul::matmul;
+use faer::linalg::matmul::triangular::{self, BlockStructure};
 use faer::{Accum, Mat, MatRef, Par, Side};
 use rand::SeedableRng;
 use rand::seq::SliceRandom;
@@ -185,11 +186,15 @@ fn fit_pca(scaling: &Scaling, images: &ImageSet, variance: f64) -> Result<Pca, D
         let len = PREP_BLOCK.min(n - start);
         let mut x = scaling.rows(images, start, len);
         center(&mut x, &mean);
-        matmul(
+        // the lower triangle only: the eigen solver reads no more
+        triangular::matmul(
             cov.as_mut(),
+            BlockStructure::TriangularLower,
             Accum::Add,
             x.transpose(),
+            BlockStructure::Rectangular,
             x.as_ref(),
+            BlockStructure::Rectangular,
             1.0 / (n - 1) as f64,
             Par::rayon(0),
         );
@@ -910,6 +915,64 @@ mod tests {
         let z = embed(&scaling, Some(&pca), &train);
         let want = (2.0f64).sqrt() * (255.0 - 0.0) / 255.0;
         assert!(((z[(4, 0)] - z[(0, 0)]).abs() - want).abs() < 1e-12);
+    }
+
+    #[test]
+    fn pca_axes_decorrelate_and_keep_distances() {
+        // 6 correlated pixels; with (almost) all variance kept, the projection is a
+        // rotation: distances stay, the coordinates are uncorrelated, variances descend
+        let mut rng = ChaCha8Rng::seed_from_u64(70);
+        let pixels: Vec<u8> = (0..80)
+            .flat_map(|_| {
+                let (a, b) = (rng.random_range(0..120u32), rng.random_range(0..60u32));
+                let noise: Vec<u32> = (0..6).map(|_| rng.random_range(0..20u32)).collect();
+                [
+                    a + noise[0],
+                    a + b + noise[1],
+                    b + noise[2],
+                    2 * b + noise[3],
+                    noise[4],
+                    a / 2 + noise[5],
+                ]
+                .map(|v| v.min(255) as u8)
+            })
+            .collect();
+        let train = ImageSet {
+            channels: 1,
+            height: 2,
+            width: 3,
+            pixels,
+            labels: vec![0; 80],
+        };
+        let scaling = Scaling::fit(false, &train);
+        let pca = fit_pca(&scaling, &train, 0.999_999).unwrap();
+        assert_eq!(pca.components.ncols(), 6);
+        let x = scaling.rows(&train, 0, 80);
+        let z = embed(&scaling, Some(&pca), &train);
+        for (i, j) in [(0, 1), (5, 70), (33, 34)] {
+            let dx: f64 = (0..6).map(|k| (x[(i, k)] - x[(j, k)]).powi(2)).sum();
+            let dz: f64 = (0..6).map(|k| (z[(i, k)] - z[(j, k)]).powi(2)).sum();
+            assert!((dx - dz).abs() < 1e-10, "{dx} != {dz}");
+        }
+        let cov = |a: usize, b: usize| (0..80).map(|i| z[(i, a)] * z[(i, b)]).sum::<f64>() / 79.0;
+        for a in 0..6 {
+            assert!(
+                (0..80).map(|i| z[(i, a)]).sum::<f64>().abs() < 1e-9,
+                "column {a} not centred"
+            );
+            for b in 0..a {
+                assert!(
+                    cov(a, b).abs() < 1e-10,
+                    "components {a} {b} correlate: {}",
+                    cov(a, b)
+                );
+            }
+            if a > 0 {
+                assert!(cov(a, a) <= cov(a - 1, a - 1) + 1e-12);
+            }
+        }
+        // 95% keeps fewer: the two latent factors dominate
+        assert!(fit_pca(&scaling, &train, 0.95).unwrap().components.ncols() < 6);
     }
 
     #[test]
