@@ -25,7 +25,6 @@
 use std::fs;
 use std::io::Write;
 use std::path::Path;
-use std::sync::atomic::{AtomicUsize, Ordering};
 
 use faer::linalg::matmul::matmul;
 use faer::linalg::matmul::triangular::{self, BlockStructure};
@@ -317,13 +316,12 @@ fn row_norms(x: MatRef<'_, f64>) -> Vec<f64> {
 /// `log sum_j exp(-|q - p_j|^2 * c)` for every query `q` (row of `queries`)
 /// and every `c` in `coefs` (`1 / 2h^2`), over the rows `p_j` of `points`.
 /// Row-major result: `queries.nrows() x coefs.len()`. Parallel over blocks of
-/// queries; `done` counts finished queries (for progress).
+/// queries.
 fn log_kernel_sums(
     queries: MatRef<'_, f64>,
     points: MatRef<'_, f64>,
     coefs: &[f64],
     ctx: &RunContext,
-    done: &AtomicUsize,
 ) -> Result<Vec<f64>, DetectorError> {
     let (nq, np) = (queries.nrows(), points.nrows());
     let nc = coefs.len();
@@ -362,7 +360,6 @@ fn log_kernel_sums(
                         *o = sum_exp_neg(d2, min, c).ln() - min * c;
                     }
                 }
-                done.fetch_add(len, Ordering::Relaxed);
                 Ok(())
             },
         )?;
@@ -386,7 +383,6 @@ fn cv_scores(
     let coefs: Vec<f64> = bandwidths.iter().map(|h| 0.5 / (h * h)).collect();
     let d = points.ncols();
     let mut mean = vec![0.0; bandwidths.len()];
-    let done = AtomicUsize::new(0);
     for (f, held) in folds.iter().enumerate() {
         let train: Vec<usize> = folds
             .iter()
@@ -396,7 +392,7 @@ fn cv_scores(
             .collect();
         let rows = |idx: &[usize]| Mat::from_fn(idx.len(), d, |i, j| points[(idx[i], j)]);
         let (q, p) = (rows(held), rows(&train));
-        let sums = log_kernel_sums(q.as_ref(), p.as_ref(), &coefs, ctx, &done)?;
+        let sums = log_kernel_sums(q.as_ref(), p.as_ref(), &coefs, ctx)?;
         for (b, &h) in bandwidths.iter().enumerate() {
             let total: f64 = sums.iter().skip(b).step_by(bandwidths.len()).sum();
             mean[b] +=
@@ -479,7 +475,6 @@ impl KdeModel {
             )));
         }
         let z = embed(&m.scaling, self.pca.as_ref(), images);
-        let done = AtomicUsize::new(0);
         let total = images.len();
         let c = [0.5 / (m.bandwidth * m.bandwidth)];
         let norm = log_norm(m.dim, m.bandwidth, m.points);
@@ -492,7 +487,6 @@ impl KdeModel {
                 self.points.as_ref(),
                 &c,
                 ctx,
-                &done,
             )?;
             out.extend(sums.into_iter().map(|s| s + norm));
             ctx.progress.phase(Phase::Scoring {
@@ -717,7 +711,7 @@ mod tests {
 
     fn log_density_of(q: MatRef<'_, f64>, p: MatRef<'_, f64>, h: f64) -> Vec<f64> {
         with_ctx(0, |ctx| {
-            let sums = log_kernel_sums(q, p, &[0.5 / (h * h)], ctx, &AtomicUsize::new(0)).unwrap();
+            let sums = log_kernel_sums(q, p, &[0.5 / (h * h)], ctx).unwrap();
             let norm = log_norm(p.ncols(), h, p.nrows());
             sums.into_iter().map(|s| s + norm).collect()
         })
