@@ -215,6 +215,155 @@ mod tests {
         assert!(ap > 0.0 && ap <= 1.0);
     }
 
+    // Larger cases checked against scikit-learn 1.9.1. The data are integer
+    // formulas (scores are exact binary fractions, so f32 and f64 agree):
+    //
+    // import numpy as np
+    // from sklearn.metrics import roc_auc_score, average_precision_score, roc_curve
+    // i = np.arange(300); y = ((i * 37 + 11) % 17 < 6).astype(int)           # case a
+    // s = ((i * i * 13 + 7 * i) % 41) / 8 + y * ((i * 5) % 9) / 8
+    // i = np.arange(1000); y = ((i * 7 + 3) % 11 < 4).astype(int)            # case b
+    // s = ((i * 7) % 5) / 4 + y * ((i % 3) == 0) / 4
+    // i = np.arange(5000); y = (i % 97 == 3).astype(int)                     # case c
+    // s = ((i * 7919) % 1009) / 64 + y * 4.0
+    // i = np.arange(40); y = ((i * 3 + 1) % 7 < 3).astype(int)               # case d
+    // s = ((i * 5) % 9) / 2 + y
+    // print(repr(roc_auc_score(y, s)), repr(average_precision_score(y, s)))
+    // fpr, tpr, thr = roc_curve(y, s, drop_intermediate=False)                # case d
+    type Case = (Vec<u8>, Vec<f32>);
+
+    fn case(n: u64, label: impl Fn(u64) -> bool, score: impl Fn(u64, u64) -> f64) -> Case {
+        let labels: Vec<u8> = (0..n).map(|i| u8::from(label(i))).collect();
+        let scores = (0..n)
+            .map(|i| score(i, u64::from(labels[i as usize])) as f32)
+            .collect();
+        (labels, scores)
+    }
+
+    fn sklearn_cases() -> Vec<(&'static str, Case, f64, f64)> {
+        vec![
+            (
+                "a",
+                case(
+                    300,
+                    |i| (i * 37 + 11) % 17 < 6,
+                    |i, y| {
+                        ((i * i * 13 + 7 * i) % 41) as f64 / 8.0 + (y * ((i * 5) % 9)) as f64 / 8.0
+                    },
+                ),
+                0.5903277572456721,
+                0.46853476584347503,
+            ),
+            (
+                "b",
+                case(
+                    1000,
+                    |i| (i * 7 + 3) % 11 < 4,
+                    |i, y| ((i * 7) % 5) as f64 / 4.0 + (y * u64::from(i % 3 == 0)) as f64 / 4.0,
+                ),
+                0.5598197007395121,
+                0.43540308580308584,
+            ),
+            (
+                "c",
+                case(
+                    5000,
+                    |i| i % 97 == 3,
+                    |i, y| ((i * 7919) % 1009) as f64 / 64.0 + y as f64 * 4.0,
+                ),
+                0.7179726851563957,
+                0.27564024903607237,
+            ),
+            (
+                "d",
+                case(
+                    40,
+                    |i| (i * 3 + 1) % 7 < 3,
+                    |i, y| ((i * 5) % 9) as f64 / 2.0 + y as f64,
+                ),
+                0.8388746803069054,
+                0.7914183855360326,
+            ),
+        ]
+    }
+
+    #[test]
+    fn larger_cases_match_scikit_learn() {
+        for (name, (labels, scores), auc, ap) in sklearn_cases() {
+            let got = auroc(&labels, &scores).unwrap();
+            assert!(
+                (got - auc).abs() < 1e-12,
+                "case {name}: AUROC {got} != {auc}"
+            );
+            let got = average_precision(&labels, &scores).unwrap();
+            assert!((got - ap).abs() < 1e-12, "case {name}: AP {got} != {ap}");
+        }
+    }
+
+    #[test]
+    fn roc_curve_matches_scikit_learn() {
+        let (_, (labels, scores), _, _) = sklearn_cases().pop().unwrap();
+        let roc = roc_curve(&labels, &scores).unwrap();
+        let fpr = [
+            0.0,
+            0.0,
+            0.0,
+            0.08695652173913043,
+            0.13043478260869565,
+            0.21739130434782608,
+            0.30434782608695654,
+            0.391304347826087,
+            0.5217391304347826,
+            0.6956521739130435,
+            0.8695652173913043,
+            1.0,
+        ];
+        let tpr = [
+            0.0,
+            0.11764705882352941,
+            0.29411764705882354,
+            0.47058823529411764,
+            0.6470588235294118,
+            0.7647058823529411,
+            0.8235294117647058,
+            0.8235294117647058,
+            0.8823529411764706,
+            1.0,
+            1.0,
+            1.0,
+        ];
+        let thr = [
+            f64::INFINITY,
+            5.0,
+            4.5,
+            4.0,
+            3.5,
+            3.0,
+            2.5,
+            2.0,
+            1.5,
+            1.0,
+            0.5,
+            0.0,
+        ];
+        assert_eq!(roc.thresholds, thr);
+        assert_eq!(roc.fpr.len(), fpr.len());
+        for k in 0..fpr.len() {
+            assert!(
+                (roc.fpr[k] - fpr[k]).abs() < 1e-15,
+                "fpr[{k}] {} != {}",
+                roc.fpr[k],
+                fpr[k]
+            );
+            assert!(
+                (roc.tpr[k] - tpr[k]).abs() < 1e-15,
+                "tpr[{k}] {} != {}",
+                roc.tpr[k],
+                tpr[k]
+            );
+        }
+    }
+
     #[test]
     fn one_label_only_is_an_error() {
         assert_eq!(

@@ -25,9 +25,9 @@
 use std::fs;
 use std::io::Write;
 use std::path::Path;
-use std::sync::atomic::{AtomicUsize, Ordering};
 
 use faer::linalg::matmul::matmul;
+use faer::linalg::matmul::triangular::{self, BlockStructure};
 use faer::{Accum, Mat, MatRef, Par, Side};
 use rand::SeedableRng;
 use rand::seq::SliceRandom;
@@ -43,9 +43,6 @@ use crate::spec::methods::KdeParams;
 const PREP_BLOCK: usize = 2048;
 /// Queries per block of the distance matrix (`block x n_points` f64 per thread).
 const QUERY_BLOCK: usize = 64;
-/// Kernel terms below `exp(-CUTOFF)` times the largest one are left out of a
-/// sum: with up to 1e6 points they change it by less than 1e-11 (relative).
-const CUTOFF: f64 = 50.0;
 /// Version of the saved model format.
 const FORMAT: u32 = 1;
 const META_FILE: &str = "kde.json";
@@ -188,11 +185,15 @@ fn fit_pca(scaling: &Scaling, images: &ImageSet, variance: f64) -> Result<Pca, D
         let len = PREP_BLOCK.min(n - start);
         let mut x = scaling.rows(images, start, len);
         center(&mut x, &mean);
-        matmul(
+        // the lower triangle only: the eigen solver reads no more
+        triangular::matmul(
             cov.as_mut(),
+            BlockStructure::TriangularLower,
             Accum::Add,
             x.transpose(),
+            BlockStructure::Rectangular,
             x.as_ref(),
+            BlockStructure::Rectangular,
             1.0 / (n - 1) as f64,
             Par::rayon(0),
         );
@@ -245,6 +246,62 @@ fn embed(scaling: &Scaling, pca: Option<&Pca>, images: &ImageSet) -> Mat<f64> {
     z
 }
 
+/// `exp(-t)` for `t >= 0` (`t` above 700 is taken as 700: `exp(-700)` is
+/// below 1e-304), relative error below 1e-14. Written without branches or
+/// calls so that the loops over distances vectorise: Cody-Waite reduction
+/// `t = n ln2 - u` with `|u| <= ln2 / 2`, a degree-11 Taylor polynomial of
+/// `exp(u)` (remainder below `0.347^12 / 12! < 7e-15`), and `2^n` built in
+/// the exponent bits.
+#[inline(always)]
+fn exp_neg(t: f64) -> f64 {
+    // adding 1.5 * 2^52 rounds to an integer, which then sits in the low mantissa bits
+    const SHIFTER: f64 = 6_755_399_441_055_744.0;
+    const LN2_HI: f64 = 6.931_471_803_691_238e-1;
+    const LN2_LO: f64 = 1.908_214_929_270_587_7e-10;
+    let t = t.min(700.0);
+    let k = -t * std::f64::consts::LOG2_E + SHIFTER;
+    let n = k - SHIFTER;
+    let u = (-t - n * LN2_HI) - n * LN2_LO;
+    // 1 + u + u^2/2! + ... + u^11/11!, Horner
+    let mut p = 1.0 / 39_916_800.0;
+    for f in [
+        3_628_800.0,
+        362_880.0,
+        40_320.0,
+        5_040.0,
+        720.0,
+        120.0,
+        24.0,
+        6.0,
+        2.0,
+        1.0,
+        1.0,
+    ] {
+        p = p * u + 1.0 / f;
+    }
+    // n in [-1010, 0]: the biased exponent n + 1023 fits the 11 exponent bits
+    let scale = f64::from_bits(k.to_bits().wrapping_add(1023) << 52);
+    p * scale
+}
+
+/// `sum_j exp(-(d2_j - min) c)`, in eight interleaved partial sums (a fixed
+/// order, so results do not depend on threads).
+fn sum_exp_neg(d2: &[f64], min: f64, c: f64) -> f64 {
+    let mut acc = [0.0f64; 8];
+    let chunks = d2.chunks_exact(8);
+    let rest = chunks.remainder();
+    for ch in chunks {
+        for (a, &d) in acc.iter_mut().zip(ch) {
+            *a += exp_neg((d - min) * c);
+        }
+    }
+    let mut s: f64 = acc.iter().sum();
+    for &d in rest {
+        s += exp_neg((d - min) * c);
+    }
+    s
+}
+
 fn row_norms(x: MatRef<'_, f64>) -> Vec<f64> {
     let mut out = vec![0.0; x.nrows()];
     for j in 0..x.ncols() {
@@ -259,13 +316,12 @@ fn row_norms(x: MatRef<'_, f64>) -> Vec<f64> {
 /// `log sum_j exp(-|q - p_j|^2 * c)` for every query `q` (row of `queries`)
 /// and every `c` in `coefs` (`1 / 2h^2`), over the rows `p_j` of `points`.
 /// Row-major result: `queries.nrows() x coefs.len()`. Parallel over blocks of
-/// queries; `done` counts finished queries (for progress).
+/// queries.
 fn log_kernel_sums(
     queries: MatRef<'_, f64>,
     points: MatRef<'_, f64>,
     coefs: &[f64],
     ctx: &RunContext,
-    done: &AtomicUsize,
 ) -> Result<Vec<f64>, DetectorError> {
     let (nq, np) = (queries.nrows(), points.nrows());
     let nc = coefs.len();
@@ -301,17 +357,9 @@ fn log_kernel_sums(
                         min = min.min(*d);
                     }
                     for (o, &c) in chunk[i * nc..(i + 1) * nc].iter_mut().zip(coefs) {
-                        let limit = min + CUTOFF / c;
-                        let mut s = 0.0;
-                        for &d in d2.iter() {
-                            if d < limit {
-                                s += (-(d - min) * c).exp();
-                            }
-                        }
-                        *o = s.ln() - min * c;
+                        *o = sum_exp_neg(d2, min, c).ln() - min * c;
                     }
                 }
-                done.fetch_add(len, Ordering::Relaxed);
                 Ok(())
             },
         )?;
@@ -335,7 +383,6 @@ fn cv_scores(
     let coefs: Vec<f64> = bandwidths.iter().map(|h| 0.5 / (h * h)).collect();
     let d = points.ncols();
     let mut mean = vec![0.0; bandwidths.len()];
-    let done = AtomicUsize::new(0);
     for (f, held) in folds.iter().enumerate() {
         let train: Vec<usize> = folds
             .iter()
@@ -345,7 +392,7 @@ fn cv_scores(
             .collect();
         let rows = |idx: &[usize]| Mat::from_fn(idx.len(), d, |i, j| points[(idx[i], j)]);
         let (q, p) = (rows(held), rows(&train));
-        let sums = log_kernel_sums(q.as_ref(), p.as_ref(), &coefs, ctx, &done)?;
+        let sums = log_kernel_sums(q.as_ref(), p.as_ref(), &coefs, ctx)?;
         for (b, &h) in bandwidths.iter().enumerate() {
             let total: f64 = sums.iter().skip(b).step_by(bandwidths.len()).sum();
             mean[b] +=
@@ -428,7 +475,6 @@ impl KdeModel {
             )));
         }
         let z = embed(&m.scaling, self.pca.as_ref(), images);
-        let done = AtomicUsize::new(0);
         let total = images.len();
         let c = [0.5 / (m.bandwidth * m.bandwidth)];
         let norm = log_norm(m.dim, m.bandwidth, m.points);
@@ -441,7 +487,6 @@ impl KdeModel {
                 self.points.as_ref(),
                 &c,
                 ctx,
-                &done,
             )?;
             out.extend(sums.into_iter().map(|s| s + norm));
             ctx.progress.phase(Phase::Scoring {
@@ -495,16 +540,21 @@ impl Kde {
             epochs: p.cv_folds,
             info: "PCA".into(),
         });
+        let t = std::time::Instant::now();
         let scaling = Scaling::fit(p.gcn, normal);
+        tracing::debug!(elapsed = ?t.elapsed(), "kde: scaling done");
         let pca = match p.pca_variance {
             Some(v) => Some(fit_pca(&scaling, normal, v)?),
             None => None,
         };
+        tracing::debug!(elapsed = ?t.elapsed(), "kde: pca done");
         ctx.check_cancel()?;
         let points = embed(&scaling, pca.as_ref(), normal);
+        tracing::debug!(elapsed = ?t.elapsed(), "kde: embed done");
         let (bandwidth, cv) = if search {
             let folds = cv_folds(n, p.cv_folds, p.cv_max_samples, ctx.seed);
             let cv = cv_scores(points.as_ref(), &folds, &bandwidths, ctx)?;
+            tracing::debug!(elapsed = ?t.elapsed(), "kde: cv done");
             (bandwidths[argmax(&cv)], cv)
         } else {
             (bandwidths[0], Vec::new())
@@ -661,10 +711,24 @@ mod tests {
 
     fn log_density_of(q: MatRef<'_, f64>, p: MatRef<'_, f64>, h: f64) -> Vec<f64> {
         with_ctx(0, |ctx| {
-            let sums = log_kernel_sums(q, p, &[0.5 / (h * h)], ctx, &AtomicUsize::new(0)).unwrap();
+            let sums = log_kernel_sums(q, p, &[0.5 / (h * h)], ctx).unwrap();
             let norm = log_norm(p.ncols(), h, p.nrows());
             sums.into_iter().map(|s| s + norm).collect()
         })
+    }
+
+    #[test]
+    fn fast_exp_matches_std() {
+        let mut worst: f64 = 0.0;
+        for i in 0..=700_000 {
+            let t = i as f64 * 1e-3 + (i % 7) as f64 * 1.3e-4;
+            let (got, want) = (exp_neg(t), (-t).exp());
+            worst = worst.max(((got - want) / want).abs());
+        }
+        assert!(worst < 1e-14, "relative error {worst}");
+        assert_eq!(exp_neg(0.0), 1.0);
+        assert!(exp_neg(1e9) < 1e-300 && exp_neg(1e9) > 0.0);
+        assert_eq!(exp_neg(f64::INFINITY), exp_neg(700.0));
     }
 
     #[test]
@@ -751,16 +815,16 @@ mod tests {
 
     #[test]
     fn bandwidth_choice_is_near_the_rule_of_thumb() {
-        // 2-D standard normal, n = 2000: Silverman's rule gives h = n^(-1/6) ~ 0.28
-        let pts = gaussian(2000, 2, 5);
+        // 2-D standard normal, n = 600: Silverman's rule gives h = n^(-1/6) ~ 0.34
+        let pts = gaussian(600, 2, 5);
         let p = KdeParams::default();
         let hs = bandwidth_grid(&p);
         assert_eq!(hs.len(), 20);
         assert!((hs[0] - 2f64.powf(-4.5)).abs() < 1e-12 && (hs[19] - 32.0).abs() < 1e-12);
-        let folds = cv_folds(2000, 5, None, 0);
+        let folds = cv_folds(600, 5, None, 0);
         let cv = with_ctx(0, |ctx| cv_scores(pts.as_ref(), &folds, &hs, ctx).unwrap());
         let h = hs[argmax(&cv)];
-        assert!((0.14..=0.6).contains(&h), "chose {h}");
+        assert!((0.17..=0.7).contains(&h), "chose {h}");
     }
 
     #[test]
@@ -845,6 +909,64 @@ mod tests {
         let z = embed(&scaling, Some(&pca), &train);
         let want = (2.0f64).sqrt() * (255.0 - 0.0) / 255.0;
         assert!(((z[(4, 0)] - z[(0, 0)]).abs() - want).abs() < 1e-12);
+    }
+
+    #[test]
+    fn pca_axes_decorrelate_and_keep_distances() {
+        // 6 correlated pixels; with (almost) all variance kept, the projection is a
+        // rotation: distances stay, the coordinates are uncorrelated, variances descend
+        let mut rng = ChaCha8Rng::seed_from_u64(70);
+        let pixels: Vec<u8> = (0..80)
+            .flat_map(|_| {
+                let (a, b) = (rng.random_range(0..120u32), rng.random_range(0..60u32));
+                let noise: Vec<u32> = (0..6).map(|_| rng.random_range(0..20u32)).collect();
+                [
+                    a + noise[0],
+                    a + b + noise[1],
+                    b + noise[2],
+                    2 * b + noise[3],
+                    noise[4],
+                    a / 2 + noise[5],
+                ]
+                .map(|v| v.min(255) as u8)
+            })
+            .collect();
+        let train = ImageSet {
+            channels: 1,
+            height: 2,
+            width: 3,
+            pixels,
+            labels: vec![0; 80],
+        };
+        let scaling = Scaling::fit(false, &train);
+        let pca = fit_pca(&scaling, &train, 0.999_999).unwrap();
+        assert_eq!(pca.components.ncols(), 6);
+        let x = scaling.rows(&train, 0, 80);
+        let z = embed(&scaling, Some(&pca), &train);
+        for (i, j) in [(0, 1), (5, 70), (33, 34)] {
+            let dx: f64 = (0..6).map(|k| (x[(i, k)] - x[(j, k)]).powi(2)).sum();
+            let dz: f64 = (0..6).map(|k| (z[(i, k)] - z[(j, k)]).powi(2)).sum();
+            assert!((dx - dz).abs() < 1e-10, "{dx} != {dz}");
+        }
+        let cov = |a: usize, b: usize| (0..80).map(|i| z[(i, a)] * z[(i, b)]).sum::<f64>() / 79.0;
+        for a in 0..6 {
+            assert!(
+                (0..80).map(|i| z[(i, a)]).sum::<f64>().abs() < 1e-9,
+                "column {a} not centred"
+            );
+            for b in 0..a {
+                assert!(
+                    cov(a, b).abs() < 1e-10,
+                    "components {a} {b} correlate: {}",
+                    cov(a, b)
+                );
+            }
+            if a > 0 {
+                assert!(cov(a, a) <= cov(a - 1, a - 1) + 1e-12);
+            }
+        }
+        // 95% keeps fewer: the two latent factors dominate
+        assert!(fit_pca(&scaling, &train, 0.95).unwrap().components.ncols() < 6);
     }
 
     #[test]

@@ -23,7 +23,10 @@ pub struct KdeParams {
     /// Folds of the cross-validated bandwidth search.
     pub cv_folds: usize,
     /// At most this many training images (drawn with the seed) in the bandwidth
-    /// search; `null` uses all of them.
+    /// search; `null` uses all of them. The final density always uses every
+    /// training image. The search costs about `cv_max_samples^2 * bandwidth_count`
+    /// kernel terms: 10,000 keeps it to seconds on MNIST's 54,000 normals
+    /// (Deep SVDD searched on all of them, about 30 times the work).
     pub cv_max_samples: Option<usize>,
 }
 
