@@ -302,7 +302,6 @@ mod tests {
 
     /// The embedded UCI digits (8x8, upsampled to 16), digit 0 as the anomaly.
     #[test]
-    #[ignore = "needs the data module (data::locate/load/split are placeholders until it lands)"]
     fn learns_digits_zero_as_anomaly() {
         let cancel = AtomicBool::new(false);
         let c = ctx(0, &cancel, &NoProgress);
