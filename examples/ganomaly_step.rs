@@ -1,0 +1,64 @@
+//! Times one full GANomaly training step (generator and discriminator
+//! updates) on the CPU: `cargo run --release --example ganomaly_step --
+//! [channels] [steps] [side] [batch]`. Threads: `RAYON_NUM_THREADS`.
+//! Prints one line: `runner channels=C ms_per_step=M (median of N)`.
+
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+use runner::data::ImageSet;
+use runner::detector::ganomaly::model::NetConfig;
+use runner::detector::ganomaly::train::Trainer;
+use runner::nn::batch::PreparedImages;
+use runner::nn::device::{DeviceChoice, burn_device};
+use runner::spec::methods::GanomalyParams;
+
+fn arg(i: usize, default: usize) -> usize {
+    std::env::args()
+        .nth(i)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(default)
+}
+
+fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let channels = arg(1, 1);
+    let steps = arg(2, 10);
+    let side = arg(3, 32);
+    let batch = arg(4, 64);
+    let params = GanomalyParams {
+        image_size: side,
+        batch_size: batch,
+        ..GanomalyParams::default()
+    };
+    let mut rng = ChaCha8Rng::seed_from_u64(0);
+    let n = batch;
+    let images = ImageSet {
+        channels,
+        height: side,
+        width: side,
+        pixels: (0..n * channels * side * side)
+            .map(|_| rng.random::<u8>())
+            .collect(),
+        labels: vec![0; n],
+    };
+    let prepared = PreparedImages::new(&images, side);
+    let device = burn_device(DeviceChoice::Cpu)?;
+    let mut trainer = Trainer::new(NetConfig::new(&params, channels), &params, 0, &device);
+    let idx: Vec<usize> = (0..batch).collect();
+    // Warm-up: allocator pools, packing buffers, thread pool start.
+    for _ in 0..2 {
+        trainer.step(&prepared, &idx);
+    }
+    let mut times = Vec::with_capacity(steps);
+    for _ in 0..steps {
+        let t = std::time::Instant::now();
+        let l = trainer.step(&prepared, &idx);
+        times.push(t.elapsed().as_secs_f64() * 1e3);
+        if !l.generator.is_finite() {
+            return Err("non-finite loss".into());
+        }
+    }
+    times.sort_by(|a, b| a.total_cmp(b));
+    let median = times[times.len() / 2];
+    println!("runner channels={channels} ms_per_step={median:.1} (median of {steps})");
+    Ok(())
+}
