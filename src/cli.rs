@@ -430,11 +430,7 @@ fn cmd_run(cli: &Cli, a: &RunArgs) -> anyhow::Result<u8> {
     let workers = a.jobs.unwrap_or_else(num_cpus::get).max(1);
     let cancel = Arc::new(AtomicBool::new(false));
     install_ctrlc(cancel.clone());
-    let pending = plan
-        .jobs
-        .iter()
-        .filter(|j| !store.contains(ObjectKind::Result, &j.key))
-        .count();
+    let pending = plan.pending(&store);
     if !cli.quiet {
         eprintln!(
             "{}: {} jobs, {} cached, {} to run with {} worker(s) on {}",
@@ -496,11 +492,7 @@ fn cmd_run_slurm(
         config.binary =
             std::path::absolute(bin).with_context(|| format!("--runner-bin {}", bin.display()))?;
     }
-    let pending = plan
-        .jobs
-        .iter()
-        .filter(|j| !store.contains(ObjectKind::Result, &j.key))
-        .count();
+    let pending = plan.pending(store);
     if !cli.quiet {
         eprintln!(
             "{}: {} jobs, {} cached, {} to submit to Slurm (device {})",

@@ -87,6 +87,14 @@ impl Plan {
         })
     }
 
+    /// How many jobs have no result in the store yet.
+    pub fn pending(&self, store: &Store) -> usize {
+        self.jobs
+            .iter()
+            .filter(|j| !store.contains(ObjectKind::Result, &j.key))
+            .count()
+    }
+
     /// The state of each job in the store, in plan order.
     pub fn states(&self, store: &Store) -> Vec<JobState> {
         self.jobs
