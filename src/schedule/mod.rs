@@ -98,10 +98,8 @@ pub fn run(
     if pending.is_empty() {
         return Ok(summary);
     }
-    let mut ended = 0;
     let progress = control.progress.clone();
     executor.execute(&pending, control, &mut |job, outcome| {
-        ended += 1;
         let line = match &outcome {
             JobOutcome::Done(r) => {
                 summary.succeeded += 1;
