@@ -8,8 +8,9 @@ use rand_chacha::ChaCha8Rng;
 use runner::data::ImageSet;
 use runner::detector::ganomaly::model::NetConfig;
 use runner::detector::ganomaly::train::Trainer;
+use runner::device::DeviceChoice;
 use runner::nn::batch::PreparedImages;
-use runner::nn::device::{DeviceChoice, burn_device};
+use runner::nn::device::burn_device;
 use runner::spec::methods::GanomalyParams;
 
 fn arg(i: usize, default: usize) -> usize {
@@ -40,9 +41,10 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             .collect(),
         labels: vec![0; n],
     };
-    let prepared = PreparedImages::new(&images, side);
+    let net = NetConfig::new(&params, channels)?;
+    let prepared = PreparedImages::new(&images, &net.preprocessing())?;
     let device = burn_device(DeviceChoice::Cpu)?;
-    let mut trainer = Trainer::new(NetConfig::new(&params, channels), &params, 0, &device);
+    let mut trainer = Trainer::new(net, &params, 0, &device);
     let idx: Vec<usize> = (0..batch).collect();
     // Warm-up: allocator pools, packing buffers, thread pool start.
     for _ in 0..2 {

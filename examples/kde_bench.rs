@@ -23,7 +23,7 @@ use anyhow::{Context, bail};
 use runner::data::ImageSet;
 use runner::detector::kde::{Kde, cv_folds};
 use runner::detector::{NoProgress, RunContext};
-use runner::nn::device::DeviceChoice;
+use runner::device::DeviceChoice;
 use runner::spec::methods::KdeParams;
 
 /// An IDX file (gzip-compressed): its dimensions and bytes.

@@ -13,6 +13,8 @@ pub enum Error {
     #[error(transparent)]
     Store(#[from] crate::store::StoreError),
     #[error(transparent)]
+    Device(#[from] crate::device::DeviceUnavailable),
+    #[error(transparent)]
     Detector(#[from] crate::detector::DetectorError),
     #[error(transparent)]
     Metrics(#[from] crate::metrics::MetricsError),

@@ -6,11 +6,15 @@
 //! (load, split) -> `detector` (fit, score) -> `metrics` -> `store`;
 //! `report` turns stored results into tables and plots.
 //!
-//! `spec`, `metrics` and `store` are leaves. Only `nn` and `detector` import burn.
+//! `spec`, `metrics` and `store` are leaves; `schedule` -> spec, data,
+//! detector, metrics, store; `report` -> spec, metrics, store; `cli` -> all.
+//! `schedule` and `report` never import each other: `cli` joins a plan and
+//! the store into the report's input. Only `nn` and `detector` import burn.
 
 pub mod cli;
 pub mod data;
 pub mod detector;
+pub mod device;
 pub mod error;
 pub mod metrics;
 pub mod nn;

@@ -3,6 +3,10 @@
 //! (R, G, B planes of 32x32, row-major), with class names in
 //! `batches.meta.txt`. Read from the unpacked `cifar-10-batches-bin/` folder or
 //! straight from `cifar-10-binary.tar.gz`.
+//!
+//! The known `cifar10` is verified by the archive's published md5 (or, when
+//! unpacked, by the official file sizes); other copies by their sizes (the
+//! [`Cifar10Binary`] format).
 
 use std::collections::HashMap;
 use std::io::Read;
@@ -10,8 +14,11 @@ use std::path::{Path, PathBuf};
 
 use flate2::read::GzDecoder;
 
-use super::registry::{CIFAR_ARCHIVE, CIFAR_DIR};
-use super::{DataError, ImageSet};
+use super::format::{Format, STATE_OFFICIAL, Source, Want, check_known_file, file_name, path_of};
+use super::hash::{ContentDigest, file_digest};
+use super::registry::{self, CIFAR_ARCHIVE, CIFAR_DIR};
+use super::{DataError, ImageSet, Located};
+use crate::spec::DataFormat;
 
 const SIDE: usize = 32;
 const RECORD: usize = 1 + 3 * SIDE * SIDE;
@@ -29,24 +36,8 @@ pub const BATCHES: [&str; 6] = [
 ];
 pub const META: &str = "batches.meta.txt";
 
-/// Where CIFAR-10 binary data is.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum Source {
-    /// The folder holding the batch files.
-    Folder(PathBuf),
-    /// A `.tar.gz` (or `.tar`) holding them.
-    Archive(PathBuf),
-}
-
-impl Source {
-    pub fn path(&self) -> &Path {
-        match self {
-            Source::Folder(p) | Source::Archive(p) => p,
-        }
-    }
-}
-
-/// Finds CIFAR-10 binary data at `path`: the archive itself, a folder with the
+/// Finds CIFAR-10 binary data at `path` (a folder holding the batch files,
+/// or a `.tar.gz` / `.tar` holding them): the archive itself, a folder with the
 /// archive, the unpacked `cifar-10-batches-bin/`, or the batch files directly.
 pub fn find(path: &Path) -> Option<Source> {
     if path.is_file() {
@@ -243,6 +234,90 @@ pub fn load(
     Ok((train, test, classes))
 }
 
+/// The CIFAR-10 binary format (see the module header).
+pub struct Cifar10Binary;
+
+impl Format for Cifar10Binary {
+    fn layout(&self) -> &'static str {
+        "cifar-10-binary.tar.gz, or a folder with data_batch_1..5.bin and test_batch.bin"
+    }
+
+    fn probe(&self, path: &Path, w: &Want) -> Result<Option<Located>, DataError> {
+        let Some(src) = find(path) else {
+            return Ok(None);
+        };
+        let official = w.known.is_some();
+        let (files, state) = match &src {
+            Source::Archive(a) => {
+                let kf = w
+                    .known
+                    .and_then(|k| k.files.iter().find(|f| f.name == file_name(a)));
+                match kf {
+                    Some(kf) => {
+                        let (_, b3) = check_known_file(a, kf, w.ds())?;
+                        (vec![(a.clone(), b3)], STATE_OFFICIAL.to_string())
+                    }
+                    None if official => {
+                        return Err(DataError::bad(
+                            a,
+                            format!(
+                                "expected the official `{CIFAR_ARCHIVE}` or the unpacked folder"
+                            ),
+                            w.ds(),
+                        ));
+                    }
+                    None => (
+                        vec![(a.clone(), file_digest(a, w.ds())?.blake3)],
+                        "found (no official digest)".to_string(),
+                    ),
+                }
+            }
+            Source::Folder(d) => {
+                let mut v = Vec::new();
+                for p in folder_files(d, official, w.ds())? {
+                    let b3 = file_digest(&p, w.ds())?.blake3;
+                    v.push((p, b3));
+                }
+                (
+                    v,
+                    "checked (sizes of unpacked files; no official digest)".to_string(),
+                )
+            }
+        };
+        let cifar10 = || {
+            registry::known("cifar10")
+                .map(|k| k.classes.iter().map(|s| s.to_string()).collect())
+                .unwrap_or_default()
+        };
+        let classes = match (w.fixed_classes(), &src) {
+            (Some(c), _) => c,
+            (None, Source::Folder(d)) => match std::fs::read_to_string(d.join(META)) {
+                Ok(t) if !parse_meta(&t).is_empty() => parse_meta(&t),
+                _ => cifar10(),
+            },
+            (None, Source::Archive(_)) => cifar10(),
+        };
+        let mut digest = ContentDigest::new(DataFormat::Cifar10Binary.as_str(), &classes);
+        for (p, b3) in &files {
+            digest.file(&file_name(p), b3);
+        }
+        Ok(Some(Located {
+            format: DataFormat::Cifar10Binary,
+            path: Some(src.path().to_path_buf()),
+            id: w.id(digest.finish()),
+            classes,
+            state,
+        }))
+    }
+
+    fn load(&self, l: &Located) -> Result<(ImageSet, ImageSet), DataError> {
+        let src = Source::at(path_of(l)?);
+        let official = registry::known(&l.id.name).is_some();
+        let (train, test, _meta) = load(&src, l.classes.len(), official, Some(&l.id.name))?;
+        Ok((train, test))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::super::testutil::*;
@@ -321,5 +396,46 @@ mod tests {
             e.contains(CIFAR_ARCHIVE) && e.contains("truncated or corrupt"),
             "{e}"
         );
+    }
+
+    #[test]
+    fn probe_finds_folders_reads_the_meta_and_insists_on_official_sizes() {
+        let root = tempfile::tempdir().unwrap();
+        let w = Want {
+            name: "mycifar",
+            known: None,
+            classes: None,
+        };
+        assert!(Cifar10Binary.probe(root.path(), &w).unwrap().is_none());
+        let cdir = root.path().join("mycifar");
+        write_cifar_folder(&cdir.join(CIFAR_DIR), 3);
+        let l = Cifar10Binary.probe(&cdir, &w).unwrap().unwrap();
+        assert_eq!(l.classes[0], "airplane");
+        assert_eq!(l.path.as_deref(), Some(cdir.join(CIFAR_DIR).as_path()));
+        let (tr, te) = Cifar10Binary.load(&l).unwrap();
+        assert_eq!((tr.len(), te.len()), (15, 3));
+        // the known cifar10 insists on official sizes
+        let known = Want {
+            name: "cifar10",
+            known: registry::known("cifar10"),
+            classes: None,
+        };
+        let e = Cifar10Binary.probe(&cdir, &known).unwrap_err().to_string();
+        assert!(
+            e.contains("data_batch_1.bin") && e.contains("expected 30730000"),
+            "{e}"
+        );
+        // and on the official archive name
+        let other = tempfile::tempdir().unwrap();
+        let tgz = other.path().join("mine.tar.gz");
+        tar_gz_dir(&cdir, &tgz, true);
+        let e = Cifar10Binary.probe(&tgz, &known).unwrap_err().to_string();
+        assert!(
+            e.contains("expected the official `cifar-10-binary.tar.gz`"),
+            "{e}"
+        );
+        // an archive of one's own reads alike, with the same images
+        let la = Cifar10Binary.probe(&tgz, &w).unwrap().unwrap();
+        assert_eq!(Cifar10Binary.load(&la).unwrap(), (tr, te));
     }
 }

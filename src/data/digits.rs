@@ -11,11 +11,19 @@
 //! stratified one: within each class, in file order, every fourth image (the
 //! 4th, 8th, ...) goes to the test split and the rest to training. That gives
 //! 445 test and 1352 training images.
+//!
+//! The known `digits` is the embedded copy; a spec may also point at a copy
+//! of its own (`.csv` or `.csv.gz`), checked row by row (the [`DigitsCsv`]
+//! format).
 
 use std::path::Path;
 
+use super::format::{Format, STATE_EMBEDDED, Want, file_name};
+use super::hash::ContentDigest;
 use super::idx::{gunzip, is_gzip};
-use super::{DataError, ImageSet};
+use super::registry::DIGIT_NAMES;
+use super::{DataError, ImageSet, Located};
+use crate::spec::DataFormat;
 
 /// The embedded CSV (gzip).
 pub static DIGITS_CSV_GZ: &[u8] = include_bytes!("digits.csv.gz");
@@ -106,6 +114,69 @@ pub fn embedded_blake3() -> blake3::Hash {
     blake3::hash(DIGITS_CSV_GZ)
 }
 
+/// The digits CSV format (see the module header).
+pub struct DigitsCsv;
+
+impl Format for DigitsCsv {
+    fn layout(&self) -> &'static str {
+        "a .csv or .csv.gz file with 64 pixel values (0..16) and a label per row"
+    }
+
+    fn embedded(&self, w: &Want) -> Option<Located> {
+        let classes = w.class_names(DIGIT_NAMES);
+        let mut digest = ContentDigest::new(DataFormat::DigitsCsv.as_str(), &classes);
+        digest.file("digits.csv.gz", &embedded_blake3());
+        Some(Located {
+            format: DataFormat::DigitsCsv,
+            path: None,
+            id: w.id(digest.finish()),
+            classes,
+            state: STATE_EMBEDDED.into(),
+        })
+    }
+
+    fn probe(&self, path: &Path, w: &Want) -> Result<Option<Located>, DataError> {
+        let file = if path.is_file() {
+            path.to_path_buf()
+        } else {
+            let c = [
+                format!("{}.csv.gz", w.name),
+                format!("{}.csv", w.name),
+                "digits.csv.gz".into(),
+                "digits.csv".into(),
+            ]
+            .into_iter()
+            .map(|n| path.join(n))
+            .find(|p| p.is_file());
+            match c {
+                Some(p) => p,
+                None => return Ok(None),
+            }
+        };
+        let bytes = std::fs::read(&file).map_err(|e| DataError::io(&file, e, w.ds()))?;
+        parse(&bytes, &file, w.ds())?;
+        let classes = w.class_names(DIGIT_NAMES);
+        let mut digest = ContentDigest::new(DataFormat::DigitsCsv.as_str(), &classes);
+        digest.file(&file_name(&file), &blake3::hash(&bytes));
+        Ok(Some(Located {
+            format: DataFormat::DigitsCsv,
+            path: Some(file),
+            id: w.id(digest.finish()),
+            classes,
+            state: "checked (CSV rows; no official digest)".into(),
+        }))
+    }
+
+    fn load(&self, l: &Located) -> Result<(ImageSet, ImageSet), DataError> {
+        let Some(p) = &l.path else {
+            return load_embedded();
+        };
+        let ds = Some(l.id.name.as_str());
+        let bytes = std::fs::read(p).map_err(|e| DataError::io(p, e, ds))?;
+        Ok(split_fixed(&parse(&bytes, p, ds)?))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -162,5 +233,48 @@ mod tests {
         let ok = parse(row("16", "3").as_bytes(), p, None).unwrap();
         assert_eq!(ok.image(0)[0], 255);
         assert_eq!(ok.labels, vec![3]);
+    }
+
+    #[test]
+    fn digits_are_embedded_and_load_offline() {
+        let spec = crate::spec::DatasetSpec::named("digits");
+        let opts = super::super::DataOptions {
+            search: vec![],
+            offline: true,
+        };
+        let l = super::super::locate(&spec, &opts).unwrap();
+        assert_eq!(l.path, None);
+        assert_eq!(l.state, STATE_EMBEDDED);
+        assert_eq!(l.classes.len(), 10);
+        let again = super::super::locate(&spec, &opts).unwrap();
+        assert_eq!(l.id, again.id);
+        let ds = super::super::load(&l).unwrap();
+        assert_eq!((ds.train.len(), ds.test.len()), (1352, 445));
+        assert_eq!(
+            (ds.train.height, ds.train.width, ds.train.channels),
+            (8, 8, 1)
+        );
+    }
+
+    #[test]
+    fn a_csv_of_ones_own_is_probed_and_loaded() {
+        let dir = tempfile::tempdir().unwrap();
+        let w = Want {
+            name: "mine",
+            known: None,
+            classes: None,
+        };
+        assert!(DigitsCsv.probe(dir.path(), &w).unwrap().is_none());
+        std::fs::write(dir.path().join("mine.csv.gz"), DIGITS_CSV_GZ).unwrap();
+        let l = DigitsCsv.probe(dir.path(), &w).unwrap().unwrap();
+        assert!(l.state.starts_with("checked"), "{}", l.state);
+        let embedded = DigitsCsv.embedded(&w).unwrap();
+        assert_eq!(
+            DigitsCsv.load(&l).unwrap(),
+            DigitsCsv.load(&embedded).unwrap()
+        );
+        std::fs::write(dir.path().join("mine.csv.gz"), b"1,2,3").unwrap();
+        let e = DigitsCsv.probe(dir.path(), &w).unwrap_err().to_string();
+        assert!(e.contains("mine.csv.gz: line 1"), "{e}");
     }
 }

@@ -4,32 +4,26 @@
 //! list fixes their order. All images must have one size and channel count;
 //! grayscale images stay one channel, colour images are RGB (alpha dropped).
 //! Hidden files (`.name`) and files of other types are ignored.
+//!
+//! A known archive (the CIFAR-10 JPEG copy) is verified by its md5; other
+//! copies by their layout, and their content digest covers every image file
+//! (the [`ImageFolder`] format).
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::io::Read;
 use std::path::{Path, PathBuf};
+use std::sync::{Mutex, OnceLock};
+use std::time::SystemTime;
 
 use flate2::read::GzDecoder;
 use rayon::prelude::*;
 
-use super::{DataError, ImageSet};
+use super::format::{Format, Source, Want, check_known_file, file_name, path_of};
+use super::hash::{ContentDigest, file_digest};
+use super::{DataError, ImageSet, Located};
+use crate::spec::DataFormat;
 
 const SPLITS: [&str; 2] = ["train", "test"];
-
-/// Where an image-folder dataset is.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum Source {
-    Folder(PathBuf),
-    Archive(PathBuf),
-}
-
-impl Source {
-    pub fn path(&self) -> &Path {
-        match self {
-            Source::Folder(p) | Source::Archive(p) => p,
-        }
-    }
-}
 
 /// Whether a file name looks like a tar archive.
 pub fn is_archive_name(p: &Path) -> bool {
@@ -398,121 +392,128 @@ pub fn load(
     Ok((train, test))
 }
 
-#[cfg(test)]
-mod tests {
-    use super::super::testutil::*;
-    use super::*;
+type ListingMemo = Mutex<HashMap<(PathBuf, u64, Option<SystemTime>), Listing>>;
 
-    fn names(v: &[&str]) -> Vec<String> {
-        v.iter().map(|s| s.to_string()).collect()
+/// [`scan`], with archive listings remembered per (path, size, mtime).
+fn scan_cached(src: &Source, dataset: Option<&str>) -> Result<Listing, DataError> {
+    static MEMO: OnceLock<ListingMemo> = OnceLock::new();
+    let Source::Archive(p) = src else {
+        return scan(src, dataset);
+    };
+    let meta = std::fs::metadata(p).map_err(|e| DataError::io(p, e, dataset))?;
+    let key = (p.clone(), meta.len(), meta.modified().ok());
+    let memo = MEMO.get_or_init(|| Mutex::new(HashMap::new()));
+    if let Some(l) = memo.lock().unwrap_or_else(|e| e.into_inner()).get(&key) {
+        return Ok(l.clone());
+    }
+    let l = scan(src, dataset)?;
+    memo.lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .insert(key, l.clone());
+    Ok(l)
+}
+
+/// Where an image folder is at `path`: for a known dataset its archive (the
+/// file itself, or its official file name in the folder); else a folder with
+/// `train/`, an archive, or `<path>.tar.gz` / `.tgz` / `.tar` beside it.
+fn find_for(path: &Path, w: &Want) -> Option<Source> {
+    if let Some(k) = w.known {
+        let archive = if path.is_file() {
+            Some(path.to_path_buf())
+        } else {
+            k.files
+                .first()
+                .map(|f| path.join(f.name))
+                .filter(|p| p.is_file())
+        };
+        return archive.map(Source::Archive).or_else(|| find(path));
+    }
+    find(path).or_else(|| {
+        let base = path.as_os_str().to_string_lossy();
+        [".tar.gz", ".tgz", ".tar"]
+            .iter()
+            .map(|e| PathBuf::from(format!("{base}{e}")))
+            .find(|p| p.is_file())
+            .map(Source::Archive)
+    })
+}
+
+/// The image-folder format (see the module header).
+pub struct ImageFolder;
+
+impl Format for ImageFolder {
+    fn layout(&self) -> &'static str {
+        "a folder (or .tar / .tar.gz) with train/<class>/*.png|jpg and test/<class>/*.png|jpg"
     }
 
-    #[test]
-    fn folder_tar_and_tar_gz_give_the_same_images() {
-        let dir = tempfile::tempdir().unwrap();
-        let root = dir.path().join("shapes");
-        let expected = write_image_folder(&root, &["b", "a", "c"], 3, 4, 2, 3);
-        let src = find(&root).unwrap();
-        let listing = scan(&src, None).unwrap();
-        let cls = classes(&listing, None, &root, None).unwrap();
-        assert_eq!(cls, names(&["a", "b", "c"]));
-        let (tr, te) = load(&src, &cls, None).unwrap();
-        assert_eq!(tr.channels, 3);
-        assert_eq!((tr.height, tr.width), (4, 2));
-        assert_eq!(tr.class_counts(3), vec![3, 3, 3]);
-        assert_eq!(te.class_counts(3), vec![2, 2, 2]);
-        // png is lossless: exact pixels
-        assert_eq!(tr.image(0), &expected["train/a/0.png"][..]);
-
-        for gz in [false, true] {
-            let tgz = dir.path().join(if gz { "s.tar.gz" } else { "s.tar" });
-            tar_gz_dir(&root, &tgz, gz);
-            let src2 = find(&tgz).unwrap();
-            assert_eq!(src2, Source::Archive(tgz.clone()));
-            let l2 = scan(&src2, None).unwrap();
-            assert_eq!(classes(&l2, None, &tgz, None).unwrap(), cls);
-            let (tr2, te2) = load(&src2, &cls, None).unwrap();
-            assert_eq!(tr2, tr);
-            assert_eq!(te2, te);
+    fn probe(&self, path: &Path, w: &Want) -> Result<Option<Located>, DataError> {
+        let Some(src) = find_for(path, w) else {
+            return Ok(None);
+        };
+        let mut official = false;
+        let mut files: Vec<(String, blake3::Hash)> = Vec::new();
+        if let Source::Archive(a) = &src {
+            let kf = w
+                .known
+                .and_then(|k| k.files.iter().find(|f| f.name == file_name(a)));
+            let b3 = match kf {
+                Some(kf) => {
+                    official = true;
+                    check_known_file(a, kf, w.ds())?.1
+                }
+                None => file_digest(a, w.ds())?.blake3,
+            };
+            files.push((file_name(a), b3));
         }
-
-        // an explicit list fixes the label order
-        let fixed = names(&["c", "b", "a"]);
-        let cls2 = classes(&listing, Some(&fixed), &root, None).unwrap();
-        let (tr3, _) = load(&src, &cls2, None).unwrap();
-        assert_eq!(tr3.image(0), &expected["train/c/0.png"][..]);
-        assert_eq!(tr3.labels[0], 0);
+        let fixed = w.fixed_classes();
+        // the known archive's md5 vouches for its layout: no need to list it
+        let (classes, listing) = match (official, w.classes, &fixed) {
+            (true, None, Some(f)) => (f.clone(), None),
+            _ => {
+                let listing = scan_cached(&src, w.ds())?;
+                let classes = classes(&listing, fixed.as_deref(), src.path(), w.ds())?;
+                (classes, Some(listing))
+            }
+        };
+        if let (Source::Folder(root), Some(listing)) = (&src, &listing) {
+            for (s, m) in listing.counts.iter().enumerate() {
+                let split = SPLITS[s];
+                for c in m.keys() {
+                    let dir = root.join(split).join(c);
+                    let mut names: Vec<PathBuf> = std::fs::read_dir(&dir)
+                        .map_err(|e| DataError::io(&dir, e, w.ds()))?
+                        .filter_map(|e| e.ok().map(|e| e.path()))
+                        .filter(|p| p.is_file())
+                        .collect();
+                    names.sort();
+                    for p in names {
+                        let rel = format!("{split}/{c}/{}", file_name(&p));
+                        files.push((rel, file_digest(&p, w.ds())?.blake3));
+                    }
+                }
+            }
+        }
+        let mut digest = ContentDigest::new(DataFormat::ImageFolder.as_str(), &classes);
+        for (n, b3) in &files {
+            digest.file(n, b3);
+        }
+        Ok(Some(Located {
+            format: DataFormat::ImageFolder,
+            path: Some(src.path().to_path_buf()),
+            id: w.id(digest.finish()),
+            classes,
+            state: if official {
+                "verified (known md5)".into()
+            } else {
+                "checked (layout; no official digest)".into()
+            },
+        }))
     }
 
-    #[test]
-    fn grayscale_stays_one_channel_and_jpeg_decodes() {
-        let dir = tempfile::tempdir().unwrap();
-        let root = dir.path().join("g");
-        write_image_folder(&root, &["x", "y"], 1, 5, 6, 2);
-        let cls = classes(
-            &scan(&find(&root).unwrap(), None).unwrap(),
-            None,
-            &root,
-            None,
-        )
-        .unwrap();
-        let (tr, te) = load(&find(&root).unwrap(), &cls, None).unwrap();
-        assert_eq!(tr.channels, 1);
-        assert_eq!(tr.len(), 4);
-        assert_eq!(te.len(), 2);
-        // the jpg files (test split) decode to roughly the written gray values
-        let want = gray_value(0, 0);
-        let got = te.image(0)[0] as i32;
-        assert!((got - want as i32).abs() <= 8, "{got} vs {want}");
-    }
-
-    #[test]
-    fn bad_folders_are_named_errors() {
-        let dir = tempfile::tempdir().unwrap();
-        let root = dir.path().join("d");
-        write_image_folder(&root, &["a", "b"], 3, 4, 4, 2);
-        // an empty class folder
-        std::fs::create_dir_all(root.join("train/c")).unwrap();
-        std::fs::create_dir_all(root.join("test/c")).unwrap();
-        let l = scan(&find(&root).unwrap(), None).unwrap();
-        let e = classes(&l, None, &root, None).unwrap_err().to_string();
-        assert!(e.contains("`train/c` is empty or missing"), "{e}");
-        // also inside an archive (directory entries)
-        let tgz = dir.path().join("d.tar.gz");
-        tar_gz_dir(&root, &tgz, true);
-        let l = scan(&find(&tgz).unwrap(), None).unwrap();
-        let e = classes(&l, None, &tgz, None).unwrap_err().to_string();
-        assert!(
-            e.contains("d.tar.gz") && e.contains("`train/c` is empty"),
-            "{e}"
-        );
-        std::fs::remove_dir(root.join("train/c")).unwrap();
-        std::fs::remove_dir(root.join("test/c")).unwrap();
-        // a folder outside the fixed list
-        let l = scan(&find(&root).unwrap(), None).unwrap();
-        let e = classes(&l, Some(&names(&["a"])), &root, None)
-            .unwrap_err()
-            .to_string();
-        assert!(
-            e.contains("class folder `b` is not in the class list"),
-            "{e}"
-        );
-        // an image of another size
-        write_png(&root.join("train/b/zz.png"), 3, 5, 4, 9);
-        let cls = names(&["a", "b"]);
-        let e = load(&find(&root).unwrap(), &cls, None)
-            .unwrap_err()
-            .to_string();
-        assert!(e.contains("zz.png") && e.contains("image is 4x5"), "{e}");
-        // an undecodable image
-        std::fs::write(root.join("train/b/zz.png"), b"not a png").unwrap();
-        let e = load(&find(&root).unwrap(), &cls, None)
-            .unwrap_err()
-            .to_string();
-        assert!(e.contains("zz.png: cannot decode"), "{e}");
-        // no test folder
-        std::fs::remove_dir_all(root.join("test")).unwrap();
-        let e = scan(&find(&root).unwrap(), None).unwrap_err().to_string();
-        assert!(e.contains("no `test/` folder"), "{e}");
+    fn load(&self, l: &Located) -> Result<(ImageSet, ImageSet), DataError> {
+        load(&Source::at(path_of(l)?), &l.classes, Some(&l.id.name))
     }
 }
+
+#[cfg(test)]
+mod tests;

@@ -1,14 +1,21 @@
 //! The IDX format (MNIST, Fashion-MNIST), plain or gzip-compressed: a
 //! big-endian header (magic 2051 for images with count, rows, cols; magic 2049
 //! for labels with count) followed by one byte per pixel or label.
+//!
+//! A copy is a folder with the four files (each plain or `.gz`); a known
+//! dataset's files are checked against their published sizes and md5s, others
+//! by their headers (the [`Idx`] format).
 
 use std::io::Read;
 use std::path::{Path, PathBuf};
 
 use flate2::read::GzDecoder;
 
-use super::registry::IDX_NAMES;
-use super::{DataError, ImageSet};
+use super::format::{Format, STATE_OFFICIAL, Want, check_known_file, file_name, path_of};
+use super::hash::{ContentDigest, file_digest};
+use super::registry::{DIGIT_NAMES, IDX_NAMES};
+use super::{DataError, ImageSet, Located};
+use crate::spec::DataFormat;
 
 const IMAGES_MAGIC: u32 = 2051;
 const LABELS_MAGIC: u32 = 2049;
@@ -303,10 +310,105 @@ pub fn load(
     Ok((train, test))
 }
 
+/// The IDX format (see the module header).
+pub struct Idx;
+
+impl Format for Idx {
+    fn layout(&self) -> &'static str {
+        "a folder with train-images-idx3-ubyte, train-labels-idx1-ubyte, t10k-images-idx3-ubyte, t10k-labels-idx1-ubyte (each may be .gz)"
+    }
+
+    fn probe(&self, dir: &Path, w: &Want) -> Result<Option<Located>, DataError> {
+        if !dir.is_dir() || !any_file(dir) {
+            return Ok(None);
+        }
+        let Some(files) = find_files(dir) else {
+            let missing: Vec<&str> = IDX_NAMES
+                .iter()
+                .copied()
+                .filter(|n| !dir.join(n).is_file() && !dir.join(format!("{n}.gz")).is_file())
+                .collect();
+            return Err(DataError::bad(
+                dir,
+                format!(
+                    "incomplete IDX dataset: missing {} (or .gz)",
+                    missing.join(", ")
+                ),
+                w.ds(),
+            ));
+        };
+        let classes = w.class_names(DIGIT_NAMES);
+        let mut digest = ContentDigest::new(DataFormat::Idx.as_str(), &classes);
+        let mut all_official = true;
+        let mut counts = [0usize; 4];
+        for (i, p) in files.iter().enumerate() {
+            let official = match w.known {
+                Some(k) => {
+                    let (ok, b3) = check_known_file(p, &k.files[i], w.ds())?;
+                    digest.file(&file_name(p), &b3);
+                    ok
+                }
+                None => {
+                    digest.file(&file_name(p), &file_digest(p, w.ds())?.blake3);
+                    false
+                }
+            };
+            if !official {
+                all_official = false;
+                counts[i] = check_header(p, i % 2 == 0, w.ds())?.0;
+            }
+        }
+        if !all_official {
+            for (i, j) in [(0, 1), (2, 3)] {
+                if counts[i] != counts[j] && counts[i] > 0 && counts[j] > 0 {
+                    return Err(DataError::bad(
+                        &files[j],
+                        format!(
+                            "{} labels but {} has {} images",
+                            counts[j],
+                            files[i].display(),
+                            counts[i]
+                        ),
+                        w.ds(),
+                    ));
+                }
+            }
+        }
+        Ok(Some(Located {
+            format: DataFormat::Idx,
+            path: Some(dir.to_path_buf()),
+            id: w.id(digest.finish()),
+            classes,
+            state: if all_official {
+                STATE_OFFICIAL.into()
+            } else {
+                "checked (IDX headers; no official digest)".into()
+            },
+        }))
+    }
+
+    fn load(&self, l: &Located) -> Result<(ImageSet, ImageSet), DataError> {
+        let ds = Some(l.id.name.as_str());
+        let dir = path_of(l)?;
+        let files = find_files(dir)
+            .ok_or_else(|| DataError::bad(dir, "the IDX files are no longer all there", ds))?;
+        load(&files, l.classes.len(), ds)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::super::testutil::*;
     use super::*;
+    use crate::spec::{DatasetSpec, Limits, Protocol};
+
+    fn want(name: &str) -> Want<'_> {
+        Want {
+            name,
+            known: super::super::registry::known(name),
+            classes: None,
+        }
+    }
 
     #[test]
     fn reads_plain_and_gzip_idx() {
@@ -384,5 +486,97 @@ mod tests {
             e.contains("2 labels but") && e.contains("has 30 images"),
             "{e}"
         );
+    }
+
+    #[test]
+    fn probe_checks_headers_and_names_missing_files() {
+        let root = tempfile::tempdir().unwrap();
+        assert!(Idx.probe(root.path(), &want("own")).unwrap().is_none());
+        let d = root.path().join("own");
+        write_idx_dataset(&d, false, 1, 1);
+        let l = Idx.probe(&d, &want("own")).unwrap().unwrap();
+        assert!(l.state.starts_with("checked"), "{}", l.state);
+        assert_eq!(l.classes[9], "9");
+        let (tr, te) = Idx.load(&l).unwrap();
+        assert_eq!((tr.len(), te.len()), (10, 10));
+        // a bad header is caught without decoding, for data without digests
+        std::fs::write(
+            d.join("t10k-labels-idx1-ubyte"),
+            idx_images(&[vec![1]], 1, 1),
+        )
+        .unwrap();
+        let e = Idx.probe(&d, &want("own")).unwrap_err().to_string();
+        assert!(
+            e.contains("t10k-labels-idx1-ubyte: not an IDX label file"),
+            "{e}"
+        );
+        // counts that disagree
+        std::fs::write(d.join("t10k-labels-idx1-ubyte"), idx_labels(&[1; 3])).unwrap();
+        let e = Idx.probe(&d, &want("own")).unwrap_err().to_string();
+        assert!(
+            e.contains("3 labels but") && e.contains("has 10 images"),
+            "{e}"
+        );
+        // an incomplete set names what is missing
+        std::fs::remove_file(d.join("t10k-labels-idx1-ubyte")).unwrap();
+        let e = Idx.probe(&d, &want("own")).unwrap_err().to_string();
+        assert!(e.contains("missing t10k-labels-idx1-ubyte"), "{e}");
+        // files gone after locating: a named error
+        std::fs::remove_file(d.join("t10k-images-idx3-ubyte")).unwrap();
+        let e = Idx.load(&l).unwrap_err().to_string();
+        assert!(e.contains("no longer all there"), "{e}");
+    }
+
+    #[test]
+    fn a_copy_of_mnist_that_is_not_official_is_named_with_the_fix() {
+        let root = tempfile::tempdir().unwrap();
+        write_idx_dataset(root.path(), true, 1, 1);
+        let e = Idx
+            .probe(root.path(), &want("mnist"))
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("train-images-idx3-ubyte.gz"), "{e}");
+        assert!(e.contains("expected 9912422"), "{e}");
+        assert!(e.contains("runner data fetch mnist"), "{e}");
+    }
+
+    #[test]
+    fn real_mnist_verifies_and_gives_table_1_counts() {
+        let t0 = std::time::Instant::now();
+        let Some(l) = real_data("mnist") else { return };
+        let t_locate = t0.elapsed();
+        assert_eq!(l.state, STATE_OFFICIAL);
+        let t1 = std::time::Instant::now();
+        let ds = super::super::load(&l).unwrap();
+        eprintln!(
+            "mnist: locate {:.3} s, load {:.3} s",
+            t_locate.as_secs_f64(),
+            t1.elapsed().as_secs_f64()
+        );
+        assert_eq!(
+            ds.train.class_counts(10),
+            vec![5923, 6742, 5958, 6131, 5842, 5421, 5918, 6265, 5851, 5949]
+        );
+        assert_eq!(
+            ds.test.class_counts(10),
+            vec![980, 1135, 1032, 1010, 982, 892, 958, 1028, 974, 1009]
+        );
+        assert_eq!(&ds.train.labels[..10], &[5, 0, 4, 1, 9, 2, 1, 3, 1, 4]);
+        assert_eq!(&ds.test.labels[..10], &[7, 2, 1, 0, 4, 1, 4, 9, 5, 9]);
+        assert_eq!(
+            (ds.train.height, ds.train.width, ds.train.channels),
+            (28, 28, 1)
+        );
+        let mean = ds.train.pixels.iter().map(|&p| p as u64).sum::<u64>() as f64
+            / ds.train.pixels.len() as f64;
+        assert!((mean - 33.318).abs() < 0.001, "{mean}");
+        let s = super::super::split(&ds, Protocol::AnomalyClass, 0, 0, Limits::default()).unwrap();
+        assert_eq!(s.train.len(), 54077);
+        let anomalies = s.test_is_anomaly.iter().filter(|&&a| a == 1).count();
+        assert_eq!(anomalies, 980);
+        assert_eq!(s.test.len() - anomalies, 9020);
+        // the same copy is found again with the same identity
+        let again = super::super::locate(&DatasetSpec::named("mnist"), &real_data_options());
+        assert_eq!(again.unwrap().id, l.id);
     }
 }

@@ -6,10 +6,13 @@
 //! detector converts to its own input (size, scaling) itself.
 //!
 //! Files: `registry` (known datasets, official files and digests, URLs),
-//! `locate` (resolution order, verification, content digest), `hash`
-//! (md5 + blake3 of files), `idx`, `cifar`, `folder`, `digits` (readers),
-//! `download` (mirrors, temporary file, verify, rename), `split` (protocols,
-//! limits, validation).
+//! `locate` (resolution order), `format` (the `Format` trait: probe = find
+//! and verify a copy, load = decode it; the table of formats), `idx`,
+//! `cifar`, `folder`, `digits` (each reader with its `Format`), `hash`
+//! (md5 + blake3 of files, content digest), `download` (mirrors, temporary
+//! file, verify, rename), `status` (`data ls` / `data verify`), `split`
+//! (protocols, limits, validation), `testutil` (tests only: real and
+//! generated datasets).
 
 use std::path::PathBuf;
 
@@ -20,18 +23,21 @@ mod cifar;
 mod digits;
 mod download;
 mod folder;
+mod format;
 mod hash;
 mod idx;
 mod locate;
 mod registry;
 mod split;
+mod status;
 #[cfg(test)]
-mod testutil;
+pub mod testutil;
 
 pub use digits::DIGITS_TEST_EVERY;
 pub use download::download_file;
 pub use registry::{KNOWN, Known, KnownFile, known};
 pub use split::validation_split;
+pub use status::{DatasetStatus, status_all, verify};
 
 /// What can go wrong with data; every message names the file and what to do.
 #[derive(Debug, Error)]
@@ -236,7 +242,7 @@ pub fn locate(spec: &crate::spec::DatasetSpec, opts: &DataOptions) -> Result<Loc
 
 /// Decodes a located dataset (checking every header, count and label).
 pub fn load(located: &Located) -> Result<Dataset, DataError> {
-    locate::load(located)
+    format::load(located)
 }
 
 /// The protocol split of `class` with data limits applied (deterministic in `seed`).
@@ -255,33 +261,10 @@ pub fn split(
     split::split(ds, protocol, class, seed, limits)
 }
 
-/// One line of `runner data ls`.
-#[derive(Clone, Debug)]
-pub struct DatasetStatus {
-    pub name: String,
-    pub format: crate::spec::DataFormat,
-    /// Where it was found, if it was.
-    pub location: Option<String>,
-    /// `verified (official md5)`, `embedded`, `not found`, or the error.
-    pub state: String,
-    pub approximate: bool,
-}
-
-/// The state of every known dataset on this machine (never downloads).
-pub fn status_all(opts: &DataOptions) -> Vec<DatasetStatus> {
-    locate::status_all(opts)
-}
-
 /// Downloads (if needed) and verifies a known dataset: into the first
 /// `RUNNER_DATA` folder (`<folder>/<name>/`) or `./data/<name>`, trying the
 /// base URLs of `RUNNER_DATA_MIRRORS` first, then the official URL and the
 /// known mirrors. Damaged files in that folder are downloaded again.
 pub fn fetch(name: &str, opts: &DataOptions) -> Result<Located, DataError> {
     locate::fetch(name, opts, &download::env_mirrors())
-}
-
-/// Verifies every file of a dataset against its known digests and decodes it
-/// fully; returns a multi-line report.
-pub fn verify(name: &str, opts: &DataOptions) -> Result<String, DataError> {
-    locate::verify(name, opts)
 }

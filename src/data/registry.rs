@@ -40,7 +40,8 @@ pub struct Known {
     pub system_package: Option<&'static str>,
 }
 
-const DIGIT_NAMES: &[&str] = &["0", "1", "2", "3", "4", "5", "6", "7", "8", "9"];
+/// The class names of the digit datasets (MNIST, the UCI digits).
+pub const DIGIT_NAMES: &[&str] = &["0", "1", "2", "3", "4", "5", "6", "7", "8", "9"];
 
 const CIFAR_NAMES: &[&str] = &[
     "airplane",

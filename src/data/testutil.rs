@@ -1,15 +1,103 @@
-//! Tiny generated datasets in every format, for the tests of this module.
+//! Test helpers: the real datasets of this machine ([`real_data`],
+//! [`real_dataset`]), for tests here and in `detector/`; and tiny generated
+//! datasets in every format.
+//!
+//! A real dataset that is absent skips its test (it prints `skipped: ...`)
+//! unless `RUNNER_REQUIRE_DATA=1` (CI sets it where the data is), which turns
+//! the absence into a failure. A copy that is there but fails verification or
+//! decoding always fails the test: it is never reported as skipped.
 
 use std::collections::HashMap;
 use std::io::Write;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use flate2::Compression;
 use flate2::write::GzEncoder;
 
-use super::ImageSet;
 use super::cifar::{BATCHES, META};
 use super::registry::IDX_NAMES;
+use super::{DataError, DataOptions, Dataset, ImageSet, Located};
+use crate::spec::DatasetSpec;
+
+/// The variable that makes a missing real dataset a test failure (`1`).
+pub const REQUIRE_DATA_ENV: &str = "RUNNER_REQUIRE_DATA";
+
+/// Whether a missing real dataset fails the test (`RUNNER_REQUIRE_DATA=1`).
+pub fn data_required() -> bool {
+    std::env::var(REQUIRE_DATA_ENV).is_ok_and(|v| v.trim() == "1")
+}
+
+/// Reports real data that is not on this machine: prints `skipped: ...` and
+/// returns `None`, or panics when [`data_required`].
+pub fn missing_data<T>(what: &str) -> Option<T> {
+    missing(what, data_required())
+}
+
+fn missing<T>(what: &str, required: bool) -> Option<T> {
+    if required {
+        panic!("{REQUIRE_DATA_ENV}=1 but {what} is not on this machine");
+    }
+    eprintln!(
+        "skipped: {what} is not on this machine (set RUNNER_DATA to the folder holding it; \
+         {REQUIRE_DATA_ENV}=1 makes this a failure)"
+    );
+    None
+}
+
+/// Where the real datasets are looked for (offline), before `./data` and
+/// `/usr/share/datasets`: the `RUNNER_DATA` folders, then `shared/data` one
+/// and two levels above the crate root.
+pub fn real_data_options() -> DataOptions {
+    let mut search: Vec<PathBuf> = std::env::var_os("RUNNER_DATA")
+        .map(|v| {
+            std::env::split_paths(&v)
+                .filter(|p| !p.as_os_str().is_empty())
+                .collect()
+        })
+        .unwrap_or_default();
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    for up in ["../shared/data", "../../shared/data"] {
+        let p = root.join(up);
+        let same = |q: &PathBuf| match (q.canonicalize(), p.canonicalize()) {
+            (Ok(a), Ok(b)) => a == b,
+            _ => false,
+        };
+        if p.is_dir() && !search.iter().any(same) {
+            search.push(p);
+        }
+    }
+    DataOptions {
+        search,
+        offline: true,
+    }
+}
+
+/// The real dataset `name` (`mnist`, `fashion-mnist`, `cifar10-jpeg`, ...),
+/// located and verified like `runner` does (official md5s), not decoded.
+/// `None` (after `skipped: ...`) when it is absent; panics when it is absent
+/// and `RUNNER_REQUIRE_DATA=1`, and whenever a copy is there but broken.
+pub fn real_data(name: &str) -> Option<Located> {
+    find_real(name, &real_data_options(), data_required())
+}
+
+fn find_real(name: &str, opts: &DataOptions, required: bool) -> Option<Located> {
+    match super::locate(&DatasetSpec::named(name), opts) {
+        Ok(l) => Some(l),
+        Err(e @ DataError::NotFound { .. }) => {
+            missing(&format!("the real dataset `{name}` ({e})"), required)
+        }
+        Err(e) => panic!("the real dataset `{name}` is there but unusable: {e}"),
+    }
+}
+
+/// [`real_data`], decoded; a copy that fails to decode panics.
+pub fn real_dataset(name: &str) -> Option<Dataset> {
+    let l = real_data(name)?;
+    match super::load(&l) {
+        Ok(ds) => Some(ds),
+        Err(e) => panic!("the real dataset `{name}` is there but does not decode: {e}"),
+    }
+}
 
 pub fn gz(bytes: &[u8]) -> Vec<u8> {
     let mut e = GzEncoder::new(Vec::new(), Compression::fast());
@@ -198,4 +286,37 @@ pub fn write_image_folder(
     }
     std::fs::write(root.join("train").join(".DS_Store"), b"junk").unwrap();
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn only(dir: &Path) -> DataOptions {
+        DataOptions {
+            search: vec![dir.to_path_buf()],
+            offline: true,
+        }
+    }
+
+    #[test]
+    fn an_absent_dataset_is_skipped_unless_required() {
+        let empty = tempfile::tempdir().unwrap();
+        assert!(find_real("cifar10", &only(empty.path()), false).is_none());
+    }
+
+    #[test]
+    #[should_panic(expected = "RUNNER_REQUIRE_DATA=1 but the real dataset `cifar10`")]
+    fn an_absent_dataset_fails_when_required() {
+        let empty = tempfile::tempdir().unwrap();
+        find_real("cifar10", &only(empty.path()), true);
+    }
+
+    #[test]
+    #[should_panic(expected = "the real dataset `mnist` is there but unusable")]
+    fn a_corrupt_dataset_is_never_skipped() {
+        let root = tempfile::tempdir().unwrap();
+        write_idx_dataset(&root.path().join("mnist"), true, 1, 1);
+        find_real("mnist", &only(root.path()), false);
+    }
 }

@@ -4,9 +4,10 @@
 //! `build(config)` gives the [`Detector`] of a method; `fit` trains it on
 //! normal images, `load` reads a stored model back; the [`Fitted`] model
 //! scores images and saves itself into a store object's folder.
-
-pub mod ganomaly;
-pub mod kde;
+//!
+//! The detector modules are the registry's (`spec::methods::for_each_method`):
+//! each method's folder here is named as in specs and implements
+//! [`MethodDetector`] for its params type.
 
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -14,24 +15,37 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use thiserror::Error;
 
 use crate::data::ImageSet;
-use crate::nn::device::DeviceChoice;
+use crate::device::DeviceChoice;
 use crate::spec::MethodConfig;
+
+macro_rules! define_detectors {
+    ($($name:ident: $variant:ident($params:ident)),* $(,)?) => {
+        $(pub mod $name;)*
+
+        /// The detector of a method configuration.
+        pub fn build(config: &MethodConfig) -> Box<dyn Detector> {
+            match config {
+                $(MethodConfig::$variant(p) => MethodDetector::detector(p),)*
+            }
+        }
+    };
+}
+crate::spec::methods::for_each_method!(define_detectors);
+
+/// How a method's parameters become its detector: each detector module
+/// implements it for its params type.
+pub trait MethodDetector {
+    fn detector(&self) -> Box<dyn Detector>;
+}
 
 /// What can go wrong while fitting, scoring, saving or loading a detector.
 #[derive(Debug, Error)]
 pub enum DetectorError {
-    #[error(
-        "diverged at epoch {epoch}, step {step}: {what} is not finite; lower the learning rate or check the data"
-    )]
-    Diverged {
-        epoch: usize,
-        step: usize,
-        what: String,
-    },
+    /// Divergence, a device this build lacks: from the shared `nn` blocks.
+    #[error(transparent)]
+    Nn(#[from] crate::nn::NnError),
     #[error("stopped (interrupted)")]
     Cancelled,
-    #[error("device {device} is not available in this build: rebuild with `--features {feature}`")]
-    DeviceUnavailable { device: String, feature: String },
     #[error("cannot train on {0} images: at least 2 are needed")]
     TooFewImages(usize),
     #[error("model file {path}: {reason}")]
@@ -98,6 +112,9 @@ pub trait Detector: Send + Sync {
     fn fit(&self, normal: &ImageSet, ctx: &RunContext) -> Result<Box<dyn Fitted>, DetectorError>;
     /// Reads a model that `Fitted::save` wrote into `dir`.
     fn load(&self, dir: &Path, ctx: &RunContext) -> Result<Box<dyn Fitted>, DetectorError>;
+    /// Whether it computes on the run's device (`--device`), so that jobs
+    /// on one GPU take turns; `false`: always on the CPU, whatever the device.
+    fn uses_device(&self) -> bool;
 }
 
 /// A trained model.
@@ -107,12 +124,4 @@ pub trait Fitted: Send {
     fn score(&self, images: &ImageSet, ctx: &RunContext) -> Result<Vec<f32>, DetectorError>;
     /// Writes the model into `dir` (a store object being written).
     fn save(&self, dir: &Path) -> Result<(), DetectorError>;
-}
-
-/// The detector of a method configuration.
-pub fn build(config: &MethodConfig) -> Box<dyn Detector> {
-    match config {
-        MethodConfig::Kde(p) => Box::new(kde::Kde::new(p.clone())),
-        MethodConfig::Ganomaly(p) => Box::new(ganomaly::Ganomaly::new(p.clone())),
-    }
 }

@@ -1,5 +1,6 @@
-//! Images as network input: bytes -> f32 in [-1, 1] at the network's side,
-//! then batches as `[batch, channels, side, side]` tensors.
+//! Images as network input, as each method declares it ([`Preprocessing`]):
+//! bytes -> f32 resized to the method's side (or kept at their size), then
+//! normalised per channel; then batches as `[batch, channels, h, w]` tensors.
 //!
 //! Resizing is a separable triangle (bilinear) filter with half-pixel centres,
 //! widened by the scale factor when shrinking: the filter PIL's
@@ -9,8 +10,11 @@
 //! instead of aliasing. Images already at the side are copied unchanged.
 
 use burn::tensor::{Device, Tensor, TensorData};
+use serde::{Deserialize, Serialize};
 
+use super::NnError;
 use crate::data::ImageSet;
+use crate::spec::methods::input::{ChannelStats, Normalization};
 
 /// Weights of one output sample along one axis: the first input index and
 /// the normalised weights of the inputs from there on.
@@ -46,21 +50,22 @@ fn taps(n_in: usize, n_out: usize) -> Vec<Tap> {
         .collect()
 }
 
-/// Resizes one `[h][w]` plane to `side x side` (values in and out as f32).
+/// Resizes one `[h][w]` plane to `oh x ow` (values in and out as f32).
 fn resize_plane(
     src: &[f32],
     h: usize,
     w: usize,
-    side: usize,
+    oh: usize,
+    ow: usize,
     rows: &[Tap],
     cols: &[Tap],
 ) -> Vec<f32> {
-    // Horizontal pass: h x side.
-    let mut tmp = vec![0f32; h * side];
+    // Horizontal pass: h x ow.
+    let mut tmp = vec![0f32; h * ow];
     for y in 0..h {
         let line = &src[y * w..(y + 1) * w];
         for (x, tap) in cols.iter().enumerate() {
-            tmp[y * side + x] = tap
+            tmp[y * ow + x] = tap
                 .weights
                 .iter()
                 .enumerate()
@@ -68,39 +73,92 @@ fn resize_plane(
                 .sum();
         }
     }
-    // Vertical pass: side x side.
-    let mut out = vec![0f32; side * side];
+    // Vertical pass: oh x ow.
+    let mut out = vec![0f32; oh * ow];
     for (y, tap) in rows.iter().enumerate() {
         for (k, wt) in tap.weights.iter().enumerate() {
-            let row = &tmp[(tap.start + k) * side..(tap.start + k + 1) * side];
-            for x in 0..side {
-                out[y * side + x] += wt * row[x];
+            let row = &tmp[(tap.start + k) * ow..(tap.start + k + 1) * ow];
+            for x in 0..ow {
+                out[y * ow + x] += wt * row[x];
             }
         }
     }
     out
 }
 
+/// What a method declares about its input: the size it works at and the
+/// per-channel normalisation (resolved from the method's `normalization`).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Preprocessing {
+    /// Side of the square input; `None` keeps the images' own size.
+    pub side: Option<usize>,
+    /// `(v / 255 - mean[c]) / std[c]` for channel `c`.
+    pub stats: ChannelStats,
+}
+
+impl Preprocessing {
+    /// Resolves a method's `normalization` for `channels`-channel images;
+    /// `official` is the method's own choice.
+    pub fn new(
+        side: Option<usize>,
+        normalization: &Normalization,
+        channels: usize,
+        official: impl Fn(usize) -> Normalization,
+    ) -> Result<Preprocessing, NnError> {
+        let stats = normalization
+            .resolve(channels, official)
+            .map_err(NnError::Input)?;
+        Ok(Preprocessing { side, stats })
+    }
+
+    /// `[-1, 1]` at `side` (for tests and benchmarks).
+    pub fn minus_one_one(side: Option<usize>, channels: usize) -> Preprocessing {
+        Preprocessing {
+            side,
+            stats: ChannelStats {
+                mean: vec![0.5; channels],
+                std: vec![0.5; channels],
+            },
+        }
+    }
+}
+
 /// A whole image set prepared once as network input.
 pub struct PreparedImages {
     pub channels: usize,
-    pub side: usize,
-    /// `len * channels * side * side` values in [-1, 1].
+    pub height: usize,
+    pub width: usize,
+    /// `len * channels * height * width` normalised values.
     values: Vec<f32>,
 }
 
 impl PreparedImages {
-    /// Scales bytes to [-1, 1] ((v / 255 - 0.5) / 0.5) and resizes to `side`.
-    pub fn new(images: &ImageSet, side: usize) -> PreparedImages {
+    /// Resizes to the side of `prep` (if any) and normalises each channel.
+    /// Resizing works on `v / 255`, normalisation comes after (as the
+    /// reference's `Resize` then `ToTensor` then `Normalize`).
+    pub fn new(images: &ImageSet, prep: &Preprocessing) -> Result<PreparedImages, NnError> {
         let (c, h, w) = (images.channels, images.height, images.width);
-        let plane = side * side;
+        if prep.stats.mean.len() != c || prep.stats.std.len() != c {
+            return Err(NnError::Input(format!(
+                "the normalisation is for {} channel(s) but the images have {c}",
+                prep.stats.mean.len()
+            )));
+        }
+        let (oh, ow) = prep.side.map_or((h, w), |s| (s, s));
+        let plane = oh * ow;
         let mut values = Vec::with_capacity(images.len() * c * plane);
-        let same = h == side && w == side;
-        let rows = taps(h, side);
-        let cols = taps(w, side);
+        let same = h == oh && w == ow;
+        let rows = taps(h, oh);
+        let cols = taps(w, ow);
+        let scale: Vec<(f32, f32)> = (0..c)
+            .map(|ch| {
+                let inv = 1.0 / prep.stats.std[ch];
+                (prep.stats.mean[ch] as f32, inv as f32)
+            })
+            .collect();
         for i in 0..images.len() {
             let img = images.image(i);
-            for ch in 0..c {
+            for (ch, &(mean, inv)) in scale.iter().enumerate() {
                 let src: Vec<f32> = img[ch * h * w..(ch + 1) * h * w]
                     .iter()
                     .map(|&b| b as f32 / 255.0)
@@ -108,35 +166,36 @@ impl PreparedImages {
                 let resized = if same {
                     src
                 } else {
-                    resize_plane(&src, h, w, side, &rows, &cols)
+                    resize_plane(&src, h, w, oh, ow, &rows, &cols)
                 };
-                values.extend(resized.into_iter().map(|v| (v - 0.5) / 0.5));
+                values.extend(resized.into_iter().map(|v| (v - mean) * inv));
             }
         }
-        PreparedImages {
+        Ok(PreparedImages {
             channels: c,
-            side,
+            height: oh,
+            width: ow,
             values,
-        }
+        })
     }
 
     pub fn len(&self) -> usize {
-        self.values.len() / (self.channels * self.side * self.side)
+        self.values.len() / (self.channels * self.height * self.width).max(1)
     }
 
     pub fn is_empty(&self) -> bool {
         self.values.is_empty()
     }
 
-    /// The images at `indices`, in that order, as `[n, c, side, side]`.
+    /// The images at `indices`, in that order, as `[n, c, height, width]`.
     pub fn batch(&self, indices: &[usize], device: &Device) -> Tensor<4> {
-        let n = self.channels * self.side * self.side;
+        let n = self.channels * self.height * self.width;
         let mut v = Vec::with_capacity(indices.len() * n);
         for &i in indices {
             v.extend_from_slice(&self.values[i * n..(i + 1) * n]);
         }
         Tensor::from_data(
-            TensorData::new(v, [indices.len(), self.channels, self.side, self.side]),
+            TensorData::new(v, [indices.len(), self.channels, self.height, self.width]),
             device,
         )
     }
@@ -157,16 +216,54 @@ mod tests {
         }
     }
 
+    fn prepare(images: &ImageSet, side: usize) -> PreparedImages {
+        let prep = Preprocessing::minus_one_one(Some(side), images.channels);
+        PreparedImages::new(images, &prep).expect("prepared")
+    }
+
     #[test]
     fn scales_bytes_to_minus_one_one() {
-        let p = PreparedImages::new(&set(1, 2, 2, vec![0, 255, 51, 255]), 2);
+        let p = prepare(&set(1, 2, 2, vec![0, 255, 51, 255]), 2);
         assert_eq!(p.values, vec![-1.0, 1.0, -0.6, 1.0]);
+    }
+
+    #[test]
+    fn normalises_each_channel_with_its_statistics() {
+        // MNIST's statistics (torchvision Normalize((0.1307,), (0.3081,))):
+        // 0 -> -0.4242, 255 -> 2.8215.
+        let mnist = Preprocessing::new(
+            None,
+            &Normalization::OFFICIAL,
+            1,
+            crate::spec::methods::GanomalyParams::official_normalization,
+        )
+        .expect("resolved");
+        let p = PreparedImages::new(&set(1, 1, 2, vec![0, 255]), &mnist).expect("prepared");
+        assert!((p.values[0] + 0.424_213).abs() < 1e-5, "{:?}", p.values);
+        assert!((p.values[1] - 2.821_487).abs() < 1e-5, "{:?}", p.values);
+        // two channels, each its own statistics; the size is kept
+        let two = Preprocessing {
+            side: None,
+            stats: ChannelStats {
+                mean: vec![0.0, 1.0],
+                std: vec![1.0, 0.5],
+            },
+        };
+        let p = PreparedImages::new(&set(2, 1, 3, vec![0, 51, 255, 0, 51, 255]), &two)
+            .expect("prepared");
+        assert_eq!((p.height, p.width), (1, 3));
+        let want = [0.0, 0.2, 1.0, -2.0, -1.6, 0.0];
+        for (g, w) in p.values.iter().zip(want) {
+            assert!((g - w).abs() < 1e-6, "{:?}", p.values);
+        }
+        // statistics for another channel count are refused
+        assert!(PreparedImages::new(&set(1, 1, 3, vec![0; 3]), &two).is_err());
     }
 
     #[test]
     fn constant_images_stay_constant_when_resized() {
         for (from, to) in [(28, 32), (64, 32), (5, 16)] {
-            let p = PreparedImages::new(&set(1, from, from, vec![200; from * from]), to);
+            let p = prepare(&set(1, from, from, vec![200; from * from]), to);
             let expect = (200.0 / 255.0 - 0.5) / 0.5;
             assert_eq!(p.len(), 1);
             assert!(p.values.iter().all(|v| (v - expect).abs() < 1e-5));
@@ -196,7 +293,7 @@ mod tests {
 
     #[test]
     fn batches_keep_order_and_shape() {
-        let p = PreparedImages::new(
+        let p = prepare(
             &set(
                 1,
                 16,

@@ -237,7 +237,7 @@ mod tests {
     use rand::SeedableRng;
 
     fn device() -> Device {
-        crate::nn::device::burn_device(crate::nn::device::DeviceChoice::Cpu).expect("cpu")
+        crate::nn::device::burn_device(crate::device::DeviceChoice::Cpu).expect("cpu")
     }
 
     #[test]

@@ -7,3 +7,23 @@ pub mod dcgan;
 pub mod device;
 pub mod init;
 pub mod train;
+
+use thiserror::Error;
+
+/// What the shared training blocks can report; `DetectorError` wraps it.
+#[derive(Debug, Error)]
+pub enum NnError {
+    #[error(
+        "diverged at epoch {epoch}, step {step}: {what} is not finite; lower the learning rate or check the data"
+    )]
+    Diverged {
+        epoch: usize,
+        step: usize,
+        what: String,
+    },
+    #[error(transparent)]
+    Device(#[from] crate::device::DeviceUnavailable),
+    /// Images that do not fit the method's declared input.
+    #[error("{0}")]
+    Input(String),
+}

@@ -4,7 +4,7 @@
 use rand::seq::SliceRandom;
 use rand_chacha::ChaCha8Rng;
 
-use crate::detector::DetectorError;
+use super::NnError;
 
 /// The mini-batches of one epoch: a seeded shuffle of `0..n`, cut into
 /// batches of `batch` images. The last incomplete batch is dropped (as the
@@ -25,16 +25,11 @@ pub fn steps_per_epoch(n: usize, batch: usize) -> usize {
 }
 
 /// `Err(Diverged)` when a loss value is NaN or infinite.
-pub fn check_finite(
-    value: f32,
-    epoch: usize,
-    step: usize,
-    what: &str,
-) -> Result<f32, DetectorError> {
+pub fn check_finite(value: f32, epoch: usize, step: usize, what: &str) -> Result<f32, NnError> {
     if value.is_finite() {
         Ok(value)
     } else {
-        Err(DetectorError::Diverged {
+        Err(NnError::Diverged {
             epoch,
             step,
             what: what.to_string(),

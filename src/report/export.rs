@@ -6,6 +6,8 @@ use std::fs::File;
 use std::path::Path;
 
 use polars::prelude::*;
+use polars_io::SerWriter;
+use polars_io::prelude::{CsvWriter, ParquetCompression, ParquetWriter};
 
 use super::{Outcome, ReportError, ReportInput};
 

@@ -184,7 +184,7 @@ mod tests {
             "method,label,key,sweep,class,class_name,seed,status,auroc,auprc,n_train,n_test,\
              train_seconds,score_seconds,trained,device,error"
         );
-        let back = polars::prelude::CsvReadOptions::default()
+        let back = polars_io::prelude::CsvReadOptions::default()
             .try_into_reader_with_file_path(Some(summary.dir.join("results.csv")))
             .unwrap()
             .finish()
@@ -198,8 +198,10 @@ mod tests {
         assert_eq!(csv.matches(",missing,").count(), 1);
 
         let file = std::fs::File::open(summary.dir.join("results.parquet")).unwrap();
-        use polars::prelude::SerReader;
-        let df = polars::prelude::ParquetReader::new(file).finish().unwrap();
+        use polars_io::SerReader;
+        let df = polars_io::prelude::ParquetReader::new(file)
+            .finish()
+            .unwrap();
         assert_eq!(df.height(), 18);
         let auroc = df.column("auroc").unwrap().f64().unwrap();
         assert_eq!(auroc.null_count(), 2);
@@ -208,6 +210,8 @@ mod tests {
     #[test]
     fn scores_hold_every_image_of_every_done_job() {
         use polars::prelude::*;
+        use polars_io::SerReader;
+        use polars_io::prelude::ParquetReader;
         let (_tmp, summary) = written();
         let file = std::fs::File::open(summary.dir.join("scores.parquet")).unwrap();
         let df = ParquetReader::new(file).finish().unwrap();

@@ -11,11 +11,10 @@ use std::time::Instant;
 use crate::Error;
 use crate::data::{self, DataOptions, Dataset};
 use crate::detector::{self, Phase, Progress, RunContext};
+use crate::device::DeviceChoice;
 use crate::metrics;
-use crate::nn::device::DeviceChoice;
-use crate::spec::MethodConfig;
 use crate::store::result::write_result_files;
-use crate::store::{JobResult, ObjectKind, Scores, Store};
+use crate::store::{JobResult, ObjectKind, Scores, Store, now_rfc3339};
 
 use super::job::{model_inputs, result_inputs};
 use super::{Job, JobOutcome, ScheduleError};
@@ -88,14 +87,15 @@ impl JobEnv {
         progress: &dyn Progress,
         cancel: &AtomicBool,
     ) -> Result<JobResult, Error> {
-        let started = now();
+        let started = now_rfc3339();
         let t0 = Instant::now();
         progress.phase(Phase::Loading);
         let ds = self.dataset(job)?;
         let split = data::split(&ds, job.protocol, job.class, job.seed, job.limits)?;
         let load_s = t0.elapsed().as_secs_f64();
 
-        let _gpu = if self.device.is_gpu() && uses_device(&job.method) {
+        let det = detector::build(&job.method);
+        let _gpu = if self.device.is_gpu() && det.uses_device() {
             Some(self.gpu.lock().unwrap_or_else(|p| p.into_inner()))
         } else {
             None
@@ -106,7 +106,6 @@ impl JobEnv {
             progress,
             cancel,
         };
-        let det = detector::build(&job.method);
         let model_dir = self.store.object_dir(ObjectKind::Model, &job.model_key);
         let t1 = Instant::now();
         let (fitted, trained) = if self.store.contains(ObjectKind::Model, &job.model_key) {
@@ -187,13 +186,4 @@ impl JobEnv {
         pending.commit(inputs, &self.device.to_string(), started, d)?;
         Ok(result)
     }
-}
-
-/// Whether a method runs on the chosen device (neural methods) or always on the CPU.
-pub fn uses_device(method: &MethodConfig) -> bool {
-    !matches!(method, MethodConfig::Kde(_))
-}
-
-fn now() -> String {
-    chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
 }

@@ -21,7 +21,6 @@ pub struct Control {
 
 /// Runs pending jobs and reports each one's outcome as it ends.
 pub trait Executor {
-    fn name(&self) -> &'static str;
     /// Runs `jobs`; `on_done` is called once for every job that ended (jobs not
     /// started because of a stop are not reported).
     fn execute(
@@ -50,10 +49,6 @@ pub struct LocalExecutor<R: JobRunner> {
 }
 
 impl<R: JobRunner> Executor for LocalExecutor<R> {
-    fn name(&self) -> &'static str {
-        "local"
-    }
-
     fn execute(
         &self,
         jobs: &[Job],

@@ -106,30 +106,8 @@ impl KeyParams {
 }
 
 impl Job {
-    /// Builds a job and computes its keys.
-    #[allow(clippy::too_many_arguments)]
-    pub fn new(
-        experiment: &str,
-        label: String,
-        entry: usize,
-        method: MethodConfig,
-        sweep: BTreeMap<String, String>,
-        dataset: DatasetSpec,
-        dataset_id: DatasetId,
-        protocol: Protocol,
-        class: usize,
-        class_name: String,
-        seed: u64,
-        limits: Limits,
-    ) -> Job {
-        let params = KeyParams::of(&method);
-        Self::with_params(
-            experiment, label, entry, method, &params, sweep, dataset, dataset_id, protocol, class,
-            class_name, seed, limits,
-        )
-    }
-
-    /// `new` with the hashed parameters computed beforehand (planning many jobs).
+    /// Builds a job and computes its keys from `params`, the method's hashed
+    /// parameters (computed once per variant when planning many jobs).
     #[allow(clippy::too_many_arguments)]
     pub fn with_params(
         experiment: &str,
@@ -213,11 +191,13 @@ mod tests {
             limits: Limits::default(),
         };
         f(&mut a);
-        Job::new(
+        let params = KeyParams::of(&a.method);
+        Job::with_params(
             "e",
             "label".into(),
             0,
             a.method,
+            &params,
             BTreeMap::new(),
             a.dataset,
             a.id,

@@ -2,7 +2,6 @@
 //! store, run the rest through an [`Executor`], continue past failures (or
 //! stop at the first with `fail_fast`), and sum up.
 
-pub mod collect;
 pub mod execute;
 pub mod executor;
 pub mod job;
@@ -12,7 +11,7 @@ pub mod slurm;
 
 use thiserror::Error;
 
-use crate::store::{JobResult, ObjectKind, Store};
+use crate::store::{JobResult, Store};
 
 pub use executor::{Control, Executor, JobRunner, LocalExecutor};
 pub use job::Job;
@@ -84,12 +83,7 @@ pub fn run(
     executor: &dyn Executor,
     control: &Control,
 ) -> Result<RunSummary, ScheduleError> {
-    let pending: Vec<Job> = plan
-        .jobs
-        .iter()
-        .filter(|j| !store.contains(ObjectKind::Result, &j.key))
-        .cloned()
-        .collect();
+    let pending: Vec<Job> = plan.pending(store).into_iter().cloned().collect();
     let mut summary = RunSummary {
         total: plan.jobs.len(),
         cached: plan.jobs.len() - pending.len(),

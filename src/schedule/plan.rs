@@ -32,13 +32,10 @@ pub enum JobState {
 }
 
 impl Plan {
-    /// Plans `spec`, locating its dataset (never downloading).
+    /// Plans `spec`, locating its dataset: a missing known dataset is
+    /// downloaded (and verified) unless `data.offline`.
     pub fn new(spec: &ValidSpec, data: &DataOptions) -> Result<Plan> {
-        let offline = DataOptions {
-            offline: true,
-            ..data.clone()
-        };
-        let located = data::locate(&spec.dataset, &offline).map_err(|e| match e {
+        let located = data::locate(&spec.dataset, data).map_err(|e| match e {
             data::DataError::UnknownDataset { .. } => {
                 crate::Error::Spec(spec.error_at("dataset", e.to_string(), None))
             }
@@ -87,12 +84,12 @@ impl Plan {
         })
     }
 
-    /// How many jobs have no result in the store yet.
-    pub fn pending(&self, store: &Store) -> usize {
+    /// The jobs that have no result in the store yet, in plan order.
+    pub fn pending(&self, store: &Store) -> Vec<&Job> {
         self.jobs
             .iter()
             .filter(|j| !store.contains(ObjectKind::Result, &j.key))
-            .count()
+            .collect()
     }
 
     /// The state of each job in the store, in plan order.

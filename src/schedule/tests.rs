@@ -11,7 +11,7 @@ use crate::data::DatasetId;
 use crate::detector::Progress;
 use crate::spec::ExperimentSpec;
 use crate::store::result::write_result_files;
-use crate::store::{Scores, Store};
+use crate::store::{ObjectKind, Scores, Store};
 
 const SPEC: &str = "\
 name: t

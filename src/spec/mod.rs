@@ -98,6 +98,18 @@ pub enum DataFormat {
     DigitsCsv,
 }
 
+impl DataFormat {
+    /// The name a spec gives it (as serialised: `idx`, `cifar10-binary`, ...).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DataFormat::Idx => "idx",
+            DataFormat::Cifar10Binary => "cifar10-binary",
+            DataFormat::ImageFolder => "image-folder",
+            DataFormat::DigitsCsv => "digits-csv",
+        }
+    }
+}
+
 /// Which dataset a spec uses and, optionally, where it is.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]

@@ -141,7 +141,10 @@ fn shard(key: &Key) -> (String, String) {
     (h[..2].to_string(), h)
 }
 
-fn now_rfc3339() -> String {
+/// The current time as RFC 3339 in UTC with milliseconds
+/// (`2024-05-01T12:00:00.000Z`): the one timestamp format of manifests,
+/// failure records, locks and Slurm task records.
+pub fn now_rfc3339() -> String {
     chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
 }
 
@@ -409,12 +412,16 @@ pub fn hostname() -> String {
         .unwrap_or_else(|_| "unknown-host".into())
 }
 
-/// Versions of the libraries that shape results, for manifests.
+/// Versions of the runner and of the libraries that shape results (as
+/// resolved in Cargo.lock when this binary was built), for manifests.
 pub fn library_versions() -> BTreeMap<String, String> {
     let mut m = BTreeMap::new();
     m.insert("runner".into(), env!("CARGO_PKG_VERSION").into());
-    m.insert("burn".into(), "0.22".into());
-    m.insert("faer".into(), "0.24".into());
+    for pair in env!("RUNNER_LIB_VERSIONS").split(',') {
+        if let Some((name, version)) = pair.split_once('=') {
+            m.insert(name.into(), version.into());
+        }
+    }
     m
 }
 

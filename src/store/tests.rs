@@ -124,3 +124,19 @@ fn store_of_another_version_is_refused() {
     let e = Store::open(d.path()).unwrap_err();
     assert!(e.to_string().contains("format version 999"), "{e}");
 }
+
+#[test]
+fn library_versions_come_from_the_lock_file() {
+    let v = super::library_versions();
+    let lock = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/Cargo.lock"))
+        .expect("Cargo.lock");
+    for name in ["burn", "faer", "rand_chacha"] {
+        let version = v.get(name).unwrap_or_else(|| panic!("no {name} in {v:?}"));
+        let entry = format!("name = \"{name}\"\nversion = \"{version}\"");
+        assert!(
+            lock.contains(&entry),
+            "{name} {version} is not in Cargo.lock"
+        );
+    }
+    assert_eq!(v["runner"], env!("CARGO_PKG_VERSION"));
+}

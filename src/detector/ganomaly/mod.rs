@@ -15,8 +15,12 @@
 //!   never calls `.eval()`, so its scores use test-batch statistics and its
 //!   AUROC depends on the test batch order (ganomaly#47, #97).
 //! - Scores are not min-max scaled over the test set (no AUROC changes).
-//! - Inputs are scaled to [-1, 1] for every dataset (the decoder ends in
-//!   tanh); the reference normalises MNIST with mean 0.1307, std 0.3081.
+//! - None in the input: images are resized to `image_size` as the reference's
+//!   PIL resize does and normalised as its lib/data.py does (one channel:
+//!   MNIST's mean 0.1307 / std 0.3081; three channels: 0.5 / 0.5). With
+//!   MNIST's statistics bright pixels reach 2.82 while the decoder ends in
+//!   tanh (at most 1): the reference has the same mismatch, kept for
+//!   faithfulness; `normalization: minus_one_one` removes it.
 //! - D's loss is computed from its logit (BCE-with-logits) instead of
 //!   sigmoid + BCELoss; mathematically equal, but finite for any logit.
 //! - On re-initialisation D also gets a fresh Adam state (the reference keeps
@@ -31,7 +35,7 @@ pub mod train;
 use std::path::Path;
 
 use crate::data::ImageSet;
-use crate::detector::{Detector, DetectorError, Fitted, RunContext};
+use crate::detector::{Detector, DetectorError, Fitted, MethodDetector, RunContext};
 use crate::nn::batch::PreparedImages;
 use crate::nn::device::burn_device;
 use crate::spec::methods::GanomalyParams;
@@ -55,8 +59,8 @@ impl Ganomaly {
         ctx: &RunContext,
     ) -> Result<GanomalyModel, DetectorError> {
         let device = burn_device(ctx.device)?;
-        let images = PreparedImages::new(normal, self.params.image_size);
-        let net = model::NetConfig::new(&self.params, normal.channels);
+        let net = model::NetConfig::new(&self.params, normal.channels)?;
+        let images = PreparedImages::new(normal, &net.preprocessing())?;
         let trainer = train::train(&images, net.clone(), &self.params, ctx, &device)?;
         Ok(GanomalyModel::new(
             net,
@@ -64,6 +68,12 @@ impl Ganomaly {
             device,
             self.params.score_batch_size,
         ))
+    }
+}
+
+impl MethodDetector for GanomalyParams {
+    fn detector(&self) -> Box<dyn Detector> {
+        Box::new(Ganomaly::new(self.clone()))
     }
 }
 
@@ -80,6 +90,10 @@ impl Detector for Ganomaly {
             self.params.score_batch_size,
         )?))
     }
+
+    fn uses_device(&self) -> bool {
+        true
+    }
 }
 
 #[cfg(test)]
@@ -91,7 +105,7 @@ mod tests {
 
     use super::*;
     use crate::detector::{NoProgress, Phase, Progress};
-    use crate::nn::device::DeviceChoice;
+    use crate::device::DeviceChoice;
 
     /// Tiny networks for fast tests.
     fn tiny(steps: usize) -> GanomalyParams {
@@ -156,9 +170,9 @@ mod tests {
         let rec = Record(Default::default());
         let c = ctx(1, &cancel, &rec);
         let train_set = bars(12, false, 0);
-        let images = PreparedImages::new(&train_set, 16);
         let p = tiny(2);
-        let net = model::NetConfig::new(&p, 1);
+        let net = model::NetConfig::new(&p, 1).expect("shapes");
+        let images = PreparedImages::new(&train_set, &net.preprocessing()).expect("prepared");
         let device = burn_device(DeviceChoice::Cpu).expect("cpu");
         let mut t = train::Trainer::new(net, &p, 1, &device);
         for idx in [[0, 1, 2, 3], [4, 5, 6, 7]] {
@@ -265,7 +279,9 @@ mod tests {
             ..tiny(20)
         };
         match Ganomaly::new(p).fit(&bars(8, false, 0), &c) {
-            Err(DetectorError::Diverged { epoch, step, .. }) => assert!(epoch >= 1 && step >= 1),
+            Err(DetectorError::Nn(crate::nn::NnError::Diverged { epoch, step, .. })) => {
+                assert!(epoch >= 1 && step >= 1)
+            }
             Err(e) => panic!("unexpected error {e}"),
             Ok(_) => panic!("lr 1e30 did not diverge"),
         }

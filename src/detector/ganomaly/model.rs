@@ -7,13 +7,18 @@ use burn::tensor::{Device, Tensor};
 use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
 
+use crate::nn::NnError;
+use crate::nn::batch::Preprocessing;
 use crate::nn::dcgan::{Decoder, DecoderConfig, Encoder, EncoderConfig};
 use crate::spec::methods::GanomalyParams;
+use crate::spec::methods::input::ChannelStats;
 
-/// What fixes the networks' shapes; saved next to the weights.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+/// What fixes the networks' shapes and their input; saved next to the weights.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct NetConfig {
     pub image_size: usize,
+    /// The per-channel normalisation the networks were trained with.
+    pub stats: ChannelStats,
     pub channels: usize,
     pub latent: usize,
     pub generator_width: usize,
@@ -21,13 +26,30 @@ pub struct NetConfig {
 }
 
 impl NetConfig {
-    pub fn new(params: &GanomalyParams, channels: usize) -> NetConfig {
-        NetConfig {
+    /// The networks for `channels`-channel images; an error when the
+    /// normalisation does not fit that many channels.
+    pub fn new(params: &GanomalyParams, channels: usize) -> Result<NetConfig, NnError> {
+        let input = Preprocessing::new(
+            Some(params.image_size),
+            &params.normalization,
+            channels,
+            GanomalyParams::official_normalization,
+        )?;
+        Ok(NetConfig {
             image_size: params.image_size,
+            stats: input.stats,
             channels,
             latent: params.latent,
             generator_width: params.generator_width,
             discriminator_width: params.discriminator_width,
+        })
+    }
+
+    /// How images become this network's input.
+    pub fn preprocessing(&self) -> Preprocessing {
+        Preprocessing {
+            side: Some(self.image_size),
+            stats: self.stats.clone(),
         }
     }
 
@@ -128,7 +150,7 @@ mod tests {
             discriminator_width: 4,
             ..GanomalyParams::default()
         };
-        let cfg = NetConfig::new(&p, 3);
+        let cfg = NetConfig::new(&p, 3).expect("shapes");
         let mut rng = ChaCha8Rng::seed_from_u64(0);
         let g = cfg.generator(&mut rng, &dev);
         let d = cfg.discriminator(&mut rng, &dev);

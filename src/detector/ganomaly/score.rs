@@ -86,14 +86,6 @@ impl GanomalyModel {
         ))
     }
 
-    /// Scores prepared images (no progress, no cancellation).
-    pub fn score_prepared(&self, images: &PreparedImages) -> Vec<f32> {
-        let all: Vec<usize> = (0..images.len()).collect();
-        all.chunks(self.score_batch_size.max(1))
-            .flat_map(|idx| self.score_batch(images, idx))
-            .collect()
-    }
-
     fn score_batch(&self, images: &PreparedImages, idx: &[usize]) -> Vec<f32> {
         let x = images.batch(idx, &self.device);
         let out = self.generator.forward(x);
@@ -112,7 +104,7 @@ impl Fitted for GanomalyModel {
                 self.net.channels, images.channels
             )));
         }
-        let prepared = PreparedImages::new(images, self.net.image_size);
+        let prepared = PreparedImages::new(images, &self.net.preprocessing())?;
         let total = prepared.len();
         let all: Vec<usize> = (0..total).collect();
         let mut scores = Vec::with_capacity(total);

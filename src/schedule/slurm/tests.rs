@@ -3,18 +3,24 @@
 //! task states, cancel, and the task side (`exec_job`). The real cluster is
 //! exercised by tests/slurm.rs.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
+use std::fs;
 use std::os::unix::fs::PermissionsExt;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
 
+use super::script::sh_quote;
+use super::watch::Watch;
 use super::*;
-use crate::data::DatasetId;
-use crate::schedule::Plan;
+use crate::data::{DataOptions, DatasetId};
+use crate::device::DeviceChoice;
 use crate::schedule::progress::ProgressUi;
-use crate::spec::ExperimentSpec;
+use crate::schedule::{Control, Executor, Job, JobOutcome, Plan};
+use crate::spec::{ExperimentSpec, SlurmOptions};
 use crate::store::result::write_result_files;
-use crate::store::{JobResult, Scores};
+use crate::store::{JobResult, Key, ObjectKind, Scores, Store};
 
 const SPEC: &str = "\
 name: t

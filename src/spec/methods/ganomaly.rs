@@ -1,17 +1,27 @@
 //! GANomaly parameters (defaults: the official code, samet-akcay/ganomaly
 //! lib/options.py and experiments/run_*.sh: isize 32, nz 100, ngf = ndf = 64,
-//! Adam 2e-4 with betas (0.5, 0.999), batch 64, 15 epochs, w_adv 1, w_con 50, w_enc 1).
+//! Adam 2e-4 with betas (0.5, 0.999), batch 64, 15 epochs, w_adv 1, w_con 50,
+//! w_enc 1; lib/data.py: MNIST normalised with mean 0.1307 / std 0.3081,
+//! CIFAR-10 with 0.5 / 0.5).
 
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
+use super::input::Normalization;
 use super::{FieldProblem, MethodParams, check_at_least, check_positive, check_unit_open};
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields, default)]
 pub struct GanomalyParams {
-    /// Side of the square network input; images are resized to it (16, 32, 64, ...).
+    /// Side of the square network input; images are resized to it (bilinear,
+    /// as PIL) (16, 32, 64, ...).
     pub image_size: usize,
+    /// How pixels become input values. `official`: as the reference's
+    /// lib/data.py: one-channel (MNIST-like) images with mean 0.1307 and std
+    /// 0.3081 (MNIST's statistics: values from -0.42 to 2.82), three-channel
+    /// (CIFAR-10) images with 0.5 / 0.5, i.e. [-1, 1]. Or `minus_one_one`, or
+    /// `{mean: [..], std: [..]}` (one value, or one per channel).
+    pub normalization: Normalization,
     /// Size of the latent code (nz).
     pub latent: usize,
     /// Width of the generator (channels of its first layer, ngf).
@@ -46,6 +56,7 @@ impl Default for GanomalyParams {
     fn default() -> Self {
         GanomalyParams {
             image_size: 32,
+            normalization: Normalization::OFFICIAL,
             latent: 100,
             generator_width: 64,
             discriminator_width: 64,
@@ -65,8 +76,8 @@ impl Default for GanomalyParams {
 }
 
 impl MethodParams for GanomalyParams {
-    const NAME: &'static str = "ganomaly";
-    const IMPL_VERSION: u32 = 1;
+    // 2: per-method input normalisation (MNIST statistics by default on one channel).
+    const IMPL_VERSION: u32 = 2;
     const SCORE_FIELDS: &'static [&'static str] = &["score_batch_size"];
 
     fn check(&self) -> Vec<FieldProblem> {
@@ -81,6 +92,7 @@ impl MethodParams for GanomalyParams {
                 ),
             ));
         }
+        self.normalization.check("normalization", &mut out);
         check_at_least("latent", self.latent, 1, &mut out);
         check_at_least("generator_width", self.generator_width, 1, &mut out);
         check_at_least("discriminator_width", self.discriminator_width, 1, &mut out);
@@ -103,5 +115,16 @@ impl MethodParams for GanomalyParams {
         }
         check_at_least("score_batch_size", self.score_batch_size, 1, &mut out);
         out
+    }
+}
+
+impl GanomalyParams {
+    /// The reference's normalisation for `channels`-channel images (lib/data.py).
+    pub fn official_normalization(channels: usize) -> Normalization {
+        if channels == 1 {
+            Normalization::mean_std(&[0.1307], &[0.3081])
+        } else {
+            Normalization::MINUS_ONE_ONE
+        }
     }
 }

@@ -45,7 +45,6 @@ impl Default for KdeParams {
 }
 
 impl MethodParams for KdeParams {
-    const NAME: &'static str = "kde";
     const IMPL_VERSION: u32 = 1;
     const SCORE_FIELDS: &'static [&'static str] = &[];
 

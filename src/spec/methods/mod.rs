@@ -6,15 +6,11 @@
 //! (`SCORE_FIELDS`): the model key hashes the first, the result key both, so a
 //! scoring change re-scores from the stored model and never retrains.
 
-pub mod ganomaly;
-pub mod kde;
+pub mod input;
 
 use schemars::JsonSchema;
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
-
-pub use ganomaly::GanomalyParams;
-pub use kde::KdeParams;
 
 /// A problem with one parameter value: the field and what is wrong.
 #[derive(Clone, Debug, PartialEq)]
@@ -34,10 +30,8 @@ impl FieldProblem {
 
 /// What every method's parameter struct provides.
 pub trait MethodParams:
-    Serialize + DeserializeOwned + Default + JsonSchema + Clone + PartialEq
+    Registered + Serialize + DeserializeOwned + Default + JsonSchema + Clone + PartialEq
 {
-    /// The name in specs (`ganomaly`).
-    const NAME: &'static str;
     /// Bump when the implementation changes results: it is part of every key.
     const IMPL_VERSION: u32;
     /// Fields that only change scoring, never the trained model.
@@ -46,28 +40,124 @@ pub trait MethodParams:
     fn check(&self) -> Vec<FieldProblem>;
 }
 
-/// The fully resolved parameters of one method (defaults filled in).
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum MethodConfig {
-    Kde(KdeParams),
-    Ganomaly(GanomalyParams),
-}
-
-/// Method names that specs may use, in the order of the study's tables.
-pub const METHOD_NAMES: &[&str] = &[KdeParams::NAME, GanomalyParams::NAME];
-
-/// Methods of the study that this version does not implement yet.
-pub const PLANNED_METHODS: &[&str] = &["anogan", "alad", "fence_gan", "ocgan"];
-
-/// Calls `$body` with `$p` bound to the typed parameters of any method.
-macro_rules! with_params {
-    ($cfg:expr, $p:ident => $body:expr) => {
-        match $cfg {
-            MethodConfig::Kde($p) => $body,
-            MethodConfig::Ganomaly($p) => $body,
+/// The registry of methods: every method, listed once, as
+/// `module: Variant(ParamsType)`. The module is the method's name in specs
+/// (and its serde tag); the variant is the name in Rust.
+///
+/// Adding a method (checklist):
+/// 1. `src/spec/methods/<name>.rs`: a params struct (`deny_unknown_fields`,
+///    every field defaulted to the official value, a `///` line per field)
+///    implementing [`MethodParams`] (`IMPL_VERSION`, `SCORE_FIELDS`, `check`).
+/// 2. `src/detector/<name>/`: the detector (`mod.rs`, `model.rs`, `train.rs`,
+///    `score.rs`), with `impl MethodDetector for <Params>`.
+/// 3. One line here. Every per-method list (the enum, [`METHOD_NAMES`], YAML
+///    parsing, field names, schemas, `detector::build`) is generated from it,
+///    and the tests below loop over it.
+///
+/// Names of the study's methods that are not implemented yet live in
+/// [`PLANNED_METHODS`] (a method leaves it when it gets its line here).
+#[macro_export]
+macro_rules! for_each_method {
+    ($callback:ident) => {
+        $callback! {
+            kde: Kde(KdeParams),
+            ganomaly: Ganomaly(GanomalyParams),
         }
     };
+}
+pub use crate::for_each_method;
+
+/// Generates the spec side of the registry.
+macro_rules! define_methods {
+    ($($name:ident: $variant:ident($params:ident)),* $(,)?) => {
+        $(
+            pub mod $name;
+            pub use $name::$params;
+            impl Registered for $params {
+                const NAME: &'static str = stringify!($name);
+                fn into_config(self) -> MethodConfig {
+                    MethodConfig::$variant(self)
+                }
+            }
+        )*
+
+        /// The fully resolved parameters of one method (defaults filled in).
+        /// Serialised as `{<name>: {params}}`, the name being the method's
+        /// module in the registry.
+        #[derive(Clone, Debug, PartialEq)]
+        pub enum MethodConfig {
+            $($variant($params),)*
+        }
+
+        /// Method names that specs may use, in the order of the study's tables.
+        pub const METHOD_NAMES: &[&str] = &[$(stringify!($name)),*];
+
+        /// Calls `$visit.visit(p)` with the typed parameters of any method.
+        macro_rules! visit_params {
+            ($cfg:expr, $visit:expr) => {
+                match $cfg {
+                    $(MethodConfig::$variant(p) => $visit.visit(p),)*
+                }
+            };
+        }
+
+        /// Calls `$visit.visit::<P>()` for the method called `$name_str`; `None` when unknown.
+        macro_rules! visit_named {
+            ($name_str:expr, $visit:expr) => {
+                match $name_str {
+                    $(stringify!($name) => Some($visit.visit::<$params>()),)*
+                    _ => None,
+                }
+            };
+        }
+
+        #[cfg(test)]
+        /// One default configuration of every method.
+        pub(crate) fn all_defaults() -> Vec<MethodConfig> {
+            vec![$(MethodConfig::$variant($params::default())),*]
+        }
+    };
+}
+
+/// What the registry line of a params type gives it: its name in specs and
+/// its variant of [`MethodConfig`].
+pub trait Registered: Sized {
+    /// The name in specs (`ganomaly`): the module named in the registry.
+    const NAME: &'static str;
+    /// Wraps the parameters into their registry variant.
+    fn into_config(self) -> MethodConfig;
+}
+
+/// Methods of the study that this version does not implement yet (named in
+/// errors as such).
+pub const PLANNED_METHODS: &[&str] = &["anogan", "alad", "fence_gan", "ocgan"];
+
+for_each_method!(define_methods);
+
+/// Something done with one method's typed parameters.
+pub trait ParamsVisitor {
+    type Out;
+    fn visit<P: MethodParams>(self, p: &P) -> Self::Out;
+}
+
+/// Something done with one method's parameter type.
+pub trait TypeVisitor {
+    type Out;
+    fn visit<P: MethodParams>(self) -> Self::Out;
+}
+
+/// Applies a function generic over every `MethodParams` type.
+macro_rules! with_fn {
+    ($cfg:expr, |$p:ident| $body:expr, $out:ty) => {{
+        struct V;
+        impl ParamsVisitor for V {
+            type Out = $out;
+            fn visit<P: MethodParams>(self, $p: &P) -> $out {
+                $body
+            }
+        }
+        visit_params!($cfg, V)
+    }};
 }
 
 fn split_fields<P: MethodParams>(p: &P, score: bool) -> serde_json::Value {
@@ -81,87 +171,146 @@ fn split_fields<P: MethodParams>(p: &P, score: bool) -> serde_json::Value {
     )
 }
 
+type YamlError = serde_path_to_error::Error<serde_yaml_ng::Error>;
+
 impl MethodConfig {
     /// Parses the parameters of method `name` from a YAML value.
-    /// `Ok(None)` when the name is not a method.
+    /// `None` when the name is not a method.
     pub fn from_yaml(
         name: &str,
         value: serde_yaml_ng::Value,
-    ) -> Option<Result<MethodConfig, serde_path_to_error::Error<serde_yaml_ng::Error>>> {
-        fn parse<P: MethodParams>(
-            v: serde_yaml_ng::Value,
-        ) -> Result<P, serde_path_to_error::Error<serde_yaml_ng::Error>> {
-            let v = if v.is_null() {
-                serde_yaml_ng::Value::Mapping(Default::default())
-            } else {
-                v
-            };
-            serde_path_to_error::deserialize(v)
+    ) -> Option<Result<MethodConfig, YamlError>> {
+        struct Parse(serde_yaml_ng::Value);
+        impl TypeVisitor for Parse {
+            type Out = Result<MethodConfig, YamlError>;
+            fn visit<P: MethodParams>(self) -> Self::Out {
+                let v = if self.0.is_null() {
+                    serde_yaml_ng::Value::Mapping(Default::default())
+                } else {
+                    self.0
+                };
+                serde_path_to_error::deserialize::<_, P>(v).map(P::into_config)
+            }
         }
-        Some(match name {
-            KdeParams::NAME => parse(value).map(MethodConfig::Kde),
-            GanomalyParams::NAME => parse(value).map(MethodConfig::Ganomaly),
-            _ => return None,
-        })
+        visit_named!(name, Parse(value))
     }
 
     /// The field names of method `name` (for "did you mean" suggestions).
     pub fn field_names(name: &str) -> Vec<String> {
-        fn names<P: MethodParams>() -> Vec<String> {
-            match serde_json::to_value(P::default()) {
-                Ok(serde_json::Value::Object(m)) => m.keys().cloned().collect(),
-                _ => Vec::new(),
+        struct Names;
+        impl TypeVisitor for Names {
+            type Out = Vec<String>;
+            fn visit<P: MethodParams>(self) -> Vec<String> {
+                match serde_json::to_value(P::default()) {
+                    Ok(serde_json::Value::Object(m)) => m.keys().cloned().collect(),
+                    _ => Vec::new(),
+                }
             }
         }
-        match name {
-            KdeParams::NAME => names::<KdeParams>(),
-            GanomalyParams::NAME => names::<GanomalyParams>(),
-            _ => Vec::new(),
-        }
+        visit_named!(name, Names).unwrap_or_default()
     }
 
     /// JSON Schemas of every method's parameters, by name.
     pub fn schemas() -> Vec<(&'static str, serde_json::Value)> {
-        fn schema<P: MethodParams>() -> serde_json::Value {
-            serde_json::to_value(schemars::schema_for!(P)).unwrap_or_default()
+        struct Schema;
+        impl TypeVisitor for Schema {
+            type Out = serde_json::Value;
+            fn visit<P: MethodParams>(self) -> serde_json::Value {
+                serde_json::to_value(schemars::schema_for!(P)).unwrap_or_default()
+            }
         }
-        vec![
-            (KdeParams::NAME, schema::<KdeParams>()),
-            (GanomalyParams::NAME, schema::<GanomalyParams>()),
-        ]
+        METHOD_NAMES
+            .iter()
+            .filter_map(|n| visit_named!(*n, Schema).map(|s| (*n, s)))
+            .collect()
     }
 
     pub fn name(&self) -> &'static str {
-        fn n<P: MethodParams>(_: &P) -> &'static str {
-            P::NAME
-        }
-        with_params!(self, p => n(p))
+        with_fn!(self, |_p| P::NAME, &'static str)
     }
 
     pub fn impl_version(&self) -> u32 {
-        fn v<P: MethodParams>(_: &P) -> u32 {
-            P::IMPL_VERSION
-        }
-        with_params!(self, p => v(p))
+        with_fn!(self, |_p| P::IMPL_VERSION, u32)
+    }
+
+    /// The fields that only change scoring (see [`MethodParams::SCORE_FIELDS`]).
+    pub fn score_fields(&self) -> &'static [&'static str] {
+        with_fn!(self, |_p| P::SCORE_FIELDS, &'static [&'static str])
     }
 
     pub fn check(&self) -> Vec<FieldProblem> {
-        with_params!(self, p => p.check())
+        with_fn!(self, |p| p.check(), Vec<FieldProblem>)
     }
 
     /// The parameters that change the trained model (hashed into the model key).
     pub fn model_params(&self) -> serde_json::Value {
-        with_params!(self, p => split_fields(p, false))
+        with_fn!(self, |p| split_fields(p, false), serde_json::Value)
     }
 
     /// The parameters that only change scoring (hashed into the result key only).
     pub fn score_params(&self) -> serde_json::Value {
-        with_params!(self, p => split_fields(p, true))
+        with_fn!(self, |p| split_fields(p, true), serde_json::Value)
     }
 
-    /// All parameters, as JSON.
-    pub fn all_params(&self) -> serde_json::Value {
-        with_params!(self, p => serde_json::to_value(p).unwrap_or_default())
+    /// Runs `visitor` on the typed parameters.
+    pub fn visit<V: ParamsVisitor>(&self, visitor: V) -> V::Out {
+        visit_params!(self, visitor)
+    }
+}
+
+impl Serialize for MethodConfig {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        struct Ser<S>(S);
+        impl<S: serde::Serializer> ParamsVisitor for Ser<S> {
+            type Out = Result<S::Ok, S::Error>;
+            fn visit<P: MethodParams>(self, p: &P) -> Self::Out {
+                use serde::ser::SerializeMap;
+                let mut m = self.0.serialize_map(Some(1))?;
+                m.serialize_entry(P::NAME, p)?;
+                m.end()
+            }
+        }
+        self.visit(Ser(s))
+    }
+}
+
+impl<'de> Deserialize<'de> for MethodConfig {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct OneEntry;
+        impl<'de> serde::de::Visitor<'de> for OneEntry {
+            type Value = MethodConfig;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                write!(
+                    f,
+                    "a map with one method name ({})",
+                    METHOD_NAMES.join(", ")
+                )
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut map: A,
+            ) -> Result<MethodConfig, A::Error> {
+                struct Value<'a, 'de, A>(&'a mut A, std::marker::PhantomData<&'de ()>);
+                impl<'de, A: serde::de::MapAccess<'de>> TypeVisitor for Value<'_, 'de, A> {
+                    type Out = Result<MethodConfig, A::Error>;
+                    fn visit<P: MethodParams>(self) -> Self::Out {
+                        self.0.next_value::<P>().map(P::into_config)
+                    }
+                }
+                let name: String = map
+                    .next_key()?
+                    .ok_or_else(|| serde::de::Error::invalid_length(0, &self))?;
+                let config = visit_named!(name.as_str(), Value(&mut map, std::marker::PhantomData))
+                    .unwrap_or_else(|| {
+                        Err(serde::de::Error::unknown_variant(&name, METHOD_NAMES))
+                    })?;
+                if map.next_key::<serde::de::IgnoredAny>()?.is_some() {
+                    return Err(serde::de::Error::invalid_length(2, &self));
+                }
+                Ok(config)
+            }
+        }
+        d.deserialize_map(OneEntry)
     }
 }
 
@@ -203,14 +352,50 @@ mod tests {
 
     #[test]
     fn defaults_split_into_model_and_score_parts() {
-        let cfg = MethodConfig::Ganomaly(GanomalyParams::default());
-        let model = cfg.model_params();
-        let score = cfg.score_params();
-        for f in GanomalyParams::SCORE_FIELDS {
-            assert!(score.get(f).is_some(), "{f} missing from score part");
-            assert!(model.get(f).is_none(), "{f} leaked into model part");
+        for cfg in all_defaults() {
+            let model = cfg.model_params();
+            let score = cfg.score_params();
+            let name = cfg.name();
+            for f in cfg.score_fields() {
+                assert!(
+                    score.get(f).is_some(),
+                    "{name}: scoring field {f} does not exist"
+                );
+                assert!(
+                    model.get(f).is_none(),
+                    "{name}: {f} leaked into the model part"
+                );
+            }
+            assert!(model.as_object().is_some_and(|m| !m.is_empty()), "{name}");
         }
-        assert!(model.get("epochs").is_some());
+    }
+
+    #[test]
+    fn registry_names_are_the_serde_tags_and_round_trip() {
+        assert_eq!(all_defaults().len(), METHOD_NAMES.len());
+        for cfg in all_defaults() {
+            let name = cfg.name();
+            assert!(METHOD_NAMES.contains(&name));
+            assert!(
+                !PLANNED_METHODS.contains(&name),
+                "{name} is registered and planned"
+            );
+            let json = serde_json::to_value(&cfg).expect("serialises");
+            let keys: Vec<&String> = json.as_object().expect("a map").keys().collect();
+            assert_eq!(keys, vec![name], "the serde tag of {name}");
+            let back: MethodConfig = serde_json::from_value(json).expect("parses back");
+            assert_eq!(back, cfg);
+            let yaml = serde_yaml_ng::to_string(&cfg).expect("yaml");
+            assert_eq!(
+                serde_yaml_ng::from_str::<MethodConfig>(&yaml).expect("yaml back"),
+                cfg
+            );
+        }
+        let two = serde_json::json!({"kde": {}, "ganomaly": {}});
+        assert!(serde_json::from_value::<MethodConfig>(two).is_err());
+        let unknown = serde_json::json!({"anogan": {}});
+        let e = serde_json::from_value::<MethodConfig>(unknown).expect_err("unknown");
+        assert!(e.to_string().contains("ganomaly"), "{e}");
     }
 
     #[test]
@@ -224,6 +409,51 @@ mod tests {
                 cfg.check().is_empty(),
                 "defaults of {name} fail their checks"
             );
+            assert!(!MethodConfig::field_names(name).is_empty());
+        }
+        assert!(MethodConfig::from_yaml("nope", serde_yaml_ng::Value::Null).is_none());
+    }
+
+    #[test]
+    fn writing_every_default_explicitly_changes_nothing() {
+        for cfg in all_defaults() {
+            let name = cfg.name();
+            let json = serde_json::to_value(&cfg).expect("json");
+            let explicit: serde_yaml_ng::Value =
+                serde_json::from_value(json[name].clone()).expect("as yaml");
+            let parsed = MethodConfig::from_yaml(name, explicit)
+                .expect("known")
+                .expect("parses");
+            assert_eq!(parsed, cfg, "{name}");
+            assert_eq!(parsed.model_params(), cfg.model_params(), "{name}");
+            assert_eq!(parsed.score_params(), cfg.score_params(), "{name}");
+        }
+    }
+
+    #[test]
+    fn schema_defaults_are_the_defaults() {
+        for (name, schema) in MethodConfig::schemas() {
+            let props = schema["properties"]
+                .as_object()
+                .unwrap_or_else(|| panic!("{name}: no properties in {schema}"));
+            let defaults: serde_json::Map<String, serde_json::Value> = props
+                .iter()
+                .map(|(k, v)| {
+                    let d = v
+                        .get("default")
+                        .unwrap_or_else(|| panic!("{name}.{k}: no default"));
+                    (k.clone(), d.clone())
+                })
+                .collect();
+            let yaml: serde_yaml_ng::Value =
+                serde_json::from_value(serde_json::Value::Object(defaults)).expect("yaml");
+            let from_schema = MethodConfig::from_yaml(name, yaml)
+                .expect("known")
+                .expect("the schema's defaults parse");
+            let default = MethodConfig::from_yaml(name, serde_yaml_ng::Value::Null)
+                .expect("known")
+                .expect("defaults");
+            assert_eq!(from_schema, default, "{name}");
         }
     }
 }

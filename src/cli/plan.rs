@@ -1,0 +1,61 @@
+//! `runner plan`: the jobs of a spec with their keys and what running them
+//! would do (cached, rescore, train). No side effects.
+
+use crate::store::ObjectKind;
+
+use super::{Cli, SpecArgs, load_spec, open_store, plan_spec};
+
+pub(super) fn exec(cli: &Cli, a: &SpecArgs) -> anyhow::Result<u8> {
+    let spec = load_spec(a)?;
+    let plan = plan_spec(&spec)?;
+    // `plan` has no side effects: it only reads a store that exists.
+    let store = if cli.store.join("STORE_VERSION").is_file() {
+        Some(open_store(&cli.store)?)
+    } else {
+        None
+    };
+    let mut cached = 0;
+    println!(
+        "{:<16}  {:<28}  {:<16}  {:>4}  {:<7}",
+        "key", "method", "class", "seed", "state"
+    );
+    for job in &plan.jobs {
+        let hit = store
+            .as_ref()
+            .is_some_and(|s| s.contains(ObjectKind::Result, &job.key));
+        let model = store
+            .as_ref()
+            .is_some_and(|s| s.contains(ObjectKind::Model, &job.model_key));
+        cached += hit as usize;
+        let state = match (hit, model) {
+            (true, _) => "cached",
+            (false, true) => "rescore",
+            (false, false) => "train",
+        };
+        println!(
+            "{:<16}  {:<28}  {:<16}  {:>4}  {state}",
+            job.key.short(),
+            job.label,
+            class_cell(job.class, &job.class_name),
+            job.seed
+        );
+    }
+    println!(
+        "{} jobs ({} cached, {} to run) on {} [{}]",
+        plan.jobs.len(),
+        cached,
+        plan.jobs.len() - cached,
+        plan.dataset.name,
+        &plan.dataset.digest[..plan.dataset.digest.len().min(12)]
+    );
+    Ok(0)
+}
+
+/// `3 cat`, or just `3` when the class name is its index.
+fn class_cell(index: usize, name: &str) -> String {
+    if name == index.to_string() {
+        name.to_string()
+    } else {
+        format!("{index} {name}")
+    }
+}

@@ -1,0 +1,84 @@
+//! `runner report`: a spec's results gathered from the store (every job with
+//! its result, its failure, or nothing) and written as tables and plots under
+//! `<out>/<experiment>/`. `runner run` ends with the same report.
+//!
+//! Gathering lives here, not in `schedule` or `report`: it joins a plan
+//! (schedule) with the report's input types, and only `cli` depends on both.
+
+use std::path::Path;
+
+use crate::report::{Outcome, Record, ReportInput};
+use crate::schedule::{JobState, Plan};
+use crate::store::Store;
+
+use super::{Cli, ReportArgs, load_spec, open_store, plan_spec};
+
+pub(super) fn exec(cli: &Cli, a: &ReportArgs) -> anyhow::Result<u8> {
+    let spec = load_spec(&a.spec)?;
+    let plan = plan_spec(&spec)?;
+    let store = open_store(&cli.store)?;
+    write_report(&plan, &store, &a.out, cli.quiet)?;
+    Ok(0)
+}
+
+/// Writes the report of `plan` under `out/<experiment>/`; prints its table
+/// (unless `quiet`) and where it went.
+pub(super) fn write_report(
+    plan: &Plan,
+    store: &Store,
+    out: &Path,
+    quiet: bool,
+) -> anyhow::Result<()> {
+    let input = report_input(plan, store)?;
+    let dir = out.join(&plan.spec.name);
+    let summary = crate::report::write(&input, &dir).map_err(crate::Error::from)?;
+    if !quiet {
+        println!("{}", summary.table_markdown);
+    }
+    println!("report: {}", summary.dir.display());
+    Ok(())
+}
+
+/// The report input of `plan`: every job with its stored result, its failure,
+/// or nothing.
+fn report_input(plan: &Plan, store: &Store) -> crate::Result<ReportInput> {
+    let mut records = Vec::with_capacity(plan.jobs.len());
+    let mut rows: Vec<String> = Vec::new();
+    for (job, state) in plan.jobs.iter().zip(plan.states(store)) {
+        if !rows.contains(&job.label) {
+            rows.push(job.label.clone());
+        }
+        let outcome = match state {
+            JobState::Done => Outcome::Done {
+                result: store.result(&job.key)?,
+                scores: store.scores(&job.key)?,
+            },
+            JobState::Failed(error) => Outcome::Failed { error },
+            JobState::Missing => Outcome::Missing,
+        };
+        records.push(Record {
+            label: job.label.clone(),
+            method: job.method.name().to_string(),
+            key: job.key.hex(),
+            sweep: job.sweep.clone(),
+            class: job.class,
+            class_name: job.class_name.clone(),
+            seed: job.seed,
+            outcome,
+        });
+    }
+    Ok(ReportInput {
+        experiment: plan.spec.name.clone(),
+        dataset: plan.dataset.name.clone(),
+        approximate: plan.dataset.approximate,
+        protocol: plan.spec.protocol,
+        classes: plan
+            .classes
+            .iter()
+            .map(|&c| (c, plan.class_names[c].clone()))
+            .collect(),
+        rows,
+        records,
+        reference: plan.spec.reference.clone(),
+    })
+}
