@@ -166,8 +166,13 @@ mod tests {
         let rgb = Normalization::OFFICIAL.resolve(3, official).expect("rgb");
         assert_eq!(rgb.std, vec![0.5; 3]);
         let own = Normalization::mean_std(&[0.1, 0.2, 0.3], &[1.0; 3]);
-        assert_eq!(own.resolve(3, official).expect("3").mean, vec![0.1, 0.2, 0.3]);
-        let e = own.resolve(1, official).expect_err("3 values for 1 channel");
+        assert_eq!(
+            own.resolve(3, official).expect("3").mean,
+            vec![0.1, 0.2, 0.3]
+        );
+        let e = own
+            .resolve(1, official)
+            .expect_err("3 values for 1 channel");
         assert!(e.contains("3 values") && e.contains("1 channel"), "{e}");
     }
 
@@ -195,7 +200,10 @@ mod tests {
             let n: Normalization = serde_yaml_ng::from_str(text).expect(text);
             assert_eq!(n, want);
             let json = serde_json::to_value(&n).expect("json");
-            assert_eq!(serde_json::from_value::<Normalization>(json).expect("back"), n);
+            assert_eq!(
+                serde_json::from_value::<Normalization>(json).expect("back"),
+                n
+            );
         }
         let e = serde_yaml_ng::from_str::<Normalization>("zero_one").expect_err("unknown");
         assert!(e.to_string().contains("minus_one_one"), "{e}");
