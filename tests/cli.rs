@@ -1,6 +1,8 @@
 //! End-to-end tests of the `runner` binary: specs in, exit codes, plans,
 //! runs, cache behaviour and reports out.
 
+mod common;
+
 use std::path::{Path, PathBuf};
 
 use assert_cmd::Command;
@@ -20,9 +22,9 @@ fn repo() -> PathBuf {
 }
 
 /// `../shared/data` beside the checkout, when this machine has it.
+/// The data folder holding the real `mnist/` (see `common::real_mnist`).
 fn shared_data() -> Option<PathBuf> {
-    let p = repo().join("../shared/data");
-    p.join("mnist").is_dir().then_some(p)
+    common::real_mnist().and_then(|m| m.parent().map(PathBuf::from))
 }
 
 fn write(dir: &Path, name: &str, text: &str) -> PathBuf {
@@ -229,7 +231,6 @@ fn data_ls_shows_the_embedded_digits() {
 #[test]
 fn plan_of_the_study_mnist_grid_with_real_data() {
     let Some(data) = shared_data() else {
-        eprintln!("skipped: ../shared/data is not on this machine");
         return;
     };
     let d = tempfile::tempdir().unwrap();

@@ -16,15 +16,11 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use assert_cmd::Command;
-use predicates::prelude::*;
+mod common;
 
-const MNIST_FILES: [&str; 4] = [
-    "train-images-idx3-ubyte.gz",
-    "train-labels-idx1-ubyte.gz",
-    "t10k-images-idx3-ubyte.gz",
-    "t10k-labels-idx1-ubyte.gz",
-];
+use assert_cmd::Command;
+use common::{MNIST_FILES, real_mnist};
+use predicates::prelude::*;
 
 const SPEC: &str = "\
 name: offline-mnist
@@ -36,31 +32,6 @@ test_limit: 200
 methods:
   - kde: {bandwidth_count: 3}
 ";
-
-/// The folder holding the real MNIST `.gz` files; `None` (skipped) when this
-/// machine has none, a panic then if `RUNNER_REQUIRE_DATA=1`.
-fn real_mnist() -> Option<PathBuf> {
-    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
-    let mut folders: Vec<PathBuf> = std::env::var_os("RUNNER_DATA")
-        .map(|v| std::env::split_paths(&v).collect())
-        .unwrap_or_default();
-    folders.push(root.join("../shared/data"));
-    folders.push(root.join("../../shared/data"));
-    folders.push(PathBuf::from("/usr/share/datasets"));
-    let found = folders
-        .iter()
-        .map(|f| f.join("mnist"))
-        .find(|d| MNIST_FILES.iter().all(|n| d.join(n).is_file()));
-    if found.is_none() {
-        if std::env::var("RUNNER_REQUIRE_DATA").is_ok_and(|v| v.trim() == "1") {
-            panic!("RUNNER_REQUIRE_DATA=1 but the real MNIST files are not in any of {folders:?}");
-        }
-        eprintln!(
-            "skipped: the real MNIST files are not on this machine (set RUNNER_DATA to the folder holding mnist/)"
-        );
-    }
-    found
-}
 
 /// Serves `files` (name -> bytes) under `/m/` on 127.0.0.1; any other path
 /// gets 404. Returns the base URL of the files and the log of requested paths.

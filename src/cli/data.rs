@@ -17,10 +17,7 @@ pub(super) fn exec(d: &DataCommand) -> anyhow::Result<u8> {
                 "dataset", "format", "state"
             );
             for s in rows {
-                let fmt = serde_json::to_value(s.format)
-                    .ok()
-                    .and_then(|v| v.as_str().map(String::from))
-                    .unwrap_or_default();
+                let fmt = s.format.as_str();
                 let state = if s.approximate {
                     format!("{} (lossy copy)", s.state)
                 } else {

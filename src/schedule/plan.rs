@@ -1,5 +1,7 @@
 //! Planning: a checked spec plus the dataset's identity and class names gives
-//! the list of jobs with their keys. No side effects, no training.
+//! the list of jobs with their keys. No training; the one side effect is a
+//! download of a missing official dataset when the data options allow it
+//! (`runner run` without `--offline`; `plan`, `status` and `report` never).
 
 use crate::Result;
 use crate::data::{self, DataOptions, DatasetId};

@@ -23,8 +23,10 @@ fn sweepable(mut params: Value) -> Value {
                     }
                 ]
             });
-            if let Some(d) = single.get("description") {
-                p["description"] = d.clone();
+            for k in ["description", "default"] {
+                if let Some(v) = single.get(k) {
+                    p[k] = v.clone();
+                }
             }
         }
     }
@@ -114,5 +116,42 @@ mod tests {
             );
         }
         assert!(text.contains("\"sweep\""));
+    }
+
+    /// `runner schema` shows every method parameter's default, and those
+    /// defaults are the ones a spec gets when it leaves the parameter out.
+    #[test]
+    fn schema_defaults_round_trip_for_every_method() {
+        let s = spec_schema();
+        let items = s["properties"]["methods"]["items"]["anyOf"]
+            .as_array()
+            .expect("method items");
+        for name in super::super::METHOD_NAMES {
+            let params = items
+                .iter()
+                .find_map(|i| i["properties"].get(*name))
+                .unwrap_or_else(|| panic!("no schema item for {name}"));
+            let props = params["anyOf"][0]["properties"]
+                .as_object()
+                .unwrap_or_else(|| panic!("{name}: no properties"));
+            let defaults: Map<String, Value> = props
+                .iter()
+                .map(|(k, v)| {
+                    let d = v
+                        .get("default")
+                        .unwrap_or_else(|| panic!("{name}.{k}: no default"));
+                    (k.clone(), d.clone())
+                })
+                .collect();
+            let yaml: serde_yaml_ng::Value =
+                serde_json::from_value(Value::Object(defaults)).expect("as yaml");
+            let from_schema = MethodConfig::from_yaml(name, yaml)
+                .expect("known")
+                .expect("the schema's defaults parse");
+            let default = MethodConfig::from_yaml(name, serde_yaml_ng::Value::Null)
+                .expect("known")
+                .expect("defaults");
+            assert_eq!(from_schema, default, "{name}");
+        }
     }
 }

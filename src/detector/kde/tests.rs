@@ -425,27 +425,18 @@ fn a_stop_request_cancels_the_fit() {
     assert!(matches!(err, DetectorError::Cancelled));
 }
 
-/// Real MNIST through the data module (needs the MNIST files: `RUNNER_DATA`
-/// or `../shared/data`). Digit 1 as the normal class (one-class protocol),
-/// where Deep SVDD reports 98.9 AUROC for this baseline. Skipped with a
-/// message when the MNIST files are not on this machine.
+/// Real MNIST through the data module (`crate::data::testutil::real_dataset`:
+/// `RUNNER_DATA` or `../shared/data`). Digit 1 as the normal class (one-class
+/// protocol), where Deep SVDD reports 98.9 AUROC for this baseline. Skipped
+/// with a message when MNIST is absent, failed when `RUNNER_REQUIRE_DATA=1`;
+/// a damaged copy always fails.
 #[test]
 fn kde_learns_mnist() {
-    use crate::data::{DataOptions, load, locate, split};
-    use crate::spec::{DatasetSpec, Limits, Protocol};
-    let mut search: Vec<std::path::PathBuf> = std::env::var_os("RUNNER_DATA")
-        .map(|v| std::env::split_paths(&v).collect())
-        .unwrap_or_default();
-    search.push("../shared/data".into());
-    let opts = DataOptions {
-        search,
-        offline: true,
-    };
-    let Ok(located) = locate(&DatasetSpec::named("mnist"), &opts) else {
-        eprintln!("skipped: MNIST is not in RUNNER_DATA or ../shared/data");
+    use crate::data::split;
+    use crate::spec::{Limits, Protocol};
+    let Some(ds) = crate::data::testutil::real_dataset("mnist") else {
         return;
     };
-    let ds = load(&located).unwrap();
     let limits = Limits {
         train: Some(2_000),
         test: Some(2_000),

@@ -429,31 +429,4 @@ mod tests {
             assert_eq!(parsed.score_params(), cfg.score_params(), "{name}");
         }
     }
-
-    #[test]
-    fn schema_defaults_are_the_defaults() {
-        for (name, schema) in MethodConfig::schemas() {
-            let props = schema["properties"]
-                .as_object()
-                .unwrap_or_else(|| panic!("{name}: no properties in {schema}"));
-            let defaults: serde_json::Map<String, serde_json::Value> = props
-                .iter()
-                .map(|(k, v)| {
-                    let d = v
-                        .get("default")
-                        .unwrap_or_else(|| panic!("{name}.{k}: no default"));
-                    (k.clone(), d.clone())
-                })
-                .collect();
-            let yaml: serde_yaml_ng::Value =
-                serde_json::from_value(serde_json::Value::Object(defaults)).expect("yaml");
-            let from_schema = MethodConfig::from_yaml(name, yaml)
-                .expect("known")
-                .expect("the schema's defaults parse");
-            let default = MethodConfig::from_yaml(name, serde_yaml_ng::Value::Null)
-                .expect("known")
-                .expect("defaults");
-            assert_eq!(from_schema, default, "{name}");
-        }
-    }
 }
