@@ -6,6 +6,7 @@ pub mod batch;
 pub mod dcgan;
 pub mod device;
 pub mod init;
+pub mod layers;
 pub mod train;
 
 use thiserror::Error;

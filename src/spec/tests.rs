@@ -130,7 +130,7 @@ fn bad_specs_have_clear_messages() {
         ),
         (
             "planned_method",
-            "name: x\ndataset: mnist\nmethods:\n  - anogan: {}\n",
+            "name: x\ndataset: mnist\nmethods:\n  - alad: {}\n",
         ),
         (
             "unknown_param",

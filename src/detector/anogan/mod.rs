@@ -1,0 +1,502 @@
+//! AnoGAN (Schlegl, Seeböck, Waldstein, Schmidt-Erfurth and Langs, IPMI
+//! 2017), after LeeDoYup/AnoGAN-tf (TensorFlow, on carpedm20's DCGAN): a DCGAN
+//! trained on normal images; each test image is mapped to the latent space
+//! by optimising z, and its score is the final
+//! `(1 - lambda) * residual + lambda * discrimination` loss.
+//!
+//! - [`model`]: the networks (DCGAN blocks from `crate::nn::dcgan`).
+//! - [`train`]: the GAN training step and loop.
+//! - [`score`]: the trained model: batched latent search, save and load.
+//!
+//! Deliberate differences from the reference code:
+//! - Architecture: the shared DCGAN blocks (4x4 kernels, stride 2, BatchNorm,
+//!   no biases, N(0, 0.02) init) at `image_size` 32 by default (MNIST's 28
+//!   resized to 32, as GANomaly does; CIFAR-10 as is). The reference's
+//!   DCGAN uses 5x5 kernels at 64x64 with one more layer on each side
+//!   (D: 64-128-256-512, features 4x4x512; G: a linear layer to 4x4x512);
+//!   here D is 64-128-256 (features 4x4x256) and G starts with a 4x4
+//!   transposed convolution from z (the same as a linear layer to 4x4).
+//! - Scoring runs in eval mode (BatchNorm running statistics), as the
+//!   reference's `_sampler` (train=False); its `feature_match_layer`,
+//!   though, calls D's BatchNorm with ops.py's default `train=True`, i.e.
+//!   with the statistics of the one test image. Here no score uses test
+//!   statistics.
+//! - Each image starts from its own z (seeded by the run's seed and the
+//!   image's index) with a fresh Adam state. The reference initialises z once
+//!   and continues from the previous image's optimum, so its scores depend
+//!   on the order of the test images.
+//! - Batched latent search (see [`score`]): equal to one image at a time up
+//!   to float rounding, many times faster. The reference searches one image
+//!   at a time (slow: AnoGAN-tf#22, #25, #40).
+//! - Gamma defaults to the paper's 500 steps (the reference's `test_epoch`
+//!   is 100); it and the learning rate are scoring parameters, so changing
+//!   them re-scores a stored model without retraining.
+//! - The score weights are Schlegl's: (1 - lambda) = 0.9 on the residual,
+//!   lambda = 0.1 on the discrimination loss. ALAD's bundled AnoGAN baseline
+//!   (houssamzenati/Adversarially-Learned-Anomaly-Detection anogan/run.py)
+//!   reverses them (0.1 residual, 0.9 discrimination); not copied here.
+//! - No model selection on test labels; training images are shuffled each
+//!   epoch with the seed (the reference reads them in file order).
+//! - Works for any number of channels; the reference's MNIST path is a
+//!   class-conditional GAN whose detector is unavailable (AnoGAN-tf#13).
+
+pub mod model;
+pub mod score;
+pub mod train;
+
+use std::path::Path;
+
+use crate::data::ImageSet;
+use crate::detector::{Detector, DetectorError, Fitted, MethodDetector, RunContext};
+use crate::nn::batch::PreparedImages;
+use crate::nn::device::burn_device;
+use crate::spec::methods::AnoGanParams;
+
+pub use score::AnoGanModel;
+
+/// AnoGAN with its (checked) parameters.
+pub struct AnoGan {
+    pub params: AnoGanParams,
+}
+
+impl AnoGan {
+    pub fn new(params: AnoGanParams) -> AnoGan {
+        AnoGan { params }
+    }
+
+    /// Trains and returns the concrete model.
+    pub fn fit_model(
+        &self,
+        normal: &ImageSet,
+        ctx: &RunContext,
+    ) -> Result<AnoGanModel, DetectorError> {
+        let device = burn_device(ctx.device)?;
+        let net = model::NetConfig::new(&self.params, normal.channels)?;
+        let images = PreparedImages::new(normal, &net.preprocessing())?;
+        let trainer = train::train(&images, net.clone(), &self.params, ctx, &device)?;
+        Ok(AnoGanModel::new(
+            net,
+            &trainer.generator,
+            &trainer.discriminator,
+            device,
+            &self.params,
+        ))
+    }
+}
+
+impl MethodDetector for AnoGanParams {
+    fn detector(&self) -> Box<dyn Detector> {
+        Box::new(AnoGan::new(self.clone()))
+    }
+}
+
+impl Detector for AnoGan {
+    fn fit(&self, normal: &ImageSet, ctx: &RunContext) -> Result<Box<dyn Fitted>, DetectorError> {
+        Ok(Box::new(self.fit_model(normal, ctx)?))
+    }
+
+    fn load(&self, dir: &Path, ctx: &RunContext) -> Result<Box<dyn Fitted>, DetectorError> {
+        let device = burn_device(ctx.device)?;
+        Ok(Box::new(AnoGanModel::load(dir, device, &self.params)?))
+    }
+
+    fn uses_device(&self) -> bool {
+        true
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::AtomicBool;
+
+    use burn::tensor::{Device, Tensor, TensorData};
+    use rand::{Rng, SeedableRng};
+    use rand_chacha::ChaCha8Rng;
+
+    use super::*;
+    use crate::detector::{NoProgress, Phase, Progress};
+    use crate::device::DeviceChoice;
+    use crate::spec::MethodConfig;
+
+    /// Tiny networks and a short search for fast tests.
+    fn tiny(steps: usize) -> AnoGanParams {
+        AnoGanParams {
+            image_size: 16,
+            latent: 8,
+            generator_width: 4,
+            discriminator_width: 4,
+            batch_size: 4,
+            max_steps: Some(steps),
+            latent_steps: 5,
+            latent_lr: 0.05,
+            score_batch_size: 5,
+            ..AnoGanParams::default()
+        }
+    }
+
+    /// `n` noisy 16x16 images with a bright bar: horizontal (normal) or vertical.
+    fn bars(n: usize, vertical: bool, seed: u64) -> ImageSet {
+        let mut rng = ChaCha8Rng::seed_from_u64(seed);
+        let mut pixels = Vec::with_capacity(n * 256);
+        for _ in 0..n {
+            let at = rng.random_range(3..13usize);
+            for y in 0..16usize {
+                for x in 0..16usize {
+                    let on = if vertical {
+                        x.abs_diff(at) <= 1
+                    } else {
+                        y.abs_diff(at) <= 1
+                    };
+                    let base: u8 = if on { 220 } else { 20 };
+                    pixels.push(base.saturating_add(rng.random_range(0..30u8)));
+                }
+            }
+        }
+        ImageSet {
+            channels: 1,
+            height: 16,
+            width: 16,
+            pixels,
+            labels: vec![u16::from(vertical); n],
+        }
+    }
+
+    fn ctx<'a>(seed: u64, cancel: &'a AtomicBool, progress: &'a dyn Progress) -> RunContext<'a> {
+        RunContext {
+            seed,
+            device: DeviceChoice::Cpu,
+            progress,
+            cancel,
+        }
+    }
+
+    struct Record(std::sync::Mutex<Vec<Phase>>);
+    impl Progress for Record {
+        fn phase(&self, phase: Phase) {
+            self.0.lock().expect("lock").push(phase);
+        }
+    }
+
+    fn close(a: &[f32], b: &[f32], rel: f32) -> bool {
+        a.len() == b.len()
+            && a.iter()
+                .zip(b)
+                .all(|(x, y)| (x - y).abs() <= rel * x.abs().max(y.abs()).max(1e-3))
+    }
+
+    #[test]
+    fn two_steps_give_finite_losses_and_one_score_per_image() {
+        let cancel = AtomicBool::new(false);
+        let rec = Record(Default::default());
+        let c = ctx(1, &cancel, &rec);
+        let train_set = bars(12, false, 0);
+        let p = tiny(2);
+        let net = model::NetConfig::new(&p, 1).expect("shapes");
+        let images = PreparedImages::new(&train_set, &net.preprocessing()).expect("prepared");
+        let device = burn_device(DeviceChoice::Cpu).expect("cpu");
+        let mut t = train::Trainer::new(net, &p, 1, &device);
+        for idx in [[0, 1, 2, 3], [4, 5, 6, 7]] {
+            let l = t.step(&images, &idx);
+            for v in [l.generator, l.discriminator] {
+                assert!(v.is_finite() && v >= 0.0, "{l:?}");
+            }
+        }
+        let model = AnoGan::new(p).fit_model(&train_set, &c).expect("fit");
+        let test = bars(7, true, 9);
+        let s = model.score(&test, &c).expect("score");
+        assert_eq!(s.len(), 7);
+        assert!(s.iter().all(|v| v.is_finite() && *v > 0.0), "{s:?}");
+        let phases = rec.0.lock().expect("lock");
+        assert!(
+            matches!(&phases[0], Phase::Training { epoch: 1, epochs: 1, info } if info.contains("img/s")),
+            "{phases:?}"
+        );
+        // batches of 5: 5 then 7
+        assert!(matches!(
+            &phases[phases.len() - 2..],
+            [
+                Phase::Scoring { done: 5, total: 7 },
+                Phase::Scoring { done: 7, total: 7 }
+            ]
+        ));
+    }
+
+    /// One step of the elementwise Adam against values computed by hand
+    /// (TensorFlow's form, numpy):
+    /// ```text
+    /// m = 0.5*0 + 0.5*g; v = 0.999*0 + 0.001*g**2
+    /// lr_t = 0.1*sqrt(1-0.999)/(1-0.5); z - lr_t*m/(sqrt(v)+1e-8)
+    /// ```
+    /// i.e. z - 0.1*sign(g) on the first step; a second step with the same
+    /// g moves by 0.1 again (m/sqrt(v) stays at the bias-corrected 1).
+    #[test]
+    fn adam_step_is_elementwise_and_matches_hand_values() {
+        let dev = Device::flex();
+        let s = score::LatentSearch {
+            lambda: 0.1,
+            steps: 2,
+            lr: 0.1,
+            beta1: 0.5,
+            beta2: 0.999,
+        };
+        let t = |v: Vec<f32>| Tensor::<1>::from_data(TensorData::new(v, [3]), &dev);
+        let z = t(vec![0.5, -0.2, 0.0]);
+        let g = t(vec![2.0, -1e-3, 0.0]);
+        let (z1, m, v) = s.adam_step(z, g.clone(), t(vec![0.0; 3]), t(vec![0.0; 3]), 1);
+        let (z2, _, _) = s.adam_step(z1.clone(), g, m, v, 2);
+        let read = |x: Tensor<1>| x.into_data().try_to_vec::<f32>().expect("f32");
+        let want1 = [0.4, -0.2 + 0.1 * 1e-3 / (1e-3 + 1e-8 / 0.0316228), 0.0];
+        for (g, w) in read(z1).iter().zip(want1) {
+            assert!((g - w as f32).abs() < 1e-5, "{g} vs {w}");
+        }
+        let z2 = read(z2);
+        assert!((z2[0] - 0.3).abs() < 1e-5 && z2[2] == 0.0, "{z2:?}");
+    }
+
+    /// With one step the score is the loss at the initial z: recomputed here
+    /// from separate forward passes of G and D.
+    #[test]
+    fn one_step_score_is_the_weighted_loss_at_the_initial_code() {
+        let cancel = AtomicBool::new(false);
+        let c = ctx(3, &cancel, &NoProgress);
+        let mut model = AnoGan::new(tiny(2))
+            .fit_model(&bars(8, false, 0), &c)
+            .expect("fit");
+        model.search.steps = 1;
+        let test = bars(2, true, 4);
+        let prepared = PreparedImages::new(&test, &model.net.preprocessing()).expect("prep");
+        let s = model.search_batch(&prepared, &[0, 1], &c).expect("score");
+        // z of image i: U(-1, 1) from stream 2^32 + i of the seed.
+        let dev = Device::flex();
+        let mut z = Vec::new();
+        for i in 0..2u64 {
+            z.extend(model::uniform_values(
+                8,
+                &mut train::stream(3, (1 << 32) + i),
+            ));
+        }
+        let z = Tensor::<4>::from_data(TensorData::new(z, [2, 8, 1, 1]), &dev);
+        let (g, d) = model.networks();
+        let x = prepared.batch(&[0, 1], &dev);
+        let fake = g.forward(z);
+        let (fx, _) = d.forward(x.clone());
+        let (ff, _) = d.forward(fake.clone());
+        let read = |t: Tensor<4>| t.into_data().try_to_vec::<f32>().expect("f32");
+        let (x, fake, fx, ff) = (read(x), read(fake), read(fx), read(ff));
+        for (i, &got) in s.iter().enumerate() {
+            let px = 256;
+            let fl = fx.len() / 2;
+            let res: f64 = (i * px..(i + 1) * px)
+                .map(|k| (x[k] - fake[k]).abs() as f64)
+                .sum();
+            let dis: f64 = (i * fl..(i + 1) * fl)
+                .map(|k| (fx[k] - ff[k]).abs() as f64)
+                .sum();
+            let want = 0.9 * res + 0.1 * dis;
+            assert!((got as f64 - want).abs() < 1e-4 * want, "{got} vs {want}");
+        }
+    }
+
+    /// The batched search gives the single-image searches: every image has
+    /// its own z stream and Adam state, and the batch loss is a sum.
+    #[test]
+    fn batched_search_equals_single_image_searches() {
+        let cancel = AtomicBool::new(false);
+        let c = ctx(2, &cancel, &NoProgress);
+        let mut model = AnoGan::new(AnoGanParams {
+            latent_steps: 30,
+            ..tiny(3)
+        })
+        .fit_model(&bars(8, false, 0), &c)
+        .expect("fit");
+        let mut test = bars(3, true, 5);
+        let more = bars(3, false, 6);
+        test.pixels.extend(more.pixels);
+        test.labels.extend(more.labels);
+        let prepared = PreparedImages::new(&test, &model.net.preprocessing()).expect("prep");
+        let all: Vec<usize> = (0..6).collect();
+        let batched = model.search_batch(&prepared, &all, &c).expect("batch");
+        let single: Vec<f32> = all
+            .iter()
+            .flat_map(|&i| model.search_batch(&prepared, &[i], &c).expect("one"))
+            .collect();
+        assert!(close(&batched, &single, 1e-4), "{batched:?} vs {single:?}");
+        // through `score`: the batch size changes nothing beyond rounding
+        model.score_batch_size = 6;
+        let a = model.score(&test, &c).expect("score");
+        model.score_batch_size = 1;
+        let b = model.score(&test, &c).expect("score");
+        assert!(close(&a, &b, 1e-4), "{a:?} vs {b:?}");
+        assert_eq!(a, batched);
+        // and the search does lower the loss
+        model.search.steps = 1;
+        let start = model.score(&test, &c).expect("score");
+        assert!(start.iter().zip(&b).all(|(s, e)| e < s), "{start:?} {b:?}");
+    }
+
+    #[test]
+    fn same_seed_gives_identical_scores_and_another_seed_does_not() {
+        let cancel = AtomicBool::new(false);
+        let train_set = bars(12, false, 0);
+        let test = bars(6, true, 5);
+        let run = |seed| {
+            let c = ctx(seed, &cancel, &NoProgress);
+            let m = AnoGan::new(tiny(3)).fit_model(&train_set, &c).expect("fit");
+            m.score(&test, &c).expect("score")
+        };
+        let a = run(4);
+        assert_eq!(a, run(4));
+        assert_ne!(a, run(5));
+    }
+
+    #[test]
+    fn save_and_load_give_identical_scores() {
+        let cancel = AtomicBool::new(false);
+        let c = ctx(3, &cancel, &NoProgress);
+        let det = AnoGan::new(tiny(2));
+        let model = det.fit(&bars(8, false, 0), &c).expect("fit");
+        let dir = tempfile::tempdir().expect("tempdir");
+        model.save(dir.path()).expect("save");
+        let back = det.load(dir.path(), &c).expect("load");
+        let test = bars(5, true, 1);
+        assert_eq!(
+            model.score(&test, &c).expect("a"),
+            back.score(&test, &c).expect("b")
+        );
+        let missing = det.load(&dir.path().join("nope"), &c);
+        assert!(matches!(missing, Err(DetectorError::Model { .. })));
+    }
+
+    /// Scoring parameters key the result, not the model: changing Gamma
+    /// re-scores the stored model without retraining.
+    #[test]
+    fn scoring_parameters_change_the_result_key_only() {
+        use crate::schedule::job::{model_inputs, result_inputs};
+        use crate::store::key::Key;
+        let keys = |p: AnoGanParams| {
+            let m = MethodConfig::AnoGan(p);
+            let id = crate::data::DatasetId {
+                name: "mnist".into(),
+                digest: "abc".into(),
+                approximate: false,
+            };
+            let inputs = model_inputs(
+                &m,
+                &id,
+                crate::spec::Protocol::AnomalyClass,
+                3,
+                1,
+                crate::spec::Limits::default(),
+            );
+            let model = Key::of("model", &inputs);
+            let result = Key::of("result", &result_inputs(&model, &m));
+            (model, result)
+        };
+        let base = keys(AnoGanParams::default());
+        for p in [
+            AnoGanParams {
+                latent_steps: 100,
+                ..Default::default()
+            },
+            AnoGanParams {
+                latent_lr: 0.05,
+                ..Default::default()
+            },
+            AnoGanParams {
+                lambda: 0.5,
+                ..Default::default()
+            },
+        ] {
+            let k = keys(p);
+            assert_eq!(k.0, base.0, "the model key changed");
+            assert_ne!(k.1, base.1, "the result key did not change");
+        }
+        let k = keys(AnoGanParams {
+            epochs: 3,
+            ..Default::default()
+        });
+        assert_ne!(k.0, base.0);
+        assert_ne!(k.1, base.1);
+    }
+
+    #[test]
+    fn cancel_stops_training_and_scoring() {
+        let cancel = AtomicBool::new(true);
+        let c = ctx(0, &cancel, &NoProgress);
+        let r = AnoGan::new(tiny(2)).fit(&bars(8, false, 0), &c);
+        assert!(matches!(r, Err(DetectorError::Cancelled)));
+        let go = AtomicBool::new(false);
+        let model = AnoGan::new(tiny(2))
+            .fit_model(&bars(8, false, 0), &ctx(0, &go, &NoProgress))
+            .expect("fit");
+        let r = model.score(&bars(3, true, 1), &c);
+        assert!(matches!(r, Err(DetectorError::Cancelled)));
+        let one = AnoGan::new(tiny(2)).fit(&bars(1, false, 0), &ctx(0, &go, &NoProgress));
+        assert!(matches!(one, Err(DetectorError::TooFewImages(1))));
+    }
+
+    #[test]
+    fn a_huge_learning_rate_is_reported_as_divergence() {
+        let cancel = AtomicBool::new(false);
+        let c = ctx(0, &cancel, &NoProgress);
+        let p = AnoGanParams {
+            lr: 1e30,
+            ..tiny(20)
+        };
+        match AnoGan::new(p).fit(&bars(8, false, 0), &c) {
+            Err(DetectorError::Nn(crate::nn::NnError::Diverged { epoch, step, .. })) => {
+                assert!(epoch >= 1 && step >= 1)
+            }
+            Err(e) => panic!("unexpected error {e}"),
+            Ok(_) => panic!("lr 1e30 did not diverge"),
+        }
+    }
+
+    /// The embedded UCI digits (8x8, upsampled to 16), digit 0 as the
+    /// anomaly, 200 steps and a 20-step search (about 13 s on 2 busy cores):
+    /// AUROC 0.84, 0.74, 0.78 with seeds 0, 1, 2 (with half the width and
+    /// 150 steps: 0.32, the order still inverted).
+    #[test]
+    fn learns_digits_zero_as_anomaly() {
+        let cancel = AtomicBool::new(false);
+        let c = ctx(0, &cancel, &NoProgress);
+        let spec = crate::spec::DatasetSpec {
+            name: "digits".into(),
+            format: None,
+            path: None,
+            classes: None,
+        };
+        let located =
+            crate::data::locate(&spec, &crate::data::DataOptions::default()).expect("locate");
+        let ds = crate::data::load(&located).expect("load");
+        let split = crate::data::split(
+            &ds,
+            crate::spec::Protocol::AnomalyClass,
+            0,
+            0,
+            crate::spec::Limits::default(),
+        )
+        .expect("split");
+        let p = AnoGanParams {
+            image_size: 16,
+            latent: 16,
+            generator_width: 16,
+            discriminator_width: 16,
+            batch_size: 32,
+            max_steps: Some(200),
+            latent_steps: 20,
+            latent_lr: 0.05,
+            ..AnoGanParams::default()
+        };
+        let t = std::time::Instant::now();
+        let model = AnoGan::new(p).fit_model(&split.train, &c).expect("fit");
+        let fit_s = t.elapsed().as_secs_f64();
+        let s = model.score(&split.test, &c).expect("score");
+        let auc = crate::metrics::auroc(&split.test_is_anomaly, &s).expect("auroc");
+        eprintln!(
+            "anogan digits: fit {fit_s:.1}s, score {:.1}s, AUROC {auc:.3}",
+            t.elapsed().as_secs_f64() - fit_s
+        );
+        assert!(auc > 0.7, "AUROC {auc}");
+    }
+}
