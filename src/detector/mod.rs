@@ -18,6 +18,8 @@ use crate::data::ImageSet;
 use crate::device::DeviceChoice;
 use crate::spec::MethodConfig;
 
+pub mod stored;
+
 macro_rules! define_detectors {
     ($($name:ident: $variant:ident($params:ident)),* $(,)?) => {
         $(pub mod $name;)*

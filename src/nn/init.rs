@@ -4,8 +4,17 @@
 
 use burn::module::Param;
 use burn::tensor::{Device, Tensor, TensorData};
-use rand::Rng;
+use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
+
+/// Stream `stream` of the job's seed: each use of randomness in a method
+/// (initialisation, shuffling, noise, ...) draws from its own stream, so
+/// that adding draws to one never shifts another.
+pub fn stream(seed: u64, stream: u64) -> ChaCha8Rng {
+    let mut rng = ChaCha8Rng::seed_from_u64(seed);
+    rng.set_stream(stream);
+    rng
+}
 
 /// `n` samples of N(mean, std) (Box-Muller on two uniform draws).
 pub fn normal_values(n: usize, mean: f64, std: f64, rng: &mut ChaCha8Rng) -> Vec<f32> {

@@ -7,6 +7,7 @@ pub mod dcgan;
 pub mod device;
 pub mod init;
 pub mod layers;
+pub mod loss;
 pub mod train;
 
 use thiserror::Error;

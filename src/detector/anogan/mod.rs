@@ -272,7 +272,7 @@ mod tests {
         for i in 0..2u64 {
             z.extend(model::uniform_values(
                 8,
-                &mut train::stream(3, (1 << 32) + i),
+                &mut crate::nn::init::stream(3, (1 << 32) + i),
             ));
         }
         let z = Tensor::<4>::from_data(TensorData::new(z, [2, 8, 1, 1]), &dev);

@@ -33,11 +33,14 @@ use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 
 use super::model::{Discriminator, Generator, NetConfig, uniform_values};
-use super::train::stream;
 use crate::data::ImageSet;
-use crate::detector::{DetectorError, Fitted, Phase, RunContext};
+use crate::detector::stored::{
+    check_channels, load_module, read_net, save_module, score_in_batches, write_net,
+};
+use crate::detector::{DetectorError, Fitted, RunContext};
 use crate::nn::NnError;
 use crate::nn::batch::PreparedImages;
+use crate::nn::init::stream;
 use crate::spec::methods::AnoGanParams;
 
 const NET_FILE: &str = "anogan-net.json";
@@ -126,35 +129,21 @@ impl AnoGanModel {
     /// Reads a model that `save` wrote into `dir`; `params` gives the
     /// scoring parameters.
     pub fn load(dir: &Path, device: Device, params: &AnoGanParams) -> Result<Self, DetectorError> {
-        let net_path = dir.join(NET_FILE);
-        let text = std::fs::read_to_string(&net_path).map_err(|e| DetectorError::Model {
-            path: net_path.display().to_string(),
-            reason: format!(
-                "cannot read it ({e}); the stored model is incomplete: run `runner cache verify`"
-            ),
-        })?;
-        let net: NetConfig = serde_json::from_str(&text).map_err(|e| DetectorError::Model {
-            path: net_path.display().to_string(),
-            reason: format!("not an AnoGAN network description ({e})"),
-        })?;
+        let net: NetConfig = read_net(dir, NET_FILE, "AnoGAN")?;
         // Shapes only: every value is replaced by the records.
         let mut blank = ChaCha8Rng::seed_from_u64(0);
-        let path = dir.join(GENERATOR_FILE);
-        let generator = net
-            .generator(&mut blank, &device)
-            .try_load_file(&path)
-            .map_err(|e| DetectorError::Model {
-                path: path.display().to_string(),
-                reason: format!("cannot load the generator's weights ({e})"),
-            })?;
-        let path = dir.join(DISCRIMINATOR_FILE);
-        let discriminator = net
-            .discriminator(&mut blank, &device)
-            .try_load_file(&path)
-            .map_err(|e| DetectorError::Model {
-                path: path.display().to_string(),
-                reason: format!("cannot load the discriminator's weights ({e})"),
-            })?;
+        let generator = load_module(
+            net.generator(&mut blank, &device),
+            dir,
+            GENERATOR_FILE,
+            "the generator",
+        )?;
+        let discriminator = load_module(
+            net.discriminator(&mut blank, &device),
+            dir,
+            DISCRIMINATOR_FILE,
+            "the discriminator",
+        )?;
         Ok(AnoGanModel::new(
             net,
             &generator,
@@ -243,49 +232,21 @@ impl AnoGanModel {
 
 impl Fitted for AnoGanModel {
     fn score(&self, images: &ImageSet, ctx: &RunContext) -> Result<Vec<f32>, DetectorError> {
-        if images.channels != self.net.channels {
-            return Err(DetectorError::Other(format!(
-                "the AnoGAN model was trained on {}-channel images but the test images have {} channels",
-                self.net.channels, images.channels
-            )));
-        }
+        check_channels("AnoGAN", self.net.channels, images.channels)?;
         let prepared = PreparedImages::new(images, &self.net.preprocessing())?;
-        let total = prepared.len();
-        let all: Vec<usize> = (0..total).collect();
-        let mut scores = Vec::with_capacity(total);
-        for idx in all.chunks(self.score_batch_size.max(1)) {
-            scores.extend(self.search_batch(&prepared, idx, ctx)?);
-            ctx.progress.phase(Phase::Scoring {
-                done: scores.len(),
-                total,
-            });
-        }
-        Ok(scores)
+        score_in_batches(prepared.len(), self.score_batch_size, ctx, |idx| {
+            self.search_batch(&prepared, idx, ctx)
+        })
     }
 
     fn save(&self, dir: &Path) -> Result<(), DetectorError> {
-        let net_path = dir.join(NET_FILE);
-        let text = serde_json::to_string_pretty(&self.net)
-            .map_err(|e| DetectorError::Other(format!("cannot describe the network: {e}")))?;
-        std::fs::write(&net_path, text).map_err(|e| DetectorError::Model {
-            path: net_path.display().to_string(),
-            reason: format!("cannot write it ({e})"),
-        })?;
-        let path = dir.join(GENERATOR_FILE);
-        self.generator
-            .clone()
-            .save_file(&path)
-            .map_err(|e| DetectorError::Model {
-                path: path.display().to_string(),
-                reason: format!("cannot write the generator's weights ({e})"),
-            })?;
-        let path = dir.join(DISCRIMINATOR_FILE);
-        self.discriminator
-            .clone()
-            .save_file(&path)
-            .map_err(|e| DetectorError::Model {
-                path: path.display().to_string(),
-                reason: format!("cannot write the discriminator's weights ({e})"),
-            })
+        write_net(dir, NET_FILE, &self.net)?;
+        save_module(&self.generator, dir, GENERATOR_FILE, "the generator")?;
+        save_module(
+            &self.discriminator,
+            dir,
+            DISCRIMINATOR_FILE,
+            "the discriminator",
+        )
     }
 }

@@ -14,14 +14,13 @@
 
 use burn::module::Module;
 use burn::optim::{AdamConfig, GradientsParams};
-use burn::tensor::Tensor;
-use burn::tensor::activation::softplus;
-use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 
 use super::model::{Discriminator, Generator, NetConfig};
 use crate::detector::{DetectorError, Phase, RunContext};
 use crate::nn::batch::PreparedImages;
+use crate::nn::init::stream;
+use crate::nn::loss::bce_with_logits;
 use crate::nn::train::{EpochMeter, check_finite, epoch_batches, steps_per_epoch};
 use crate::spec::methods::AnoGanParams;
 
@@ -29,19 +28,6 @@ use crate::spec::methods::AnoGanParams;
 const STREAM_INIT: u64 = 0;
 const STREAM_SHUFFLE: u64 = 1;
 const STREAM_NOISE: u64 = 2;
-
-pub(super) fn stream(seed: u64, stream: u64) -> ChaCha8Rng {
-    let mut rng = ChaCha8Rng::seed_from_u64(seed);
-    rng.set_stream(stream);
-    rng
-}
-
-/// mean(BCE(sigmoid(logit), target)) for a constant target of 1 or 0,
-/// computed from the logit (softplus form, finite for any logit).
-fn bce_with_logits(logit: Tensor<1>, real: bool) -> Tensor<1> {
-    let x = if real { logit.neg() } else { logit };
-    softplus(x, 1.0).mean()
-}
 
 /// The losses of one step, as numbers (the generator's: its last update).
 #[derive(Clone, Copy, Debug)]

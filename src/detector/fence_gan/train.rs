@@ -19,14 +19,15 @@
 use burn::module::Module;
 use burn::optim::{AdamConfig, GradientsParams};
 use burn::tensor::Tensor;
-use burn::tensor::activation::{sigmoid, softplus};
-use rand::SeedableRng;
+use burn::tensor::activation::sigmoid;
 use rand_chacha::ChaCha8Rng;
 
 use super::model::{Discriminator, Generator, NetConfig};
 use crate::detector::{DetectorError, Phase, RunContext};
 use crate::nn::batch::PreparedImages;
+use crate::nn::init::stream;
 use crate::nn::layers::normal_noise;
+use crate::nn::loss::bce_with_logits_soft;
 use crate::nn::train::{EpochMeter, check_finite, epoch_batches, steps_per_epoch};
 use crate::spec::methods::FenceGanParams;
 use crate::spec::methods::fence_gan::{Encirclement, ResolvedFenceGan};
@@ -36,18 +37,6 @@ const STREAM_INIT: u64 = 0;
 const STREAM_SHUFFLE: u64 = 1;
 const STREAM_NOISE: u64 = 2;
 const STREAM_DROPOUT: u64 = 3;
-
-fn stream(seed: u64, stream: u64) -> ChaCha8Rng {
-    let mut rng = ChaCha8Rng::seed_from_u64(seed);
-    rng.set_stream(stream);
-    rng
-}
-
-/// mean(BCE(target, sigmoid(logit))) = mean(softplus(l) - target * l): Keras's
-/// `binary_crossentropy` with a constant (possibly soft) target.
-pub fn bce_with_logits(logit: Tensor<1>, target: f64) -> Tensor<1> {
-    (softplus(logit.clone(), 1.0) - logit.mul_scalar(target)).mean()
-}
 
 /// The paper's encirclement loss: mean(log |alpha - sigmoid(logit)|).
 pub fn log_encirclement(logit: Tensor<1>, alpha: f64) -> Tensor<1> {
@@ -127,7 +116,7 @@ impl Trainer {
     /// One Adam update of D on `x` towards `target`, the loss scaled by `weight`.
     fn d_update(&mut self, x: Tensor<4>, target: f64, weight: f64) -> f32 {
         let logit = self.discriminator.forward(x, Some(&mut self.dropout));
-        let mut loss = bce_with_logits(logit, target).mul_scalar(weight);
+        let mut loss = bce_with_logits_soft(logit, target).mul_scalar(weight);
         if let Some(l2) = self.discriminator.l2(self.params.d_l2) {
             loss = loss + l2;
         }
@@ -169,7 +158,7 @@ impl Trainer {
         let frozen = self.discriminator.frozen();
         let logit = frozen.forward(fake.clone(), Some(&mut self.dropout));
         let enc = match self.params.encirclement {
-            Encirclement::Bce => bce_with_logits(logit, alpha),
+            Encirclement::Bce => bce_with_logits_soft(logit, alpha),
             Encirclement::Log => log_encirclement(logit, alpha),
         };
         let disp = dispersion(fake);
@@ -260,9 +249,9 @@ mod tests {
     fn losses_match_hand_computed_values() {
         let dev = Device::flex();
         let logit = || Tensor::<1>::from_data(TensorData::new(vec![0.0f32, 2.0, -1.0], [3]), &dev);
-        close(bce_with_logits(logit(), 0.1), 1.011_112_293_040_380_2);
-        close(bce_with_logits(logit(), 1.0), 0.711_112_293_040_380_3);
-        close(bce_with_logits(logit(), 0.0), 1.044_445_626_373_713_6);
+        close(bce_with_logits_soft(logit(), 0.1), 1.011_112_293_040_380_2);
+        close(bce_with_logits_soft(logit(), 1.0), 0.711_112_293_040_380_3);
+        close(bce_with_logits_soft(logit(), 0.0), 1.044_445_626_373_713_6);
         close(log_encirclement(logit(), 0.1), -0.980_644_653_788_706_9);
         // three 1x1x2 images
         let x = Tensor::<4>::from_data(

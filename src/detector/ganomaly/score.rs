@@ -21,7 +21,10 @@ use rand_chacha::ChaCha8Rng;
 
 use super::model::{Generator, NetConfig};
 use crate::data::ImageSet;
-use crate::detector::{DetectorError, Fitted, Phase, RunContext};
+use crate::detector::stored::{
+    check_channels, load_module, read_net, save_module, score_in_batches, write_net,
+};
+use crate::detector::{DetectorError, Fitted, RunContext};
 use crate::nn::batch::PreparedImages;
 
 const NET_FILE: &str = "ganomaly-net.json";
@@ -58,26 +61,10 @@ impl GanomalyModel {
         device: Device,
         score_batch_size: usize,
     ) -> Result<Self, DetectorError> {
-        let net_path = dir.join(NET_FILE);
-        let text = std::fs::read_to_string(&net_path).map_err(|e| DetectorError::Model {
-            path: net_path.display().to_string(),
-            reason: format!(
-                "cannot read it ({e}); the stored model is incomplete: run `runner cache verify`"
-            ),
-        })?;
-        let net: NetConfig = serde_json::from_str(&text).map_err(|e| DetectorError::Model {
-            path: net_path.display().to_string(),
-            reason: format!("not a GANomaly network description ({e})"),
-        })?;
+        let net: NetConfig = read_net(dir, NET_FILE, "GANomaly")?;
         // Shapes only: every value is replaced by the record.
         let blank = net.generator(&mut ChaCha8Rng::seed_from_u64(0), &device);
-        let weights = dir.join(WEIGHTS_FILE);
-        let generator = blank
-            .try_load_file(&weights)
-            .map_err(|e| DetectorError::Model {
-                path: weights.display().to_string(),
-                reason: format!("cannot load the generator's weights ({e})"),
-            })?;
+        let generator = load_module(blank, dir, WEIGHTS_FILE, "the generator")?;
         Ok(GanomalyModel::new(
             net,
             &generator,
@@ -98,48 +85,15 @@ impl GanomalyModel {
 
 impl Fitted for GanomalyModel {
     fn score(&self, images: &ImageSet, ctx: &RunContext) -> Result<Vec<f32>, DetectorError> {
-        if images.channels != self.net.channels {
-            return Err(DetectorError::Other(format!(
-                "the GANomaly model was trained on {}-channel images but the test images have {} channels",
-                self.net.channels, images.channels
-            )));
-        }
+        check_channels("GANomaly", self.net.channels, images.channels)?;
         let prepared = PreparedImages::new(images, &self.net.preprocessing())?;
-        let total = prepared.len();
-        let all: Vec<usize> = (0..total).collect();
-        let mut scores = Vec::with_capacity(total);
-        for idx in all.chunks(self.score_batch_size.max(1)) {
-            ctx.check_cancel()?;
-            scores.extend(self.score_batch(&prepared, idx));
-            ctx.progress.phase(Phase::Scoring {
-                done: scores.len(),
-                total,
-            });
-        }
-        if scores.len() != total {
-            return Err(DetectorError::Other(format!(
-                "scoring gave {} scores for {total} images",
-                scores.len()
-            )));
-        }
-        Ok(scores)
+        score_in_batches(prepared.len(), self.score_batch_size, ctx, |idx| {
+            Ok(self.score_batch(&prepared, idx))
+        })
     }
 
     fn save(&self, dir: &Path) -> Result<(), DetectorError> {
-        let net_path = dir.join(NET_FILE);
-        let text = serde_json::to_string_pretty(&self.net)
-            .map_err(|e| DetectorError::Other(format!("cannot describe the network: {e}")))?;
-        std::fs::write(&net_path, text).map_err(|e| DetectorError::Model {
-            path: net_path.display().to_string(),
-            reason: format!("cannot write it ({e})"),
-        })?;
-        let weights = dir.join(WEIGHTS_FILE);
-        self.generator
-            .clone()
-            .save_file(&weights)
-            .map_err(|e| DetectorError::Model {
-                path: weights.display().to_string(),
-                reason: format!("cannot write the generator's weights ({e})"),
-            })
+        write_net(dir, NET_FILE, &self.net)?;
+        save_module(&self.generator, dir, WEIGHTS_FILE, "the generator")
     }
 }

@@ -9,7 +9,9 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use super::input::Normalization;
-use super::{FieldProblem, MethodParams, check_at_least, check_positive, check_unit_open};
+use super::{
+    FieldProblem, MethodParams, check_adam, check_at_least, check_budget, check_dcgan_side,
+};
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields, default)]
@@ -96,28 +98,19 @@ impl MethodParams for AnoGanParams {
 
     fn check(&self) -> Vec<FieldProblem> {
         let mut out = Vec::new();
-        // The DCGAN pyramid halves the side down to 4x4: a power of two.
-        if self.image_size < 16 || !self.image_size.is_power_of_two() {
-            out.push(FieldProblem::new(
-                "image_size",
-                format!(
-                    "must be a power of two of at least 16 (16, 32, 64, ...), got {}",
-                    self.image_size
-                ),
-            ));
-        }
+        check_dcgan_side("image_size", self.image_size, &mut out);
         self.normalization.check("normalization", &mut out);
         check_at_least("latent", self.latent, 1, &mut out);
         check_at_least("generator_width", self.generator_width, 1, &mut out);
         check_at_least("discriminator_width", self.discriminator_width, 1, &mut out);
-        check_at_least("epochs", self.epochs, 1, &mut out);
-        if let Some(s) = self.max_steps {
-            check_at_least("max_steps", s, 1, &mut out);
-        }
-        check_at_least("batch_size", self.batch_size, 2, &mut out);
-        check_positive("lr", self.lr, &mut out);
-        check_unit_open("beta1", self.beta1, &mut out);
-        check_unit_open("beta2", self.beta2, &mut out);
+        check_budget(self.epochs, self.max_steps, self.batch_size, &mut out);
+        check_adam(
+            ["lr", "beta1", "beta2"],
+            self.lr,
+            self.beta1,
+            self.beta2,
+            &mut out,
+        );
         check_at_least("generator_steps", self.generator_steps, 1, &mut out);
         if !(0.0..=1.0).contains(&self.lambda) {
             out.push(FieldProblem::new(
@@ -126,9 +119,13 @@ impl MethodParams for AnoGanParams {
             ));
         }
         check_at_least("latent_steps", self.latent_steps, 1, &mut out);
-        check_positive("latent_lr", self.latent_lr, &mut out);
-        check_unit_open("latent_beta1", self.latent_beta1, &mut out);
-        check_unit_open("latent_beta2", self.latent_beta2, &mut out);
+        check_adam(
+            ["latent_lr", "latent_beta1", "latent_beta2"],
+            self.latent_lr,
+            self.latent_beta1,
+            self.latent_beta2,
+            &mut out,
+        );
         check_at_least("score_batch_size", self.score_batch_size, 1, &mut out);
         out
     }

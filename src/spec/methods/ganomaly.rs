@@ -8,7 +8,9 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use super::input::Normalization;
-use super::{FieldProblem, MethodParams, check_at_least, check_positive, check_unit_open};
+use super::{
+    FieldProblem, MethodParams, check_adam, check_at_least, check_budget, check_dcgan_side,
+};
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields, default)]
@@ -82,28 +84,19 @@ impl MethodParams for GanomalyParams {
 
     fn check(&self) -> Vec<FieldProblem> {
         let mut out = Vec::new();
-        // The DCGAN pyramid halves the side down to 4x4: a power of two.
-        if self.image_size < 16 || !self.image_size.is_power_of_two() {
-            out.push(FieldProblem::new(
-                "image_size",
-                format!(
-                    "must be a power of two of at least 16 (16, 32, 64, ...), got {}",
-                    self.image_size
-                ),
-            ));
-        }
+        check_dcgan_side("image_size", self.image_size, &mut out);
         self.normalization.check("normalization", &mut out);
         check_at_least("latent", self.latent, 1, &mut out);
         check_at_least("generator_width", self.generator_width, 1, &mut out);
         check_at_least("discriminator_width", self.discriminator_width, 1, &mut out);
-        check_at_least("epochs", self.epochs, 1, &mut out);
-        if let Some(s) = self.max_steps {
-            check_at_least("max_steps", s, 1, &mut out);
-        }
-        check_at_least("batch_size", self.batch_size, 2, &mut out);
-        check_positive("lr", self.lr, &mut out);
-        check_unit_open("beta1", self.beta1, &mut out);
-        check_unit_open("beta2", self.beta2, &mut out);
+        check_budget(self.epochs, self.max_steps, self.batch_size, &mut out);
+        check_adam(
+            ["lr", "beta1", "beta2"],
+            self.lr,
+            self.beta1,
+            self.beta2,
+            &mut out,
+        );
         for (f, v) in [
             ("w_adv", self.w_adv),
             ("w_con", self.w_con),

@@ -333,6 +333,46 @@ pub(crate) fn check_unit_open(field: &'static str, v: f64, out: &mut Vec<FieldPr
     }
 }
 
+/// A side that the DCGAN pyramid of `nn::dcgan` can take: it halves the side
+/// down to 4x4, so a power of two of at least 16.
+pub(crate) fn check_dcgan_side(field: &'static str, side: usize, out: &mut Vec<FieldProblem>) {
+    if side < 16 || !side.is_power_of_two() {
+        out.push(FieldProblem::new(
+            field,
+            format!("must be a power of two of at least 16 (16, 32, 64, ...), got {side}"),
+        ));
+    }
+}
+
+/// Adam's settings: a positive learning rate and betas in (0, 1), checked
+/// under the names in `fields` (learning rate, beta1, beta2).
+pub(crate) fn check_adam(
+    fields: [&'static str; 3],
+    lr: f64,
+    beta1: f64,
+    beta2: f64,
+    out: &mut Vec<FieldProblem>,
+) {
+    check_positive(fields[0], lr, out);
+    check_unit_open(fields[1], beta1, out);
+    check_unit_open(fields[2], beta2, out);
+}
+
+/// A training budget: at least one epoch, `max_steps` (if set) at least one,
+/// batches of at least two images.
+pub(crate) fn check_budget(
+    epochs: usize,
+    max_steps: Option<usize>,
+    batch_size: usize,
+    out: &mut Vec<FieldProblem>,
+) {
+    check_at_least("epochs", epochs, 1, out);
+    if let Some(s) = max_steps {
+        check_at_least("max_steps", s, 1, out);
+    }
+    check_at_least("batch_size", batch_size, 2, out);
+}
+
 /// An integer that must be at least `min`.
 pub(crate) fn check_at_least(
     field: &'static str,
