@@ -19,6 +19,8 @@ use crate::device::DeviceChoice;
 use crate::spec::MethodConfig;
 
 pub mod stored;
+#[cfg(test)]
+pub mod testutil;
 
 macro_rules! define_detectors {
     ($($name:ident: $variant:ident($params:ident)),* $(,)?) => {

@@ -104,11 +104,9 @@ impl Detector for FenceGan {
 mod tests {
     use std::sync::atomic::AtomicBool;
 
-    use rand::{Rng, SeedableRng};
-    use rand_chacha::ChaCha8Rng;
-
     use super::*;
-    use crate::detector::{NoProgress, Phase, Progress};
+    use crate::detector::testutil::{Record, bars, ctx, digits_with_anomaly};
+    use crate::detector::{NoProgress, Phase};
     use crate::device::DeviceChoice;
     use crate::spec::methods::fence_gan::{Encirclement, Network};
 
@@ -128,52 +126,6 @@ mod tests {
         }
     }
 
-    /// `n` noisy `side x side` images with `c` channels and a bright bar:
-    /// horizontal (normal) or vertical.
-    fn bars(n: usize, c: usize, side: usize, vertical: bool, seed: u64) -> ImageSet {
-        let mut rng = ChaCha8Rng::seed_from_u64(seed);
-        let mut pixels = Vec::with_capacity(n * c * side * side);
-        for _ in 0..n {
-            let at = rng.random_range(2..side - 2);
-            for _ in 0..c {
-                for y in 0..side {
-                    for x in 0..side {
-                        let on = if vertical {
-                            x.abs_diff(at) <= 1
-                        } else {
-                            y.abs_diff(at) <= 1
-                        };
-                        let base: u8 = if on { 220 } else { 20 };
-                        pixels.push(base.saturating_add(rng.random_range(0..30u8)));
-                    }
-                }
-            }
-        }
-        ImageSet {
-            channels: c,
-            height: side,
-            width: side,
-            pixels,
-            labels: vec![u16::from(vertical); n],
-        }
-    }
-
-    fn ctx<'a>(seed: u64, cancel: &'a AtomicBool, progress: &'a dyn Progress) -> RunContext<'a> {
-        RunContext {
-            seed,
-            device: DeviceChoice::Cpu,
-            progress,
-            cancel,
-        }
-    }
-
-    struct Record(std::sync::Mutex<Vec<Phase>>);
-    impl Progress for Record {
-        fn phase(&self, phase: Phase) {
-            self.0.lock().expect("lock").push(phase);
-        }
-    }
-
     #[test]
     fn two_steps_give_finite_losses_and_one_score_per_image() {
         let cancel = AtomicBool::new(false);
@@ -181,7 +133,7 @@ mod tests {
             (Network::Mnist, 1, 8, Encirclement::Bce),
             (Network::Cifar10, 3, 16, Encirclement::Log),
         ] {
-            let rec = Record(Default::default());
+            let rec = Record::default();
             let cx = ctx(1, &cancel, &rec);
             let train_set = bars(12, c, side, false, 0);
             let p = FenceGanParams {
@@ -212,7 +164,7 @@ mod tests {
             let s = model.score(&test, &cx).expect("score");
             assert_eq!(s.len(), 7);
             assert!(s.iter().all(|v| v.is_finite()));
-            let phases = rec.0.lock().expect("lock");
+            let phases = rec.phases();
             assert!(
                 matches!(&phases[0], Phase::Training { epoch: 1, info, .. } if info.contains("pretrain")),
                 "{phases:?}"
@@ -307,23 +259,7 @@ mod tests {
     fn learns_an_easy_digit_as_anomaly() {
         let cancel = AtomicBool::new(false);
         let c = ctx(0, &cancel, &NoProgress);
-        let spec = crate::spec::DatasetSpec {
-            name: "digits".into(),
-            format: None,
-            path: None,
-            classes: None,
-        };
-        let located =
-            crate::data::locate(&spec, &crate::data::DataOptions::default()).expect("locate");
-        let ds = crate::data::load(&located).expect("load");
-        let split = crate::data::split(
-            &ds,
-            crate::spec::Protocol::AnomalyClass,
-            4,
-            0,
-            crate::spec::Limits::default(),
-        )
-        .expect("split");
+        let split = digits_with_anomaly(4);
         let p = FenceGanParams {
             generator_width: Some(8),
             discriminator_width: Some(8),

@@ -100,11 +100,9 @@ impl Detector for Ganomaly {
 mod tests {
     use std::sync::atomic::AtomicBool;
 
-    use rand::{Rng, SeedableRng};
-    use rand_chacha::ChaCha8Rng;
-
     use super::*;
-    use crate::detector::{NoProgress, Phase, Progress};
+    use crate::detector::testutil::{Record, bars, ctx, digits_with_anomaly};
+    use crate::detector::{NoProgress, Phase};
     use crate::device::DeviceChoice;
 
     /// Tiny networks for fast tests.
@@ -121,55 +119,12 @@ mod tests {
         }
     }
 
-    /// `n` noisy 16x16 images with a bright bar: horizontal (normal) or vertical.
-    fn bars(n: usize, vertical: bool, seed: u64) -> ImageSet {
-        let mut rng = ChaCha8Rng::seed_from_u64(seed);
-        let mut pixels = Vec::with_capacity(n * 256);
-        for _ in 0..n {
-            let at = rng.random_range(3..13usize);
-            for y in 0..16usize {
-                for x in 0..16usize {
-                    let on = if vertical {
-                        x.abs_diff(at) <= 1
-                    } else {
-                        y.abs_diff(at) <= 1
-                    };
-                    let base: u8 = if on { 220 } else { 20 };
-                    pixels.push(base.saturating_add(rng.random_range(0..30u8)));
-                }
-            }
-        }
-        ImageSet {
-            channels: 1,
-            height: 16,
-            width: 16,
-            pixels,
-            labels: vec![u16::from(vertical); n],
-        }
-    }
-
-    fn ctx<'a>(seed: u64, cancel: &'a AtomicBool, progress: &'a dyn Progress) -> RunContext<'a> {
-        RunContext {
-            seed,
-            device: DeviceChoice::Cpu,
-            progress,
-            cancel,
-        }
-    }
-
-    struct Record(std::sync::Mutex<Vec<Phase>>);
-    impl Progress for Record {
-        fn phase(&self, phase: Phase) {
-            self.0.lock().expect("lock").push(phase);
-        }
-    }
-
     #[test]
     fn two_steps_give_finite_losses_and_one_score_per_image() {
         let cancel = AtomicBool::new(false);
-        let rec = Record(Default::default());
+        let rec = Record::default();
         let c = ctx(1, &cancel, &rec);
-        let train_set = bars(12, false, 0);
+        let train_set = bars(12, 1, 16, false, 0);
         let p = tiny(2);
         let net = model::NetConfig::new(&p, 1).expect("shapes");
         let images = PreparedImages::new(&train_set, &net.preprocessing()).expect("prepared");
@@ -188,11 +143,11 @@ mod tests {
             }
         }
         let model = Ganomaly::new(p).fit_model(&train_set, &c).expect("fit");
-        let test = bars(7, true, 9);
+        let test = bars(7, 1, 16, true, 9);
         let s = model.score(&test, &c).expect("score");
         assert_eq!(s.len(), 7);
         assert!(s.iter().all(|v| v.is_finite() && *v >= 0.0));
-        let phases = rec.0.lock().expect("lock");
+        let phases = rec.phases();
         assert!(
             matches!(&phases[0], Phase::Training { epoch: 1, epochs: 1, info } if info.contains("img/s")),
             "{phases:?}"
@@ -206,8 +161,8 @@ mod tests {
     #[test]
     fn same_seed_gives_identical_scores_and_another_seed_does_not() {
         let cancel = AtomicBool::new(false);
-        let train_set = bars(12, false, 0);
-        let test = bars(6, true, 5);
+        let train_set = bars(12, 1, 16, false, 0);
+        let test = bars(6, 1, 16, true, 5);
         let run = |seed| {
             let c = ctx(seed, &cancel, &NoProgress);
             let m = Ganomaly::new(tiny(3))
@@ -224,11 +179,11 @@ mod tests {
     fn scores_do_not_depend_on_batching_or_order() {
         let cancel = AtomicBool::new(false);
         let c = ctx(2, &cancel, &NoProgress);
-        let train_set = bars(8, false, 0);
+        let train_set = bars(8, 1, 16, false, 0);
         let mut model = Ganomaly::new(tiny(2))
             .fit_model(&train_set, &c)
             .expect("fit");
-        let test = bars(6, true, 5);
+        let test = bars(6, 1, 16, true, 5);
         let a = model.score(&test, &c).expect("score");
         model.score_batch_size = 1;
         let rev = test.subset(&[5, 4, 3, 2, 1, 0]);
@@ -244,11 +199,11 @@ mod tests {
         let cancel = AtomicBool::new(false);
         let c = ctx(3, &cancel, &NoProgress);
         let det = Ganomaly::new(tiny(2));
-        let model = det.fit(&bars(8, false, 0), &c).expect("fit");
+        let model = det.fit(&bars(8, 1, 16, false, 0), &c).expect("fit");
         let dir = tempfile::tempdir().expect("tempdir");
         model.save(dir.path()).expect("save");
         let back = det.load(dir.path(), &c).expect("load");
-        let test = bars(5, true, 1);
+        let test = bars(5, 1, 16, true, 1);
         assert_eq!(
             model.score(&test, &c).expect("a"),
             back.score(&test, &c).expect("b")
@@ -261,10 +216,10 @@ mod tests {
     fn cancel_stops_training() {
         let cancel = AtomicBool::new(true);
         let c = ctx(0, &cancel, &NoProgress);
-        let r = Ganomaly::new(tiny(2)).fit(&bars(8, false, 0), &c);
+        let r = Ganomaly::new(tiny(2)).fit(&bars(8, 1, 16, false, 0), &c);
         assert!(matches!(r, Err(DetectorError::Cancelled)));
         let one = Ganomaly::new(tiny(2)).fit(
-            &bars(1, false, 0),
+            &bars(1, 1, 16, false, 0),
             &ctx(0, &AtomicBool::new(false), &NoProgress),
         );
         assert!(matches!(one, Err(DetectorError::TooFewImages(1))));
@@ -278,7 +233,7 @@ mod tests {
             lr: 1e30,
             ..tiny(20)
         };
-        match Ganomaly::new(p).fit(&bars(8, false, 0), &c) {
+        match Ganomaly::new(p).fit(&bars(8, 1, 16, false, 0), &c) {
             Err(DetectorError::Nn(crate::nn::NnError::Diverged { epoch, step, .. })) => {
                 assert!(epoch >= 1 && step >= 1)
             }
@@ -305,10 +260,10 @@ mod tests {
             ..GanomalyParams::default()
         };
         let model = Ganomaly::new(p)
-            .fit_model(&bars(160, false, 0), &c)
+            .fit_model(&bars(160, 1, 16, false, 0), &c)
             .expect("fit");
-        let normal = bars(40, false, 100);
-        let anomal = bars(40, true, 200);
+        let normal = bars(40, 1, 16, false, 100);
+        let anomal = bars(40, 1, 16, true, 200);
         let mut s = model.score(&normal, &c).expect("score");
         s.extend(model.score(&anomal, &c).expect("score"));
         let labels: Vec<u8> = (0..80).map(|i| u8::from(i >= 40)).collect();
@@ -321,23 +276,7 @@ mod tests {
     fn learns_digits_zero_as_anomaly() {
         let cancel = AtomicBool::new(false);
         let c = ctx(0, &cancel, &NoProgress);
-        let spec = crate::spec::DatasetSpec {
-            name: "digits".into(),
-            format: None,
-            path: None,
-            classes: None,
-        };
-        let located =
-            crate::data::locate(&spec, &crate::data::DataOptions::default()).expect("locate");
-        let ds = crate::data::load(&located).expect("load");
-        let split = crate::data::split(
-            &ds,
-            crate::spec::Protocol::AnomalyClass,
-            0,
-            0,
-            crate::spec::Limits::default(),
-        )
-        .expect("split");
+        let split = digits_with_anomaly(0);
         let p = GanomalyParams {
             image_size: 16,
             latent: 32,
