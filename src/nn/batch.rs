@@ -110,17 +110,6 @@ impl Preprocessing {
             .map_err(NnError::Input)?;
         Ok(Preprocessing { side, stats })
     }
-
-    /// `[-1, 1]` at `side` (for tests and benchmarks).
-    pub fn minus_one_one(side: Option<usize>, channels: usize) -> Preprocessing {
-        Preprocessing {
-            side,
-            stats: ChannelStats {
-                mean: vec![0.5; channels],
-                std: vec![0.5; channels],
-            },
-        }
-    }
 }
 
 /// A whole image set prepared once as network input.
@@ -217,7 +206,13 @@ mod tests {
     }
 
     fn prepare(images: &ImageSet, side: usize) -> PreparedImages {
-        let prep = Preprocessing::minus_one_one(Some(side), images.channels);
+        let prep = Preprocessing {
+            side: Some(side),
+            stats: ChannelStats {
+                mean: vec![0.5; images.channels],
+                std: vec![0.5; images.channels],
+            },
+        };
         PreparedImages::new(images, &prep).expect("prepared")
     }
 

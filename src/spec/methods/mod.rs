@@ -236,6 +236,7 @@ impl MethodConfig {
     }
 
     /// The fields that only change scoring (see [`MethodParams::SCORE_FIELDS`]).
+    #[cfg(test)]
     pub fn score_fields(&self) -> &'static [&'static str] {
         with_fn!(self, |_p| P::SCORE_FIELDS, &'static [&'static str])
     }
@@ -255,7 +256,7 @@ impl MethodConfig {
     }
 
     /// Runs `visitor` on the typed parameters.
-    pub fn visit<V: ParamsVisitor>(&self, visitor: V) -> V::Out {
+    fn visit<V: ParamsVisitor>(&self, visitor: V) -> V::Out {
         visit_params!(self, visitor)
     }
 }
