@@ -1,6 +1,7 @@
 //! Fixtures the detectors' tests share: a CPU run context, a progress
-//! recorder, synthetic bar images, and the embedded digits split with one
-//! digit as the anomaly.
+//! recorder, synthetic bar images, the embedded digits split with one digit
+//! as the anomaly, and the checks of what every detector promises
+//! (persistence, stopping, divergence).
 
 use std::sync::Mutex;
 use std::sync::atomic::AtomicBool;
@@ -8,9 +9,10 @@ use std::sync::atomic::AtomicBool;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
-use super::{Phase, Progress, RunContext};
+use super::{Detector, DetectorError, NoProgress, Phase, Progress, RunContext};
 use crate::data::{DataOptions, ImageSet, Split};
 use crate::device::DeviceChoice;
+use crate::nn::NnError;
 use crate::spec::{DatasetSpec, Limits, Protocol};
 
 /// A run on the CPU with `seed`.
@@ -77,4 +79,47 @@ pub fn digits_with_anomaly(anomaly: usize) -> Split {
         .expect("the digits are embedded");
     let ds = crate::data::load(&located).expect("load");
     crate::data::split(&ds, Protocol::AnomalyClass, anomaly, 0, Limits::default()).expect("split")
+}
+
+/// What every detector promises about persistence: the loaded model gives
+/// the saved model's scores exactly, and a missing folder is a `Model` error.
+pub fn assert_save_load_round_trip(det: &dyn Detector, train: &ImageSet, test: &ImageSet) {
+    let cancel = AtomicBool::new(false);
+    let c = ctx(3, &cancel, &NoProgress);
+    let model = det.fit(train, &c).expect("fit");
+    let dir = tempfile::tempdir().expect("tempdir");
+    model.save(dir.path()).expect("save");
+    let back = det.load(dir.path(), &c).expect("load");
+    assert_eq!(
+        model.score(test, &c).expect("a"),
+        back.score(test, &c).expect("b")
+    );
+    let missing = det.load(&dir.path().join("nope"), &c);
+    assert!(matches!(missing, Err(DetectorError::Model { .. })));
+}
+
+/// A fit asked to stop returns `Cancelled`; one training image is refused.
+pub fn assert_fit_cancels_and_needs_two_images(
+    det: &dyn Detector,
+    train: &ImageSet,
+    one: &ImageSet,
+) {
+    let stop = AtomicBool::new(true);
+    let r = det.fit(train, &ctx(0, &stop, &NoProgress));
+    assert!(matches!(r, Err(DetectorError::Cancelled)));
+    let go = AtomicBool::new(false);
+    let r = det.fit(one, &ctx(0, &go, &NoProgress));
+    assert!(matches!(r, Err(DetectorError::TooFewImages(1))));
+}
+
+/// A fit (with a huge learning rate) fails as `Diverged`, naming where.
+pub fn assert_diverges(det: &dyn Detector, train: &ImageSet) {
+    let cancel = AtomicBool::new(false);
+    match det.fit(train, &ctx(0, &cancel, &NoProgress)) {
+        Err(DetectorError::Nn(NnError::Diverged { epoch, step, .. })) => {
+            assert!(epoch >= 1 && step >= 1)
+        }
+        Err(e) => panic!("unexpected error {e}"),
+        Ok(_) => panic!("the fit did not diverge"),
+    }
 }

@@ -105,7 +105,10 @@ mod tests {
     use std::sync::atomic::AtomicBool;
 
     use super::*;
-    use crate::detector::testutil::{Record, bars, ctx, digits_with_anomaly};
+    use crate::detector::testutil::{
+        Record, assert_diverges, assert_fit_cancels_and_needs_two_images,
+        assert_save_load_round_trip, bars, ctx, digits_with_anomaly,
+    };
     use crate::detector::{NoProgress, Phase};
     use crate::device::DeviceChoice;
     use crate::spec::methods::fence_gan::{Encirclement, Network};
@@ -195,35 +198,25 @@ mod tests {
 
     #[test]
     fn save_and_load_give_identical_scores() {
-        let cancel = AtomicBool::new(false);
-        let c = ctx(3, &cancel, &NoProgress);
         for (network, ch, side) in [(Network::Mnist, 1, 8), (Network::Cifar10, 3, 16)] {
-            let det = FenceGan::new(tiny(network, 3));
-            let model = det.fit(&bars(8, ch, side, false, 0), &c).expect("fit");
-            let dir = tempfile::tempdir().expect("tempdir");
-            model.save(dir.path()).expect("save");
-            let back = det.load(dir.path(), &c).expect("load");
-            let test = bars(5, ch, side, true, 1);
-            assert_eq!(
-                model.score(&test, &c).expect("a"),
-                back.score(&test, &c).expect("b")
+            assert_save_load_round_trip(
+                &FenceGan::new(tiny(network, 3)),
+                &bars(8, ch, side, false, 0),
+                &bars(5, ch, side, true, 1),
             );
-            let missing = det.load(&dir.path().join("nope"), &c);
-            assert!(matches!(missing, Err(DetectorError::Model { .. })));
         }
     }
 
     #[test]
     fn cancel_stops_training_and_wrong_inputs_are_refused() {
-        let cancel = AtomicBool::new(true);
-        let c = ctx(0, &cancel, &NoProgress);
-        let r = FenceGan::new(tiny(Network::Mnist, 2)).fit(&bars(8, 1, 8, false, 0), &c);
-        assert!(matches!(r, Err(DetectorError::Cancelled)));
+        assert_fit_cancels_and_needs_two_images(
+            &FenceGan::new(tiny(Network::Mnist, 2)),
+            &bars(8, 1, 8, false, 0),
+            &bars(1, 1, 8, false, 0),
+        );
+        // 12x12 does not fit the cifar10 network: a message naming image_size
         let go = AtomicBool::new(false);
         let c = ctx(0, &go, &NoProgress);
-        let one = FenceGan::new(tiny(Network::Mnist, 2)).fit(&bars(1, 1, 8, false, 0), &c);
-        assert!(matches!(one, Err(DetectorError::TooFewImages(1))));
-        // 12x12 does not fit the cifar10 network: a message naming image_size
         let odd = FenceGan::new(tiny(Network::Cifar10, 2)).fit(&bars(4, 3, 12, false, 0), &c);
         match odd {
             Err(e) => assert!(e.to_string().contains("image_size"), "{e}"),
@@ -233,20 +226,12 @@ mod tests {
 
     #[test]
     fn a_huge_learning_rate_is_reported_as_divergence() {
-        let cancel = AtomicBool::new(false);
-        let c = ctx(0, &cancel, &NoProgress);
         let p = FenceGanParams {
             d_lr: Some(1e30),
             g_lr: Some(1e30),
             ..tiny(Network::Mnist, 20)
         };
-        match FenceGan::new(p).fit(&bars(8, 1, 8, false, 0), &c) {
-            Err(DetectorError::Nn(crate::nn::NnError::Diverged { epoch, step, .. })) => {
-                assert!(epoch >= 1 && step >= 1)
-            }
-            Err(e) => panic!("unexpected error {e}"),
-            Ok(_) => panic!("lr 1e30 did not diverge"),
-        }
+        assert_diverges(&FenceGan::new(p), &bars(8, 1, 8, false, 0));
     }
 
     /// The embedded UCI digits (8x8, the mnist network at its own size),

@@ -101,7 +101,10 @@ mod tests {
     use std::sync::atomic::AtomicBool;
 
     use super::*;
-    use crate::detector::testutil::{Record, bars, ctx, digits_with_anomaly};
+    use crate::detector::testutil::{
+        Record, assert_diverges, assert_fit_cancels_and_needs_two_images,
+        assert_save_load_round_trip, bars, ctx, digits_with_anomaly,
+    };
     use crate::detector::{NoProgress, Phase};
     use crate::device::DeviceChoice;
 
@@ -196,50 +199,29 @@ mod tests {
 
     #[test]
     fn save_and_load_give_identical_scores() {
-        let cancel = AtomicBool::new(false);
-        let c = ctx(3, &cancel, &NoProgress);
-        let det = Ganomaly::new(tiny(2));
-        let model = det.fit(&bars(8, 1, 16, false, 0), &c).expect("fit");
-        let dir = tempfile::tempdir().expect("tempdir");
-        model.save(dir.path()).expect("save");
-        let back = det.load(dir.path(), &c).expect("load");
-        let test = bars(5, 1, 16, true, 1);
-        assert_eq!(
-            model.score(&test, &c).expect("a"),
-            back.score(&test, &c).expect("b")
+        assert_save_load_round_trip(
+            &Ganomaly::new(tiny(2)),
+            &bars(8, 1, 16, false, 0),
+            &bars(5, 1, 16, true, 1),
         );
-        let missing = det.load(&dir.path().join("nope"), &c);
-        assert!(matches!(missing, Err(DetectorError::Model { .. })));
     }
 
     #[test]
     fn cancel_stops_training() {
-        let cancel = AtomicBool::new(true);
-        let c = ctx(0, &cancel, &NoProgress);
-        let r = Ganomaly::new(tiny(2)).fit(&bars(8, 1, 16, false, 0), &c);
-        assert!(matches!(r, Err(DetectorError::Cancelled)));
-        let one = Ganomaly::new(tiny(2)).fit(
+        assert_fit_cancels_and_needs_two_images(
+            &Ganomaly::new(tiny(2)),
+            &bars(8, 1, 16, false, 0),
             &bars(1, 1, 16, false, 0),
-            &ctx(0, &AtomicBool::new(false), &NoProgress),
         );
-        assert!(matches!(one, Err(DetectorError::TooFewImages(1))));
     }
 
     #[test]
     fn a_huge_learning_rate_is_reported_as_divergence() {
-        let cancel = AtomicBool::new(false);
-        let c = ctx(0, &cancel, &NoProgress);
         let p = GanomalyParams {
             lr: 1e30,
             ..tiny(20)
         };
-        match Ganomaly::new(p).fit(&bars(8, 1, 16, false, 0), &c) {
-            Err(DetectorError::Nn(crate::nn::NnError::Diverged { epoch, step, .. })) => {
-                assert!(epoch >= 1 && step >= 1)
-            }
-            Err(e) => panic!("unexpected error {e}"),
-            Ok(_) => panic!("lr 1e30 did not diverge"),
-        }
+        assert_diverges(&Ganomaly::new(p), &bars(8, 1, 16, false, 0));
     }
 
     /// Horizontal bars are normal, vertical bars anomalous: 200 steps (about
