@@ -121,11 +121,28 @@ pub trait Detector: Send + Sync {
     fn uses_device(&self) -> bool;
 }
 
+/// The name of the only score of a method with one score.
+pub const SCORE: &str = "score";
+
+/// Named columns of per-image scores (see [`Fitted::score_variants`]).
+pub type NamedScores = Vec<(String, Vec<f32>)>;
+
 /// A trained model.
 pub trait Fitted: Send {
     /// One score per image, higher = more anomalous. Uses no test statistics
     /// (eval mode, no batch-dependent normalisation).
     fn score(&self, images: &ImageSet, ctx: &RunContext) -> Result<Vec<f32>, DetectorError>;
+    /// Every score variant the model computes in one pass, by name, the
+    /// first being the method's default (ALAD: `features`, `l1`, `l2`,
+    /// `logits`); all are stored, so a report can show any of them without
+    /// scoring again. Methods with one score give `[("score", score)]`.
+    fn score_variants(
+        &self,
+        images: &ImageSet,
+        ctx: &RunContext,
+    ) -> Result<NamedScores, DetectorError> {
+        Ok(vec![(SCORE.to_string(), self.score(images, ctx)?)])
+    }
     /// Writes the model into `dir` (a store object being written).
     fn save(&self, dir: &Path) -> Result<(), DetectorError>;
 }

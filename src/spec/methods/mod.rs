@@ -36,8 +36,20 @@ pub trait MethodParams:
     const IMPL_VERSION: u32;
     /// Fields that only change scoring, never the trained model.
     const SCORE_FIELDS: &'static [&'static str];
+    /// The field that picks which stored score variant a job reports (ALAD's
+    /// `score`), if the method has several. One scoring pass stores every
+    /// variant (`detector::Fitted::score_variants`), so this field keys
+    /// neither the model nor the result: jobs that differ only in it share
+    /// one result, and a sweep over it gives one row per variant for free.
+    const SHOWN_SCORE_FIELD: Option<&'static str> = None;
     /// Range checks beyond what the types say.
     fn check(&self) -> Vec<FieldProblem>;
+    /// The name of the score variant this configuration reports (as
+    /// `score_variants` names it); `None`: the first (the only one, for
+    /// methods with one score).
+    fn shown_score(&self) -> Option<&'static str> {
+        None
+    }
 }
 
 /// The registry of methods: every method, listed once, as
@@ -162,12 +174,15 @@ macro_rules! with_fn {
     }};
 }
 
+/// The model part (`score == false`) or the scoring part of the parameters;
+/// the shown-score field is in neither.
 fn split_fields<P: MethodParams>(p: &P, score: bool) -> serde_json::Value {
     let serde_json::Value::Object(map) = serde_json::to_value(p).unwrap_or_default() else {
         return serde_json::Value::Null;
     };
     serde_json::Value::Object(
         map.into_iter()
+            .filter(|(k, _)| P::SHOWN_SCORE_FIELD != Some(k.as_str()))
             .filter(|(k, _)| P::SCORE_FIELDS.contains(&k.as_str()) == score)
             .collect(),
     )
@@ -243,6 +258,12 @@ impl MethodConfig {
 
     pub fn check(&self) -> Vec<FieldProblem> {
         with_fn!(self, |p| p.check(), Vec<FieldProblem>)
+    }
+
+    /// The stored score variant this configuration reports (see
+    /// [`MethodParams::shown_score`]).
+    pub fn shown_score(&self) -> Option<&'static str> {
+        with_fn!(self, |p| p.shown_score(), Option<&'static str>)
     }
 
     /// The parameters that change the trained model (hashed into the model key).
