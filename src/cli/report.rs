@@ -50,8 +50,8 @@ fn report_input(plan: &Plan, store: &Store) -> crate::Result<ReportInput> {
         }
         let outcome = match state {
             JobState::Done => Outcome::Done {
-                result: store.result(&job.key)?,
-                scores: store.scores(&job.key)?,
+                result: store.result(&job.key, job.method.shown_score())?,
+                scores: store.scores(&job.key, job.method.shown_score())?,
             },
             JobState::Failed(error) => Outcome::Failed { error },
             JobState::Missing => Outcome::Missing,

@@ -43,7 +43,7 @@ pub(super) fn exec(cli: &Cli, a: &RunArgs) -> anyhow::Result<u8> {
             "{}: {} jobs, {} cached, {} to run with {} worker(s) on {}",
             spec.name,
             plan.jobs.len(),
-            plan.jobs.len() - pending,
+            plan.cached(&store),
             pending,
             workers.min(pending.max(1)),
             a.device
@@ -105,7 +105,7 @@ fn run_slurm(
             "{}: {} jobs, {} cached, {} to submit to Slurm (device {})",
             plan.spec.name,
             plan.jobs.len(),
-            plan.jobs.len() - pending,
+            plan.cached(store),
             pending,
             a.device
         );

@@ -41,6 +41,7 @@ pub fn done(scores: Scores) -> Outcome {
             score_seconds: 0.25,
             device: "cpu".into(),
             trained: true,
+            variants: Default::default(),
         },
         scores,
     }
@@ -140,6 +141,7 @@ pub fn with(auroc: f64) -> Outcome {
             score_seconds: 0.0,
             device: "cpu".into(),
             trained: true,
+            variants: Default::default(),
         },
         scores,
     }

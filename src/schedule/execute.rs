@@ -14,7 +14,7 @@ use crate::detector::{self, Phase, Progress, RunContext};
 use crate::device::DeviceChoice;
 use crate::metrics;
 use crate::store::result::write_result_files;
-use crate::store::{JobResult, ObjectKind, Scores, Store, now_rfc3339};
+use crate::store::{JobResult, ObjectKind, ScoreTable, Store, VariantMetrics, now_rfc3339};
 
 use super::job::{model_inputs, result_inputs};
 use super::{Job, JobOutcome, ScheduleError};
@@ -140,41 +140,55 @@ impl JobEnv {
             done: 0,
             total: split.test.len(),
         });
-        let scores = fitted.score(&split.test, &ctx)?;
+        let columns = fitted.score_variants(&split.test, &ctx)?;
         let score_s = t2.elapsed().as_secs_f64();
-        if scores.len() != split.test.len() {
-            return Err(ScheduleError::Other(format!(
-                "{} gave {} scores for {} test images",
-                job.label,
-                scores.len(),
-                split.test.len()
-            ))
-            .into());
+        let several = columns.len() > 1 || columns.iter().any(|(n, _)| n != detector::SCORE);
+        let mut variants = BTreeMap::new();
+        for (name, scores) in &columns {
+            let which = if several {
+                format!("{} (score `{name}`)", job.label)
+            } else {
+                job.label.clone()
+            };
+            check_scores(&which, scores, split.test.len())?;
+            variants.insert(
+                name.clone(),
+                VariantMetrics {
+                    auroc: metrics::auroc(&split.test_is_anomaly, scores)?,
+                    auprc: metrics::average_precision(&split.test_is_anomaly, scores)?,
+                },
+            );
         }
-        if let Some(i) = scores.iter().position(|s| !s.is_finite()) {
-            return Err(ScheduleError::Other(format!(
-                "{} gave a non-finite score ({}) for test image {i}",
-                job.label, scores[i]
-            ))
-            .into());
-        }
-        let result = JobResult {
-            auroc: metrics::auroc(&split.test_is_anomaly, &scores)?,
-            auprc: metrics::average_precision(&split.test_is_anomaly, &scores)?,
+        let first = columns
+            .first()
+            .and_then(|(n, _)| variants.get(n).copied())
+            .ok_or_else(|| ScheduleError::Other(format!("{} gave no scores", job.label)))?;
+        let stored = JobResult {
+            auroc: first.auroc,
+            auprc: first.auprc,
             n_train: split.train.len(),
             n_test: split.test.len(),
             train_seconds: train_s,
             score_seconds: score_s,
             device: self.device.to_string(),
             trained,
+            variants: if several { variants } else { BTreeMap::new() },
         };
+        let shown = job.method.shown_score();
+        let result = stored.shown(shown).ok_or_else(|| {
+            ScheduleError::Other(format!(
+                "{} computed no score `{}`",
+                job.label,
+                shown.unwrap_or_default()
+            ))
+        })?;
         let pending = self.store.begin(ObjectKind::Result, &job.key)?;
         write_result_files(
             pending.dir(),
-            &result,
-            &Scores {
+            &stored,
+            &ScoreTable {
                 labels: split.test_is_anomaly.clone(),
-                scores,
+                columns,
             },
         )?;
         let mut inputs = result_inputs(&job.model_key, &job.method);
@@ -186,4 +200,23 @@ impl JobEnv {
         pending.commit(inputs, &self.device.to_string(), started, d)?;
         Ok(result)
     }
+}
+
+/// Checks one column of scores: one finite score per test image.
+fn check_scores(which: &str, scores: &[f32], n_test: usize) -> Result<(), Error> {
+    if scores.len() != n_test {
+        return Err(ScheduleError::Other(format!(
+            "{which} gave {} scores for {n_test} test images",
+            scores.len()
+        ))
+        .into());
+    }
+    if let Some(i) = scores.iter().position(|s| !s.is_finite()) {
+        return Err(ScheduleError::Other(format!(
+            "{which} gave a non-finite score ({}) for test image {i}",
+            scores[i]
+        ))
+        .into());
+    }
+    Ok(())
 }

@@ -43,6 +43,9 @@ pub struct RunSummary {
     pub failed: Vec<(String, String)>,
     /// Stopped, or never started because of a stop.
     pub not_run: usize,
+    /// Jobs that got the result of another job of the run (they differ from
+    /// it only in which stored score variant they report).
+    pub shared: usize,
     pub cancelled: bool,
 }
 
@@ -66,6 +69,9 @@ impl RunSummary {
             self.succeeded,
             self.failed.len()
         );
+        if self.shared > 0 {
+            s.push_str(&format!(", {} shared a result", self.shared));
+        }
         if self.not_run > 0 {
             s.push_str(&format!(", {} not run", self.not_run));
         }
@@ -84,9 +90,11 @@ pub fn run(
     control: &Control,
 ) -> Result<RunSummary, ScheduleError> {
     let pending: Vec<Job> = plan.pending(store).into_iter().cloned().collect();
+    // Jobs beyond the pending ones that share their results.
+    let shared = plan.jobs.len() - plan.cached(store) - pending.len();
     let mut summary = RunSummary {
         total: plan.jobs.len(),
-        cached: plan.jobs.len() - pending.len(),
+        cached: plan.cached(store),
         ..Default::default()
     };
     if pending.is_empty() {
@@ -112,6 +120,7 @@ pub fn run(
     })?;
     progress.finish();
     summary.not_run = pending.len() - summary.succeeded - summary.failed.len();
+    summary.shared = shared;
     summary.cancelled = control.cancel.load(std::sync::atomic::Ordering::SeqCst);
     Ok(summary)
 }

@@ -86,12 +86,24 @@ impl Plan {
         })
     }
 
-    /// The jobs that have no result in the store yet, in plan order.
+    /// The jobs that have no result in the store yet, in plan order, one per
+    /// result key: jobs that differ only in which stored score variant they
+    /// report (ALAD's `score`) share one result, computed once.
     pub fn pending(&self, store: &Store) -> Vec<&Job> {
+        let mut seen = std::collections::HashSet::new();
         self.jobs
             .iter()
             .filter(|j| !store.contains(ObjectKind::Result, &j.key))
+            .filter(|j| seen.insert(j.key))
             .collect()
+    }
+
+    /// How many jobs have their result in the store already.
+    pub fn cached(&self, store: &Store) -> usize {
+        self.jobs
+            .iter()
+            .filter(|j| store.contains(ObjectKind::Result, &j.key))
+            .count()
     }
 
     /// The state of each job in the store, in plan order.

@@ -44,6 +44,7 @@ fn result(auroc: f64) -> JobResult {
         score_seconds: 0.0,
         device: "cpu".into(),
         trained: true,
+        variants: Default::default(),
     }
 }
 
@@ -73,7 +74,7 @@ fn control(fail_fast: bool) -> Control {
 
 fn store_result(store: &Store, job: &Job) {
     let p = store.begin(ObjectKind::Result, &job.key).unwrap();
-    write_result_files(p.dir(), &result(0.7), &Scores::default()).unwrap();
+    write_result_files(p.dir(), &result(0.7), &Scores::default().into()).unwrap();
     p.commit(serde_json::json!({}), "cpu", String::new(), BTreeMap::new())
         .unwrap();
 }
@@ -122,6 +123,38 @@ fn runs_only_what_the_store_lacks_in_grid_order() {
         .collect();
     assert_eq!(ran, want);
     assert_eq!((s.total, s.cached, s.succeeded), (12, 2, 10));
+    assert_eq!(s.exit_code(), 0);
+}
+
+/// Jobs that share a result key (they differ only in the stored score
+/// variant they report) are run once; the others count as sharing it.
+#[test]
+fn jobs_sharing_a_result_run_once() {
+    let d = tempfile::tempdir().unwrap();
+    let store = Store::open(d.path()).unwrap();
+    let mut plan = plan();
+    let mut twin = plan.jobs[1].clone();
+    twin.label = "kde (score=other)".into();
+    plan.jobs.insert(2, twin);
+    store_result(&store, &plan.jobs[0]);
+    assert_eq!(plan.pending(&store).len(), 11);
+    assert_eq!(plan.cached(&store), 1);
+    let ex = LocalExecutor {
+        workers: 1,
+        runner: Mock {
+            ran: Mutex::new(vec![]),
+            fail: None,
+        },
+    };
+    let s = run(&plan, &store, &ex, &control(false)).unwrap();
+    let ran = ex.runner.ran.lock().unwrap().clone();
+    assert_eq!(ran.len(), 11);
+    assert!(!ran.iter().any(|t| t.contains("score=other")), "{ran:?}");
+    assert_eq!(
+        (s.total, s.cached, s.succeeded, s.shared, s.not_run),
+        (13, 1, 11, 1, 0)
+    );
+    assert!(s.line().contains("1 shared a result"), "{}", s.line());
     assert_eq!(s.exit_code(), 0);
 }
 

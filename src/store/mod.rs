@@ -29,7 +29,7 @@ use thiserror::Error;
 
 pub use key::{Key, STORE_VERSION};
 pub use object::{Manifest, PendingObject};
-pub use result::{JobResult, Scores};
+pub use result::{JobResult, ScoreTable, Scores, VariantMetrics};
 
 /// What can go wrong with the store.
 #[derive(Debug, Error)]

@@ -52,9 +52,10 @@ fn store_result(store: &Store, job: &Job, auroc: f64) {
         score_seconds: 0.0,
         device: "cpu".into(),
         trained: true,
+        variants: Default::default(),
     };
     let p = store.begin(ObjectKind::Result, &job.key).unwrap();
-    write_result_files(p.dir(), &r, &Scores::default()).unwrap();
+    write_result_files(p.dir(), &r, &Scores::default().into()).unwrap();
     p.commit(serde_json::json!({}), "cpu", String::new(), BTreeMap::new())
         .unwrap();
 }

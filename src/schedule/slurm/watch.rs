@@ -175,7 +175,7 @@ impl<'a> Watch<'a> {
                 self.reported[i] = true;
                 out.push((
                     i,
-                    match self.store.result(&job.key) {
+                    match self.store.result(&job.key, job.method.shown_score()) {
                         Ok(r) => JobOutcome::Done(r),
                         Err(e) => JobOutcome::Failed(e.to_string()),
                     },
