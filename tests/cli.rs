@@ -203,6 +203,89 @@ fn cache_verify_names_a_corrupt_object() {
         .stdout(predicate::str::contains("scores.csv has digest"));
 }
 
+/// Flip one byte in a byte file.
+fn flip_byte(path: &Path, at: usize) {
+    let mut bytes = std::fs::read(path).unwrap();
+    let i = at % bytes.len();
+    bytes[i] ^= 0x20;
+    std::fs::write(path, bytes).unwrap();
+}
+
+#[test]
+fn corrupt_objects_are_never_used_and_are_made_again() {
+    let d = tempfile::tempdir().unwrap();
+    let spec = write(
+        d.path(),
+        "one.yaml",
+        "name: one\ndataset: digits\nclasses: [3]\nseeds: [0]\nmethods:\n  - kde: {bandwidth_count: 3}\n",
+    );
+    let s = spec.to_str().unwrap();
+    runner(d.path()).args(["run", "-q", s]).assert().success();
+    let table = std::fs::read_to_string(d.path().join("reports/one/table.md")).unwrap();
+    let files = walk(&d.path().join("cache/objects"));
+    let scores = files.iter().find(|p| p.ends_with("scores.csv")).unwrap();
+    // one flipped byte in the scores: report marks the job, run scores again
+    flip_byte(scores, 40);
+    runner(d.path())
+        .args(["report", s])
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("failed"));
+    runner(d.path())
+        .args(["status", s])
+        .assert()
+        .stdout(predicate::str::contains("stored result is corrupt"));
+    runner(d.path())
+        .args(["run", s])
+        .assert()
+        .success()
+        .stderr(predicate::str::contains(
+            "1 jobs: 0 cached, 1 ran, 0 failed",
+        ));
+    runner(d.path())
+        .args(["cache", "verify"])
+        .assert()
+        .success();
+    assert_eq!(
+        std::fs::read_to_string(d.path().join("reports/one/table.md")).unwrap(),
+        table
+    );
+    // a flipped byte in the model and in the scores: trained again, same table
+    let model = walk(&d.path().join("cache/objects/model"))
+        .into_iter()
+        .find(|p| !p.ends_with("manifest.json"))
+        .unwrap();
+    flip_byte(&model, 7);
+    let scores = walk(&d.path().join("cache/objects/result"))
+        .into_iter()
+        .find(|p| p.ends_with("scores.csv"))
+        .unwrap();
+    flip_byte(&scores, 3);
+    runner(d.path())
+        .args(["run", s])
+        .assert()
+        .success()
+        .stderr(predicate::str::contains("the stored model was corrupt"))
+        .stderr(predicate::str::contains("1 ran, 0 failed"));
+    runner(d.path())
+        .args(["cache", "verify"])
+        .assert()
+        .success();
+    let result = walk(&d.path().join("cache/objects/result"))
+        .into_iter()
+        .find(|p| p.ends_with("result.json"))
+        .unwrap();
+    assert!(
+        std::fs::read_to_string(result)
+            .unwrap()
+            .contains("\"trained\": true")
+    );
+    assert_eq!(
+        std::fs::read_to_string(d.path().join("reports/one/table.md")).unwrap(),
+        table
+    );
+}
+
 fn walk(dir: &Path) -> Vec<PathBuf> {
     let mut out = Vec::new();
     if let Ok(rd) = std::fs::read_dir(dir) {

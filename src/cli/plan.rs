@@ -1,7 +1,7 @@
 //! `runner plan`: the jobs of a spec with their keys and what running them
 //! would do (cached, rescore, train). No side effects.
 
-use crate::store::ObjectKind;
+use crate::store::{ObjectKind, ObjectState};
 
 use super::{Cli, SpecArgs, load_spec, open_store, plan_spec};
 
@@ -20,12 +20,14 @@ pub(super) fn exec(cli: &Cli, a: &SpecArgs) -> anyhow::Result<u8> {
         "key", "method", "class", "seed", "state"
     );
     for job in &plan.jobs {
-        let hit = store
-            .as_ref()
-            .is_some_and(|s| s.contains(ObjectKind::Result, &job.key));
-        let model = store
-            .as_ref()
-            .is_some_and(|s| s.contains(ObjectKind::Model, &job.model_key));
+        // A corrupt object counts as missing: `run` makes it again.
+        let intact = |kind, key| {
+            store
+                .as_ref()
+                .is_some_and(|s| s.state(kind, key) == ObjectState::Intact)
+        };
+        let hit = intact(ObjectKind::Result, &job.key);
+        let model = intact(ObjectKind::Model, &job.model_key);
         cached += hit as usize;
         let state = match (hit, model) {
             (true, _) => "cached",

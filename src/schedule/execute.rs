@@ -14,7 +14,9 @@ use crate::detector::{self, Phase, Progress, RunContext};
 use crate::device::DeviceChoice;
 use crate::metrics;
 use crate::store::result::write_result_files;
-use crate::store::{JobResult, ObjectKind, ScoreTable, Store, VariantMetrics, now_rfc3339};
+use crate::store::{
+    JobResult, ObjectKind, ObjectState, ScoreTable, Store, VariantMetrics, now_rfc3339,
+};
 
 use super::job::{model_inputs, result_inputs};
 use super::{Job, JobOutcome, ScheduleError};
@@ -81,6 +83,25 @@ impl JobEnv {
         }
     }
 
+    /// Moves a corrupt model or result of `job` out of the way (with a
+    /// warning), so that it is made again instead of being used.
+    fn evict_if_corrupt(&self, kind: ObjectKind, job: &Job) -> Result<(), Error> {
+        let key = match kind {
+            ObjectKind::Model => &job.model_key,
+            ObjectKind::Result => &job.key,
+        };
+        if let ObjectState::Corrupt(why) = self.store.state(kind, key) {
+            let to = self.store.evict(kind, key)?;
+            tracing::warn!(
+                "{}: the stored {} was corrupt ({why}); moved to {} and made again",
+                job.title(),
+                kind.as_str(),
+                to.display()
+            );
+        }
+        Ok(())
+    }
+
     fn try_run(
         &self,
         job: &Job,
@@ -107,6 +128,8 @@ impl JobEnv {
             cancel,
         };
         let model_dir = self.store.object_dir(ObjectKind::Model, &job.model_key);
+        self.evict_if_corrupt(ObjectKind::Model, job)?;
+        self.evict_if_corrupt(ObjectKind::Result, job)?;
         let t1 = Instant::now();
         let (fitted, trained) = if self.store.contains(ObjectKind::Model, &job.model_key) {
             (det.load(&model_dir, &ctx)?, false)

@@ -6,8 +6,8 @@
 use crate::Result;
 use crate::data::{self, DataOptions, DatasetId};
 use crate::spec::ValidSpec;
-use crate::spec::grid::{expand, resolve_classes};
-use crate::store::{ObjectKind, Store};
+use crate::spec::grid::{count_jobs, expand, resolve_classes};
+use crate::store::{ObjectKind, ObjectState, Store};
 
 use super::Job;
 use super::job::KeyParams;
@@ -53,7 +53,7 @@ impl Plan {
         class_names: Vec<String>,
     ) -> Result<Plan> {
         let classes = resolve_classes(spec, &class_names)?;
-        let mut jobs = Vec::new();
+        let mut jobs = Vec::with_capacity(count_jobs(spec, &classes)?);
         let mut params: Option<(MethodConfig, KeyParams)> = None;
         for j in expand(spec, &classes) {
             // jobs of one variant are consecutive: hash its parameters once
@@ -86,23 +86,24 @@ impl Plan {
         })
     }
 
-    /// The jobs that have no result in the store yet, in plan order, one per
-    /// result key: jobs that differ only in which stored score variant they
-    /// report (ALAD's `score`) share one result, computed once.
+    /// The jobs that have no intact result in the store yet (absent or
+    /// corrupt), in plan order, one per result key: jobs that differ only in
+    /// which stored score variant they report (ALAD's `score`) share one
+    /// result, computed once.
     pub fn pending(&self, store: &Store) -> Vec<&Job> {
         let mut seen = std::collections::HashSet::new();
         self.jobs
             .iter()
-            .filter(|j| !store.contains(ObjectKind::Result, &j.key))
+            .filter(|j| store.state(ObjectKind::Result, &j.key) != ObjectState::Intact)
             .filter(|j| seen.insert(j.key))
             .collect()
     }
 
-    /// How many jobs have their result in the store already.
+    /// How many jobs have an intact result in the store already.
     pub fn cached(&self, store: &Store) -> usize {
         self.jobs
             .iter()
-            .filter(|j| store.contains(ObjectKind::Result, &j.key))
+            .filter(|j| store.state(ObjectKind::Result, &j.key) == ObjectState::Intact)
             .count()
     }
 
@@ -111,8 +112,13 @@ impl Plan {
         self.jobs
             .iter()
             .map(|j| {
-                if store.contains(ObjectKind::Result, &j.key) {
+                let result = store.state(ObjectKind::Result, &j.key);
+                if result == ObjectState::Intact {
                     JobState::Done
+                } else if let ObjectState::Corrupt(why) = result {
+                    JobState::Failed(format!(
+                        "its stored result is corrupt ({why}); `runner run` computes it again"
+                    ))
                 } else if let Some(f) = store.failure(&j.key) {
                     JobState::Failed(f.error)
                 } else {

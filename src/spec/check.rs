@@ -180,6 +180,10 @@ pub(crate) fn show_value(v: &Value) -> String {
     }
 }
 
+/// Flow collections (`[..]`, `{..}`) nested deeper than this are refused
+/// before parsing (no spec needs more than a few levels).
+const MAX_FLOW_NESTING: usize = 64;
+
 pub(super) fn parse(
     text: &str,
     file: &Path,
@@ -191,6 +195,18 @@ pub(super) fn parse(
         source: SourceMap::parse(text),
         problems: Vec::new(),
     };
+    let (depth, line) = super::source::flow_nesting(text);
+    if depth > MAX_FLOW_NESTING {
+        ck.problems.push(Diagnostic {
+            location: Some(super::Location { line, column: 1 }),
+            path: String::new(),
+            message: format!(
+                "not a spec: brackets nested {depth} deep (at most {MAX_FLOW_NESTING})"
+            ),
+            help: None,
+        });
+        return Err(ck.into_error());
+    }
     let mut doc: Value = match serde_yaml_ng::from_str(text) {
         Ok(v) => v,
         Err(e) => {
@@ -461,18 +477,18 @@ fn check_methods(ck: &mut Checker, entries: Vec<Value>) -> Vec<MethodEntry> {
         });
     }
     // Two variants with the same resolved parameters would be the same jobs twice.
-    let mut seen: Vec<(String, &Variant)> = Vec::new();
+    let mut seen: std::collections::HashMap<String, String> = Default::default();
     let mut dups = Vec::new();
     for e in &out {
         for v in &e.variants {
-            if let Some((first, _)) = seen.iter().find(|(_, w)| w.config == v.config) {
-                dups.push((
-                    format!("methods[{}].{}", e.index, e.name),
-                    v.label(),
-                    first.clone(),
-                ));
-            } else {
-                seen.push((format!("methods[{}].{}", e.index, e.name), v));
+            let at = format!("methods[{}].{}", e.index, e.name);
+            match seen.entry(canonical(&v.config)) {
+                std::collections::hash_map::Entry::Occupied(first) => {
+                    dups.push((at, v.label(), first.get().clone()));
+                }
+                std::collections::hash_map::Entry::Vacant(slot) => {
+                    slot.insert(at);
+                }
             }
         }
     }
@@ -513,6 +529,24 @@ fn expand_sweeps(ck: &mut Checker, at: &str, name: &str, params: Mapping) -> Opt
     if !ok {
         return None;
     }
+    let count = dims
+        .iter()
+        .fold(1usize, |n, (_, values)| n.saturating_mul(values.len()));
+    let max = super::grid::max_jobs();
+    if count > max {
+        ck.push(
+            at,
+            format!(
+                "the sweeps of `{name}` expand to {} variants, more than the limit of {max} jobs",
+                show_count(count)
+            ),
+            Some(format!(
+                "sweep fewer values, or raise the limit with the environment variable {}=N",
+                super::grid::MAX_JOBS_VAR
+            )),
+        );
+        return None;
+    }
     let mut combos: Vec<(Mapping, BTreeMap<String, String>)> = vec![(fixed, BTreeMap::new())];
     for (key, values) in &dims {
         let mut next = Vec::with_capacity(combos.len() * values.len());
@@ -529,13 +563,14 @@ fn expand_sweeps(ck: &mut Checker, at: &str, name: &str, params: Mapping) -> Opt
     }
     let valid_keys = MethodConfig::field_names(name);
     let mut variants = Vec::new();
+    let mut seen = std::collections::HashSet::new();
     for (m, sweep) in combos {
         let parsed = MethodConfig::from_yaml(name, Value::Mapping(m))?;
         match parsed {
             Ok(config) => {
                 let problems = config.check();
                 if problems.is_empty() {
-                    if !variants.iter().any(|v: &Variant| v.config == config) {
+                    if seen.insert(canonical(&config)) {
                         variants.push(Variant { config, sweep });
                     } else {
                         ck.push(
@@ -567,6 +602,24 @@ fn expand_sweeps(ck: &mut Checker, at: &str, name: &str, params: Mapping) -> Opt
         }
     }
     Some(variants)
+}
+
+/// A method configuration as one comparable string (its JSON).
+fn canonical(config: &MethodConfig) -> String {
+    serde_json::to_string(config).unwrap_or_default()
+}
+
+/// `30,000,000`.
+fn show_count(n: usize) -> String {
+    let digits = n.to_string();
+    let mut out = String::new();
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i) % 3 == 0 {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
 }
 
 fn load_reference(ck: &mut Checker, path: &Path) -> Option<Reference> {

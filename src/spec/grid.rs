@@ -65,6 +65,43 @@ pub fn resolve_classes(spec: &ValidSpec, names: &[String]) -> Result<Vec<usize>,
     Ok(out)
 }
 
+/// The environment variable that raises [`DEFAULT_MAX_JOBS`].
+pub const MAX_JOBS_VAR: &str = "RUNNER_MAX_JOBS";
+/// The most jobs a spec may expand to, unless raised: a guard against a
+/// sweep grid that would take all memory (and years) to plan.
+pub const DEFAULT_MAX_JOBS: usize = 100_000;
+
+/// The job limit: `RUNNER_MAX_JOBS` when set to a number, else [`DEFAULT_MAX_JOBS`].
+pub fn max_jobs() -> usize {
+    std::env::var(MAX_JOBS_VAR)
+        .ok()
+        .and_then(|v| v.trim().parse().ok())
+        .unwrap_or(DEFAULT_MAX_JOBS)
+}
+
+/// How many jobs the spec expands to for `classes`; an error above the limit.
+pub fn count_jobs(spec: &ValidSpec, classes: &[usize]) -> Result<usize, SpecError> {
+    let variants: usize = spec.methods.iter().map(|e| e.variants.len()).sum();
+    let n = variants
+        .saturating_mul(classes.len())
+        .saturating_mul(spec.seeds.len());
+    let max = max_jobs();
+    if n > max {
+        return Err(spec.error_at(
+            "methods",
+            format!(
+                "the spec expands to {n} jobs ({variants} method variants x {} classes x {} seeds), more than the limit of {max}",
+                classes.len(),
+                spec.seeds.len()
+            ),
+            Some(format!(
+                "select fewer classes, seeds or sweep values, or raise the limit with the environment variable {MAX_JOBS_VAR}=N"
+            )),
+        ));
+    }
+    Ok(n)
+}
+
 /// Every job of the spec for the given classes, in grid order.
 pub fn expand(spec: &ValidSpec, classes: &[usize]) -> Vec<JobSpec> {
     let mut jobs = Vec::new();

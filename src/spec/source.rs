@@ -46,15 +46,69 @@ impl SourceMap {
     }
 }
 
+/// The deepest nesting of flow collections (`[`, `{`) in YAML text, outside
+/// quoted strings and comments, and the 1-based line where it is first
+/// reached ((0, 0) without any). A linear scan, so that a hostile file can
+/// be refused before a YAML parser spends quadratic time on it.
+pub fn flow_nesting(text: &str) -> (usize, usize) {
+    let (mut depth, mut max, mut max_line, mut line) = (0usize, 0usize, 0usize, 1usize);
+    let mut quote: Option<char> = None;
+    let mut chars = text.chars().peekable();
+    let mut prev = '\n';
+    while let Some(c) = chars.next() {
+        match quote {
+            Some('"') if c == '\\' => {
+                chars.next();
+            }
+            Some(q) if c == q => {
+                if q == '\'' && chars.peek() == Some(&'\'') {
+                    chars.next();
+                } else {
+                    quote = None;
+                }
+            }
+            Some(_) => {}
+            None => match c {
+                '"' | '\'' if !prev.is_alphanumeric() => quote = Some(c),
+                '#' if prev.is_whitespace() => {
+                    while chars.peek().is_some_and(|&n| n != '\n') {
+                        chars.next();
+                    }
+                }
+                '[' | '{' => {
+                    depth += 1;
+                    if depth > max {
+                        (max, max_line) = (depth, line);
+                    }
+                }
+                ']' | '}' => depth = depth.saturating_sub(1),
+                _ => {}
+            },
+        }
+        if c == '\n' {
+            line += 1;
+        }
+        prev = c;
+    }
+    (max, max_line)
+}
+
 enum Frame {
     Mapping { key: Option<String> },
     Sequence { index: usize },
 }
 
+/// Nesting deeper than this is not mapped: no spec needs it, and the paths
+/// of a hostile file nested 100,000 deep would take O(depth^2) memory (the
+/// YAML parser proper refuses such a file).
+const MAX_DEPTH: usize = 64;
+
 #[derive(Default)]
 struct Walker {
     stack: Vec<(String, Frame)>,
     positions: HashMap<String, Location>,
+    /// Collections open below [`MAX_DEPTH`], not mapped.
+    too_deep: usize,
 }
 
 impl Walker {
@@ -82,6 +136,17 @@ impl MarkedEventReceiver for Walker {
             line: mark.line(),
             column: mark.col() + 1,
         };
+        if self.too_deep > 0 || self.stack.len() >= MAX_DEPTH {
+            match ev {
+                Event::MappingStart(..) | Event::SequenceStart(..) => self.too_deep += 1,
+                Event::MappingEnd | Event::SequenceEnd if self.too_deep > 0 => self.too_deep -= 1,
+                Event::MappingEnd | Event::SequenceEnd => {
+                    self.stack.pop();
+                }
+                _ => {}
+            }
+            return;
+        }
         match ev {
             Event::Scalar(text, ..) => match self.value_path() {
                 Some(path) => {
@@ -148,6 +213,36 @@ mod tests {
             map.locate("methods[1].ganomaly.nope"),
             Some(Location { line: 4, column: 5 })
         );
+    }
+
+    #[test]
+    fn deep_nesting_is_mapped_only_to_a_depth() {
+        // 100 nested lists: mapped to MAX_DEPTH; keys after it still found.
+        let n = 100;
+        let text = format!("a: {}{}\nb: 1\n", "[".repeat(n), "]".repeat(n));
+        let map = SourceMap::parse(&text);
+        assert_eq!(map.locate("b"), Some(Location { line: 2, column: 1 }));
+        assert!(
+            map.positions.len() <= MAX_DEPTH + 1,
+            "{}",
+            map.positions.len()
+        );
+        assert!(
+            map.positions
+                .contains_key(&format!("a{}", "[0]".repeat(MAX_DEPTH - 2)))
+        );
+    }
+
+    #[test]
+    fn flow_depth_skips_quotes_and_comments() {
+        assert_eq!(flow_nesting("a: [1, {b: [2]}]\n"), (3, 1));
+        assert_eq!(
+            flow_nesting("a: '[[[' # [[[[\nb: \"[\\\"[\"\nc: [[x]]\n"),
+            (2, 3)
+        );
+        assert_eq!(flow_nesting("a: it''s\n"), (0, 0));
+        let deep = format!("x: 1\ny: {}{}\n", "[".repeat(100_000), "]".repeat(100_000));
+        assert_eq!(flow_nesting(&deep), (100_000, 2));
     }
 
     #[test]

@@ -224,3 +224,63 @@ fn unknown_class_names_list_the_valid_ones() {
     let s = parse("name: x\ndataset: cifar10\nclasses: [frog, 0]\nmethods: [kde]\n").unwrap();
     assert_eq!(grid::resolve_classes(&s, &names).unwrap(), vec![6, 0]);
 }
+
+/// `n` sweep values `a..a+n` as a YAML list.
+fn values(from: usize, n: usize) -> String {
+    let v: Vec<String> = (from..from + n).map(|i| i.to_string()).collect();
+    format!("[{}]", v.join(", "))
+}
+
+#[test]
+fn a_sweep_grid_beyond_the_job_limit_is_refused_before_expanding() {
+    // 5 x 400 x 200 x 300 = 120 million variants: refused at once, with the count.
+    let spec = format!(
+        "name: big\ndataset: digits\nseeds: [0]\nmethods:\n  - kde:\n      gcn: {{sweep: [true, false, true, false, true]}}\n      bandwidth_count: {{sweep: {}}}\n      cv_folds: {{sweep: {}}}\n      cv_max_samples: {{sweep: {}}}\n",
+        values(2, 400),
+        values(2, 200),
+        values(100, 300)
+    );
+    let t = std::time::Instant::now();
+    let e = err(&spec);
+    assert!(t.elapsed().as_secs() < 5, "took {:?}", t.elapsed());
+    assert!(e.contains("expand to 120,000,000 variants"), "{e}");
+    assert!(e.contains("RUNNER_MAX_JOBS"), "{e}");
+}
+
+#[test]
+fn a_grid_of_many_small_sweeps_is_counted_with_classes_and_seeds() {
+    // 2 x 900 variants x 10 classes x 6 seeds = 108,000 jobs > 100,000.
+    let spec = format!(
+        "name: big\ndataset: digits\nseeds: [0, 1, 2, 3, 4, 5]\nmethods:\n  - kde: {{bandwidth_count: {{sweep: {}}}}}\n  - kde: {{gcn: true, cv_folds: {{sweep: {}}}}}\n",
+        values(2, 900),
+        values(2, 900)
+    );
+    let s = parse(&spec).expect("each entry is under the limit");
+    let classes: Vec<usize> = (0..10).collect();
+    let e = grid::count_jobs(&s, &classes).expect_err("over the limit");
+    let msg = e.to_string();
+    assert!(
+        msg.contains("108000 jobs (1800 method variants x 10 classes x 6 seeds)"),
+        "{msg}"
+    );
+    assert_eq!(grid::count_jobs(&s, &classes[..9]), Ok(97_200));
+}
+
+#[test]
+fn brackets_nested_100000_deep_are_refused_at_once() {
+    let n = 100_000;
+    let spec = format!(
+        "name: x\ndataset: digits\nmethods: {}{}\n",
+        "[".repeat(n),
+        "]".repeat(n)
+    );
+    let t = std::time::Instant::now();
+    let e = err(&spec);
+    assert!(t.elapsed().as_secs() < 2, "took {:?}", t.elapsed());
+    assert!(
+        e.contains("spec.yaml:3:1: not a spec: brackets nested 100000 deep"),
+        "{e}"
+    );
+    // ordinary flow collections still parse
+    parse("name: x\ndataset: digits\nseeds: [0]\nmethods: [{kde: {gcn: true}}]\n").expect("ok");
+}

@@ -87,6 +87,15 @@ impl ObjectKind {
     pub const ALL: [ObjectKind; 2] = [ObjectKind::Model, ObjectKind::Result];
 }
 
+/// Whether an object is there and can be used.
+#[derive(Clone, Debug, PartialEq)]
+pub enum ObjectState {
+    Absent,
+    Intact,
+    /// Present, but a file does not match its manifest (the reason says which).
+    Corrupt(String),
+}
+
 /// The error of a failed job, kept so that `runner status` can say why.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct FailureRecord {
@@ -192,6 +201,34 @@ impl Store {
     /// Whether a complete object exists.
     pub fn contains(&self, kind: ObjectKind, key: &Key) -> bool {
         self.object_dir(kind, key).join(object::MANIFEST).is_file()
+    }
+
+    /// Whether object `key` of `kind` is present and intact: every file
+    /// matches the digest in its manifest. A corrupt object is reported as
+    /// such (with what is wrong), never used.
+    pub fn state(&self, kind: ObjectKind, key: &Key) -> ObjectState {
+        if !self.contains(kind, key) {
+            return ObjectState::Absent;
+        }
+        match object::verify_dir(&self.object_dir(kind, key), key) {
+            Ok(()) => ObjectState::Intact,
+            Err(e) => ObjectState::Corrupt(e.to_string()),
+        }
+    }
+
+    /// Moves object `key` of `kind` out of the way (into `tmp/`, which `gc`
+    /// empties after an hour) so that the job that makes it runs again;
+    /// returns where it went. For corrupt objects.
+    pub fn evict(&self, kind: ObjectKind, key: &Key) -> Result<PathBuf, StoreError> {
+        let from = self.object_dir(kind, key);
+        let to = self.root.join("tmp").join(format!(
+            "corrupt-{}-{}-{}",
+            kind.as_str(),
+            key.short(),
+            chrono::Utc::now().format("%Y%m%dT%H%M%S%.3f")
+        ));
+        fs::rename(&from, &to).map_err(io_err(&from))?;
+        Ok(to)
     }
 
     /// Starts writing object `key`; nothing is visible until `commit`.

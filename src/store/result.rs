@@ -183,7 +183,12 @@ impl Store {
             reason: format!(
                 "no metrics for the score `{}` (it has: {})",
                 variant.unwrap_or_default(),
-                stored.variants.keys().cloned().collect::<Vec<_>>().join(", ")
+                stored
+                    .variants
+                    .keys()
+                    .cloned()
+                    .collect::<Vec<_>>()
+                    .join(", ")
             ),
             path: p,
         })

@@ -15,7 +15,7 @@ use crate::detector::NoProgress;
 use crate::device::DeviceChoice;
 use crate::schedule::execute::JobEnv;
 use crate::schedule::{Job, JobOutcome};
-use crate::store::{Key, ObjectKind, Store, StoreError};
+use crate::store::{Key, ObjectKind, ObjectState, Store, StoreError};
 
 use super::script::path_str;
 use super::{SlurmError, build_id};
@@ -124,7 +124,7 @@ pub fn exec_job(store: &Store, key: &Key, opts: &TaskOptions) -> Result<TaskEnd,
             return Err(e);
         }
     }
-    if store.contains(ObjectKind::Result, key) {
+    if store.state(ObjectKind::Result, key) == ObjectState::Intact {
         return Ok(TaskEnd::AlreadyDone);
     }
     let job = match read_job(store, key) {
@@ -140,7 +140,7 @@ pub fn exec_job(store: &Store, key: &Key, opts: &TaskOptions) -> Result<TaskEnd,
         Err(e) => return Err(e.into()),
     };
     // it may have finished while we waited for the lock
-    if store.contains(ObjectKind::Result, key) {
+    if store.state(ObjectKind::Result, key) == ObjectState::Intact {
         return Ok(TaskEnd::AlreadyDone);
     }
     let env = JobEnv::new(store.clone(), opts.data.clone(), opts.device);
