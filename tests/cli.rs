@@ -332,3 +332,68 @@ fn plan_of_the_study_mnist_grid_with_real_data() {
     assert!(text.contains("jobs (0 cached"), "{text}");
     insta::assert_snapshot!("plan_mnist", text);
 }
+
+/// `(ran, made by another runner, cached)` from a run's summary line.
+fn run_counts(stderr: &str) -> (usize, usize, usize) {
+    let line = stderr
+        .lines()
+        .find(|l| l.contains(" jobs: ") && l.contains(" ran"))
+        .unwrap_or_else(|| panic!("no summary in:\n{stderr}"));
+    let count = |what: &str| {
+        line.split(", ")
+            .flat_map(|part| part.split(": "))
+            .find(|p| p.ends_with(what))
+            .and_then(|p| p.split_whitespace().next())
+            .and_then(|n| n.parse().ok())
+            .unwrap_or(0)
+    };
+    (
+        count(" ran"),
+        count(" made by another runner"),
+        count(" cached"),
+    )
+}
+
+#[test]
+fn two_runners_on_one_store_run_each_job_once() {
+    let d = tempfile::tempdir().unwrap();
+    let spec = write(
+        d.path(),
+        "ten.yaml",
+        "name: ten\ndataset: digits\nclasses: [0, 1, 2, 3]\nseeds: [0]\nmethods:\n  - kde: {bandwidth_count: 4}\n",
+    );
+    let bin = assert_cmd::cargo::cargo_bin("runner");
+    let start = |out: &str| {
+        std::process::Command::new(&bin)
+            .current_dir(d.path())
+            .env_remove("RUNNER_STORE")
+            .env("NO_COLOR", "1")
+            .args(["run", "-j", "1", "--out", out, spec.to_str().unwrap()])
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap()
+    };
+    let (a, b) = (start("ra"), start("rb"));
+    let (a, b) = (a.wait_with_output().unwrap(), b.wait_with_output().unwrap());
+    assert!(a.status.success() && b.status.success());
+    let (ea, eb) = (
+        String::from_utf8_lossy(&a.stderr),
+        String::from_utf8_lossy(&b.stderr),
+    );
+    let (ran_a, other_a, cached_a) = run_counts(&ea);
+    let (ran_b, other_b, cached_b) = run_counts(&eb);
+    eprintln!(
+        "a: ran {ran_a}, other {other_a}, cached {cached_a}; b: ran {ran_b}, other {other_b}, cached {cached_b}"
+    );
+    assert_eq!(ran_a + ran_b, 4, "each job ran once:\n{ea}\n{eb}");
+    assert_eq!(ran_a + other_a + cached_a, 4, "{ea}");
+    assert_eq!(ran_b + other_b + cached_b, 4, "{eb}");
+    let table =
+        |out: &str| std::fs::read_to_string(d.path().join(out).join("ten/table.md")).unwrap();
+    assert_eq!(table("ra"), table("rb"));
+    runner(d.path())
+        .args(["cache", "verify"])
+        .assert()
+        .success();
+}

@@ -28,7 +28,9 @@ pub(super) fn exec(cli: &Cli, a: &ExecJobArgs) -> anyhow::Result<u8> {
         TaskEnd::Busy(holder) => {
             println!("{short}: being run by {holder}; leaving it to that worker")
         }
-        TaskEnd::Ran(schedule::JobOutcome::Done(r)) => println!("{short}: AUROC {:.4}", r.auroc),
+        TaskEnd::Ran(schedule::JobOutcome::Done(r) | schedule::JobOutcome::MadeElsewhere(r)) => {
+            println!("{short}: AUROC {:.4}", r.auroc)
+        }
         TaskEnd::Ran(schedule::JobOutcome::Failed(e)) => eprintln!("{short}: failed: {e}"),
         TaskEnd::Ran(schedule::JobOutcome::Cancelled) => eprintln!("{short}: stopped"),
     }

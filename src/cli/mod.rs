@@ -249,8 +249,10 @@ pub struct ExecJobArgs {
     /// This task's log file, recorded with a failure.
     #[arg(long)]
     pub log: Option<PathBuf>,
-    /// Take over a job lock older than this many hours (its holder died).
-    #[arg(long, default_value_t = 72.0)]
+    /// Take over a job lock whose lease was not renewed for this many hours
+    /// (its holder died); holders renew every 15 s. A holder on this host
+    /// whose process is gone loses its lock at once.
+    #[arg(long, default_value_t = 0.025)]
     pub lock_stale_hours: f64,
 }
 

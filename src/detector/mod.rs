@@ -61,6 +61,10 @@ pub enum DetectorError {
 /// What a job is doing now, for the progress display.
 #[derive(Clone, Debug, PartialEq)]
 pub enum Phase {
+    /// Another runner holds the job (or its model): waiting for it.
+    Waiting {
+        holder: String,
+    },
     Loading,
     Training {
         epoch: usize,

@@ -15,7 +15,8 @@ use crate::device::DeviceChoice;
 use crate::metrics;
 use crate::store::result::write_result_files;
 use crate::store::{
-    JobResult, ObjectKind, ObjectState, ScoreTable, Store, VariantMetrics, now_rfc3339,
+    JobLock, JobResult, LEASE_EXPIRY, ObjectKind, ObjectState, ScoreTable, Store, StoreError,
+    VariantMetrics, now_rfc3339,
 };
 
 use super::job::{model_inputs, result_inputs};
@@ -62,8 +63,62 @@ impl JobEnv {
         Ok(ds)
     }
 
-    /// Runs `job` and records its outcome in the store.
+    /// Runs `job` and records its outcome in the store, holding the job's
+    /// lock: when another runner on the same store holds it, waits, and
+    /// takes that runner's result when it made one (each job runs once).
     pub fn run(&self, job: &Job, progress: &dyn Progress, cancel: &AtomicBool) -> JobOutcome {
+        let _lock = match self.wait_for_lock(&job.key, progress, cancel) {
+            Ok(lock) => lock,
+            Err(Error::Detector(detector::DetectorError::Cancelled)) => {
+                return JobOutcome::Cancelled;
+            }
+            Err(e) => return JobOutcome::Failed(e.to_string()),
+        };
+        if self.store.state(ObjectKind::Result, &job.key) == ObjectState::Intact {
+            return match self.store.result(&job.key, job.method.shown_score()) {
+                Ok(r) => JobOutcome::MadeElsewhere(r),
+                Err(e) => JobOutcome::Failed(e.to_string()),
+            };
+        }
+        self.run_holding_lock(job, progress, cancel)
+    }
+
+    /// Takes the lock of `key`, waiting while another live runner holds it
+    /// (a dead holder's lock is taken over, see `Store::lock`).
+    fn wait_for_lock(
+        &self,
+        key: &crate::store::Key,
+        progress: &dyn Progress,
+        cancel: &AtomicBool,
+    ) -> Result<JobLock, Error> {
+        let mut waiting = false;
+        loop {
+            match self.store.lock(key, LEASE_EXPIRY) {
+                Ok(lock) => return Ok(lock),
+                Err(StoreError::Locked { holder, .. }) => {
+                    if cancel.load(std::sync::atomic::Ordering::Relaxed) {
+                        return Err(detector::DetectorError::Cancelled.into());
+                    }
+                    if !waiting {
+                        progress.phase(Phase::Waiting {
+                            holder: holder.trim().to_string(),
+                        });
+                        waiting = true;
+                    }
+                    std::thread::sleep(std::time::Duration::from_millis(200));
+                }
+                Err(e) => return Err(e.into()),
+            }
+        }
+    }
+
+    /// [`JobEnv::run`] for a caller that holds the job's lock already.
+    pub fn run_holding_lock(
+        &self,
+        job: &Job,
+        progress: &dyn Progress,
+        cancel: &AtomicBool,
+    ) -> JobOutcome {
         match self.try_run(job, progress, cancel) {
             Ok(r) => {
                 self.store.clear_failure(&job.key);
@@ -130,6 +185,8 @@ impl JobEnv {
         let model_dir = self.store.object_dir(ObjectKind::Model, &job.model_key);
         self.evict_if_corrupt(ObjectKind::Model, job)?;
         self.evict_if_corrupt(ObjectKind::Result, job)?;
+        // Jobs that differ only in scoring parameters share the model: one trains it.
+        let model_lock = self.wait_for_lock(&job.model_key, progress, cancel)?;
         let t1 = Instant::now();
         let (fitted, trained) = if self.store.contains(ObjectKind::Model, &job.model_key) {
             (det.load(&model_dir, &ctx)?, false)
@@ -156,6 +213,7 @@ impl JobEnv {
         } else {
             0.0
         };
+        drop(model_lock);
 
         ctx.check_cancel()?;
         let t2 = Instant::now();

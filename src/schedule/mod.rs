@@ -27,6 +27,9 @@ pub enum ScheduleError {
 #[derive(Clone, Debug, PartialEq)]
 pub enum JobOutcome {
     Done(JobResult),
+    /// Another runner (sharing the store) made the result while this one
+    /// waited for it.
+    MadeElsewhere(JobResult),
     Failed(String),
     /// Stopped by the user before it finished.
     Cancelled,
@@ -46,6 +49,8 @@ pub struct RunSummary {
     /// Jobs that got the result of another job of the run (they differ from
     /// it only in which stored score variant they report).
     pub shared: usize,
+    /// Jobs whose result another runner on the same store made meanwhile.
+    pub elsewhere: usize,
     pub cancelled: bool,
 }
 
@@ -69,6 +74,9 @@ impl RunSummary {
             self.succeeded,
             self.failed.len()
         );
+        if self.elsewhere > 0 {
+            s.push_str(&format!(", {} made by another runner", self.elsewhere));
+        }
         if self.shared > 0 {
             s.push_str(&format!(", {} shared a result", self.shared));
         }
@@ -107,6 +115,14 @@ pub fn run(
                 summary.succeeded += 1;
                 format!("done   {}: AUROC {:.4}", job.title(), r.auroc)
             }
+            JobOutcome::MadeElsewhere(r) => {
+                summary.elsewhere += 1;
+                format!(
+                    "done   {}: AUROC {:.4} (by another runner)",
+                    job.title(),
+                    r.auroc
+                )
+            }
             JobOutcome::Failed(e) => {
                 summary.failed.push((job.title(), e.clone()));
                 format!("FAILED {}: {e}", job.title())
@@ -119,7 +135,7 @@ pub fn run(
         progress.job_done(&line);
     })?;
     progress.finish();
-    summary.not_run = pending.len() - summary.succeeded - summary.failed.len();
+    summary.not_run = pending.len() - summary.succeeded - summary.elsewhere - summary.failed.len();
     summary.shared = shared;
     summary.cancelled = control.cancel.load(std::sync::atomic::Ordering::SeqCst);
     Ok(summary)

@@ -129,6 +129,7 @@ impl Progress for SlotProgress {
     fn phase(&self, phase: Phase) {
         let title = self.title.lock().map(|t| t.clone()).unwrap_or_default();
         let what = match phase {
+            Phase::Waiting { holder } => format!("waiting for {holder}"),
             Phase::Loading => "loading data".to_string(),
             Phase::Training {
                 epoch,

@@ -117,6 +117,45 @@ fn lock_is_exclusive_until_dropped() {
 }
 
 #[test]
+fn a_lock_whose_holder_is_gone_is_taken_over_at_once() {
+    let (_d, s) = store();
+    let k = Key::of("result", &json!(7));
+    let hour = Duration::from_secs(3600);
+    let path = s.lock_path(&k);
+    fs::create_dir_all(path.parent().unwrap()).unwrap();
+    // a process of this host that no longer runs (pids stay below 2^22)
+    let dead = format!("{}:4194999 since 2026-01-01T00:00:00.000Z", hostname());
+    fs::write(&path, &dead).unwrap();
+    let l = s.lock(&k, hour).expect("taken over");
+    assert!(
+        fs::read_to_string(&path)
+            .unwrap()
+            .contains(&std::process::id().to_string())
+    );
+    drop(l);
+    // a live holder of this host keeps it
+    let live = format!("{}:{} since now", hostname(), std::process::id());
+    fs::write(&path, &live).unwrap();
+    assert!(matches!(s.lock(&k, hour), Err(StoreError::Locked { .. })));
+    // another host's holder keeps it while its lease is fresh, loses it when stale
+    fs::write(&path, "elsewhere:1 since now").unwrap();
+    assert!(matches!(s.lock(&k, hour), Err(StoreError::Locked { .. })));
+    let old = std::time::SystemTime::now() - Duration::from_secs(600);
+    fs::File::options()
+        .write(true)
+        .open(&path)
+        .unwrap()
+        .set_modified(old)
+        .unwrap();
+    assert!(matches!(s.lock(&k, hour), Err(StoreError::Locked { .. })));
+    let l = s
+        .lock(&k, crate::store::LEASE_EXPIRY)
+        .expect("lease expired");
+    drop(l);
+    assert!(!path.exists(), "dropping the lock removes it");
+}
+
+#[test]
 fn store_of_another_version_is_refused() {
     let d = tempfile::tempdir().unwrap();
     Store::open(d.path()).unwrap();

@@ -83,7 +83,9 @@ impl TaskEnd {
     /// The exit code of `exec-job`.
     pub fn exit_code(&self) -> u8 {
         match self {
-            TaskEnd::AlreadyDone | TaskEnd::Busy(_) | TaskEnd::Ran(JobOutcome::Done(_)) => 0,
+            TaskEnd::AlreadyDone
+            | TaskEnd::Busy(_)
+            | TaskEnd::Ran(JobOutcome::Done(_) | JobOutcome::MadeElsewhere(_)) => 0,
             TaskEnd::Ran(JobOutcome::Failed(_)) => 1,
             TaskEnd::Ran(JobOutcome::Cancelled) => 130,
         }
@@ -145,7 +147,7 @@ pub fn exec_job(store: &Store, key: &Key, opts: &TaskOptions) -> Result<TaskEnd,
     }
     let env = JobEnv::new(store.clone(), opts.data.clone(), opts.device);
     let cancel = AtomicBool::new(false);
-    let outcome = env.run(&job, &NoProgress, &cancel);
+    let outcome = env.run_holding_lock(&job, &NoProgress, &cancel);
     if let JobOutcome::Failed(msg) = &outcome {
         store.record_failure(key, &job.title(), &with_log(msg), log.clone())?;
     }
