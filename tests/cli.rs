@@ -165,6 +165,13 @@ fn run_trains_then_a_rerun_trains_nothing() {
         .args(["cache", "verify"])
         .assert()
         .success();
+    runner(d.path())
+        .args(["cache", "ls"])
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("8 objects, "))
+        .stdout(predicate::str::contains(" KiB "))
+        .stdout(predicate::str::contains(" s  cpu "));
     // a scoring-free change of a model parameter trains again; the old results stay
     runner(d.path())
         .args([

@@ -13,7 +13,12 @@ pub(super) fn exec(cli: &Cli, c: &CacheCommand) -> anyhow::Result<u8> {
     match c {
         CacheCommand::Ls => {
             let objs = store.list()?;
+            let now = chrono::Utc::now();
             let mut bytes = 0;
+            println!(
+                "{:<6}  {:<16}  {:>9}  {:>8}  {:<8}  finished",
+                "kind", "key", "size", "age", "device"
+            );
             for o in &objs {
                 bytes += o.bytes;
                 let (device, finished) = o
@@ -21,19 +26,23 @@ pub(super) fn exec(cli: &Cli, c: &CacheCommand) -> anyhow::Result<u8> {
                     .as_ref()
                     .map(|m| (m.device.clone(), m.finished.clone()))
                     .unwrap_or_default();
+                let age = chrono::DateTime::parse_from_rfc3339(&finished)
+                    .map(|t| show_age((now - t.with_timezone(&chrono::Utc)).num_seconds()))
+                    .unwrap_or_else(|_| "?".into());
                 println!(
-                    "{:<6}  {}  {:>10}  {:<8}  {}",
+                    "{:<6}  {:<16}  {:>9}  {:>8}  {:<8}  {}",
                     o.kind.as_str(),
                     o.key.short(),
-                    o.bytes,
+                    show_bytes(o.bytes),
+                    age,
                     device,
                     finished
                 );
             }
             println!(
-                "{} objects, {} bytes in {}",
+                "{} objects, {} in {}",
                 objs.len(),
-                bytes,
+                show_bytes(bytes),
                 store.root().display()
             );
             Ok(0)
@@ -64,5 +73,49 @@ pub(super) fn exec(cli: &Cli, c: &CacheCommand) -> anyhow::Result<u8> {
             );
             Ok(0)
         }
+    }
+}
+
+/// `812 B`, `3.4 KiB`, `120.0 MiB`, `2.1 GiB`.
+fn show_bytes(n: u64) -> String {
+    const UNITS: [&str; 4] = ["KiB", "MiB", "GiB", "TiB"];
+    if n < 1024 {
+        return format!("{n} B");
+    }
+    let mut v = n as f64 / 1024.0;
+    let mut unit = 0;
+    while v >= 1024.0 && unit + 1 < UNITS.len() {
+        v /= 1024.0;
+        unit += 1;
+    }
+    format!("{v:.1} {}", UNITS[unit])
+}
+
+/// `45 s`, `12 min`, `3 h`, `5 d` (negative ages, from clock skew, as `0 s`).
+fn show_age(secs: i64) -> String {
+    let s = secs.max(0);
+    match s {
+        0..60 => format!("{s} s"),
+        60..3600 => format!("{} min", s / 60),
+        3600..172_800 => format!("{} h", s / 3600),
+        _ => format!("{} d", s / 86_400),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sizes_and_ages_read_as_a_person_would_write_them() {
+        assert_eq!(show_bytes(812), "812 B");
+        assert_eq!(show_bytes(3482), "3.4 KiB");
+        assert_eq!(show_bytes(120 * 1024 * 1024), "120.0 MiB");
+        assert_eq!(show_bytes(2_254_857_830), "2.1 GiB");
+        assert_eq!(show_age(-5), "0 s");
+        assert_eq!(show_age(45), "45 s");
+        assert_eq!(show_age(725), "12 min");
+        assert_eq!(show_age(3 * 3600 + 10), "3 h");
+        assert_eq!(show_age(5 * 86_400), "5 d");
     }
 }
