@@ -404,3 +404,91 @@ fn two_runners_on_one_store_run_each_job_once() {
         .assert()
         .success();
 }
+
+const KILL_SPEC: &str = "\
+name: kill
+dataset: digits
+classes: [0, 1]
+seeds: [0, 1]
+methods:
+  - kde: {bandwidth_count: 3}
+  - ganomaly: {image_size: 16, latent: 8, generator_width: 4, discriminator_width: 4, batch_size: 16, epochs: 1, max_steps: 4}
+";
+
+/// SIGKILL at 20 seeded moments of a run (data loading, training, model and
+/// result writes, the report), each followed by a full run: it finishes,
+/// runs only what had no result, nothing in the store is corrupt, and the
+/// table equals an uninterrupted run's.
+#[test]
+fn killed_at_any_moment_a_rerun_finishes_and_loses_nothing() {
+    let d = tempfile::tempdir().unwrap();
+    let spec = write(d.path(), "kill.yaml", KILL_SPEC);
+    let spec = spec.to_str().unwrap();
+    let bin = assert_cmd::cargo::cargo_bin("runner");
+    let run_in = |dir: &Path| {
+        std::process::Command::new(&bin)
+            .current_dir(dir)
+            .env_remove("RUNNER_STORE")
+            .env("NO_COLOR", "1")
+            .args(["run", "-j", "2", spec])
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap()
+    };
+    let table = |dir: &Path| std::fs::read_to_string(dir.join("reports/kill/table.md")).unwrap();
+    let results = |dir: &Path| {
+        walk(&dir.join("cache/objects/result"))
+            .iter()
+            .filter(|p| p.ends_with("manifest.json"))
+            .count()
+    };
+    // the reference: an uninterrupted run, and how long it takes
+    let reference = tempfile::tempdir().unwrap();
+    let t = std::time::Instant::now();
+    assert!(run_in(reference.path()).wait().unwrap().success());
+    let full = t.elapsed().as_secs_f64();
+    let want = table(reference.path());
+
+    let mut state = 0x2545_f491_4f6c_dd1du64; // seeded: the same kill points every time
+    let kills = 20;
+    let mut killed_with = Vec::new();
+    for i in 0..kills {
+        state = state
+            .wrapping_mul(6_364_136_223_846_793_005)
+            .wrapping_add(1);
+        let at = full * 1.1 * ((state >> 11) as f64 / (1u64 << 53) as f64);
+        let dir = d.path().join(format!("k{i}"));
+        std::fs::create_dir_all(&dir).unwrap();
+        let mut child = run_in(&dir);
+        std::thread::sleep(std::time::Duration::from_secs_f64(at));
+        let _ = child.kill(); // SIGKILL
+        let _ = child.wait();
+        let done_before = results(&dir);
+        killed_with.push(done_before);
+        let out = std::process::Command::new(&bin)
+            .current_dir(&dir)
+            .env_remove("RUNNER_STORE")
+            .env("NO_COLOR", "1")
+            .args(["run", "-j", "2", spec])
+            .output()
+            .unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(out.status.success(), "kill {i} at {at:.2} s: {err}");
+        let (ran, _, cached) = run_counts(&err);
+        assert_eq!(
+            cached, done_before,
+            "kill {i}: reused every finished job\n{err}"
+        );
+        assert_eq!(ran + cached, 8, "kill {i}: {err}");
+        runner(&dir).args(["cache", "verify"]).assert().success();
+        assert_eq!(table(&dir), want, "kill {i} at {at:.2} s");
+    }
+    // the kills fell at different stages: none, some and all results stored
+    eprintln!("{kills} kill points; results stored when killed: {killed_with:?}");
+    assert!(killed_with.contains(&0), "{killed_with:?}");
+    assert!(
+        killed_with.iter().any(|&n| n > 0 && n < 8),
+        "{killed_with:?}"
+    );
+}
