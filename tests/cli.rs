@@ -492,3 +492,65 @@ fn killed_at_any_moment_a_rerun_finishes_and_loses_nothing() {
         "{killed_with:?}"
     );
 }
+
+/// Mounts a tmpfs of `size` at `dir`; `None` where this machine cannot (not
+/// root, no mount): the caller skips, except in CI, where it must work.
+fn small_disk(dir: &Path, size: &str) -> Option<SmallDisk> {
+    std::fs::create_dir_all(dir).unwrap();
+    let ok = std::process::Command::new("mount")
+        .args(["-t", "tmpfs", "-o", &format!("size={size}"), "tmpfs"])
+        .arg(dir)
+        .status()
+        .is_ok_and(|s| s.success());
+    if !ok {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "CI must be able to mount a tmpfs for this test"
+        );
+        eprintln!("skipped: cannot mount a tmpfs here (needs root)");
+        return None;
+    }
+    Some(SmallDisk(dir.to_path_buf()))
+}
+
+struct SmallDisk(PathBuf);
+
+impl Drop for SmallDisk {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new("umount").arg(&self.0).status();
+    }
+}
+
+#[test]
+fn a_full_disk_fails_the_job_clearly_and_leaves_no_partial_object() {
+    let d = tempfile::tempdir().unwrap();
+    let Some(_disk) = small_disk(&d.path().join("store"), "400k") else {
+        return;
+    };
+    let spec = write(
+        d.path(),
+        "full.yaml",
+        "name: full\ndataset: digits\nclasses: [3, 4]\nseeds: [0]\nmethods:\n  - kde: {bandwidth_count: 3}\n",
+    );
+    let out = runner(d.path())
+        .args(["--store", "store", "run", "-j", "1", spec.to_str().unwrap()])
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(err.contains("1 ran, 1 failed"), "{err}");
+    assert!(err.contains("No space left on device"), "{err}");
+    assert!(err.contains("free space"), "{err}");
+    runner(d.path())
+        .args(["--store", "store", "cache", "verify"])
+        .assert()
+        .success();
+    let tmp: Vec<_> = std::fs::read_dir(d.path().join("store/tmp"))
+        .unwrap()
+        .collect();
+    assert!(tmp.is_empty(), "partial writes left behind: {tmp:?}");
+    runner(d.path())
+        .args(["--store", "store", "status", spec.to_str().unwrap()])
+        .assert()
+        .stdout(predicate::str::contains("1 done, 1 failed"));
+}

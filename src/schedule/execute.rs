@@ -126,7 +126,13 @@ impl JobEnv {
             }
             Err(Error::Detector(detector::DetectorError::Cancelled)) => JobOutcome::Cancelled,
             Err(e) => {
-                let msg = format!("{e}");
+                let mut msg = format!("{e}");
+                if msg.contains("(os error 28)") {
+                    // ENOSPC, whichever layer wrote the file
+                    msg.push_str(
+                        "; the disk is full: free space (`runner cache gc SPEC...` removes what no spec uses) or use another --store",
+                    );
+                }
                 if let Err(se) = self
                     .store
                     .record_failure(&job.key, &job.title(), &msg, None)
