@@ -146,6 +146,9 @@ fn walk_folder(
     dataset: Option<&str>,
 ) -> Result<[BTreeMap<String, Vec<PathBuf>>; 2], DataError> {
     let mut out: [BTreeMap<String, Vec<PathBuf>>; 2] = Default::default();
+    let canonical_root = root
+        .canonicalize()
+        .map_err(|e| DataError::io(root, e, dataset))?;
     for (s, split) in SPLITS.iter().enumerate() {
         let dir = root.join(split);
         if !dir.is_dir() {
@@ -164,12 +167,14 @@ fn walk_folder(
             if name.starts_with('.') || !ent.path().is_dir() {
                 continue;
             }
+            check_inside(&canonical_root, &ent.path(), dataset)?;
             let mut files = Vec::new();
             let cdir = ent.path();
             for f in std::fs::read_dir(&cdir).map_err(|e| DataError::io(&cdir, e, dataset))? {
                 let f = f.map_err(|e| DataError::io(&cdir, e, dataset))?;
                 let fname = f.file_name().to_string_lossy().into_owned();
                 if is_image_name(&fname) && f.path().is_file() {
+                    check_inside(&canonical_root, &f.path(), dataset)?;
                     files.push(f.path());
                 }
             }
@@ -178,6 +183,31 @@ fn walk_folder(
         }
     }
     Ok(out)
+}
+
+/// An error when `path` is a symbolic link to something outside the dataset
+/// folder (`root`, canonical): a dataset never makes the runner read
+/// elsewhere. Links within the folder are fine.
+fn check_inside(root: &Path, path: &Path, dataset: Option<&str>) -> Result<(), DataError> {
+    let is_link = std::fs::symlink_metadata(path).is_ok_and(|m| m.file_type().is_symlink());
+    if !is_link {
+        return Ok(());
+    }
+    let target = path
+        .canonicalize()
+        .map_err(|e| DataError::io(path, e, dataset))?;
+    if target.starts_with(root) {
+        return Ok(());
+    }
+    Err(DataError::bad(
+        path,
+        format!(
+            "a link to {}, outside the dataset folder {}: refused (copy the file into the folder, or point the spec at the real folder)",
+            target.display(),
+            root.display()
+        ),
+        dataset,
+    ))
 }
 
 /// Lists the classes and image counts without decoding anything.

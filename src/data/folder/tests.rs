@@ -225,3 +225,96 @@ fn real_cifar10_jpeg_decodes() {
         assert!((m - want).abs() < 0.5, "{means:?}");
     }
 }
+
+#[test]
+fn links_out_of_the_dataset_folder_are_refused_links_within_are_read() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().join("linked");
+    write_image_folder(&root, &["a", "b"], 1, 4, 4, 2);
+    let outside = dir.path().join("secret.png");
+    std::fs::copy(root.join("train/a/0.png"), &outside).unwrap();
+    // a link inside the folder to a file inside it: fine
+    std::os::unix::fs::symlink(root.join("train/a/1.png"), root.join("train/a/9.png")).unwrap();
+    let src = find(&root).unwrap();
+    assert_eq!(scan(&src, None).unwrap().counts[0]["a"], 3);
+    // a link to a file outside: refused, naming both
+    std::os::unix::fs::symlink(&outside, root.join("train/b/9.png")).unwrap();
+    let e = scan(&src, None).unwrap_err().to_string();
+    assert!(
+        e.contains("train/b/9.png") && e.contains("secret.png"),
+        "{e}"
+    );
+    assert!(e.contains("outside the dataset folder"), "{e}");
+    std::fs::remove_file(root.join("train/b/9.png")).unwrap();
+    // a class folder linked from elsewhere: refused too
+    let elsewhere = dir.path().join("c");
+    std::fs::create_dir_all(&elsewhere).unwrap();
+    std::os::unix::fs::symlink(&elsewhere, root.join("test/c")).unwrap();
+    let e = scan(&src, None).unwrap_err().to_string();
+    assert!(e.contains("outside the dataset folder"), "{e}");
+}
+
+/// A tar entry whose name is written raw (the tar crate refuses `..` in
+/// `set_path`, hostile archives need not).
+fn raw_entry(b: &mut tar::Builder<Vec<u8>>, name: &str, kind: tar::EntryType, data: &[u8]) {
+    let mut h = tar::Header::new_old();
+    h.as_old_mut().name[..name.len()].copy_from_slice(name.as_bytes());
+    h.set_entry_type(kind);
+    h.set_size(data.len() as u64);
+    h.set_mode(0o644);
+    if kind == tar::EntryType::Symlink {
+        h.set_link_name("/etc/passwd").unwrap();
+    }
+    h.set_cksum();
+    b.append(&h, data).unwrap();
+}
+
+#[test]
+fn hostile_archive_paths_stay_inside_the_archive() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().join("src");
+    let expected = write_image_folder(&root, &["a", "b"], 1, 4, 4, 2);
+    let png = std::fs::read(root.join("train/a/0.png")).unwrap();
+    let mut b = tar::Builder::new(Vec::new());
+    for (split, n, ext) in [("train", 2, "png"), ("test", 1, "jpg")] {
+        for class in ["a", "b"] {
+            for i in 0..n {
+                let name = format!("{split}/{class}/{i}.{ext}");
+                let data = std::fs::read(root.join(&name)).unwrap();
+                raw_entry(&mut b, &name, tar::EntryType::Regular, &data);
+            }
+        }
+    }
+    // `..` and absolute names, and a link to a file outside: read as archive
+    // members or skipped, never followed or written anywhere
+    raw_entry(&mut b, "../../train/a/7.png", tar::EntryType::Regular, &png);
+    raw_entry(&mut b, "/test/b/7.png", tar::EntryType::Regular, &png);
+    raw_entry(&mut b, "train/b/8.png", tar::EntryType::Symlink, &[]);
+    let bytes = b.into_inner().unwrap();
+    let tar_path = dir.path().join("hostile.tar");
+    std::fs::write(&tar_path, bytes).unwrap();
+    let before: Vec<_> = std::fs::read_dir(dir.path())
+        .unwrap()
+        .flatten()
+        .map(|e| e.path())
+        .collect();
+    let src = find(&tar_path).unwrap();
+    let listing = scan(&src, None).unwrap();
+    assert_eq!(listing.counts[0]["a"], 3, "{:?}", listing.counts);
+    assert_eq!(
+        listing.counts[0]["b"], 2,
+        "the link is skipped: {:?}",
+        listing.counts
+    );
+    assert_eq!(listing.counts[1]["b"], 2, "{:?}", listing.counts);
+    let cls = classes(&listing, None, &tar_path, None).unwrap();
+    let (tr, _) = load(&src, &cls, None).unwrap();
+    assert_eq!(tr.len(), 5);
+    assert_eq!(tr.image(0), &expected["train/a/0.png"][..]);
+    let after: Vec<_> = std::fs::read_dir(dir.path())
+        .unwrap()
+        .flatten()
+        .map(|e| e.path())
+        .collect();
+    assert_eq!(before, after, "nothing was written");
+}
