@@ -438,4 +438,24 @@ mod tests {
         let la = Cifar10Binary.probe(&tgz, &w).unwrap().unwrap();
         assert_eq!(Cifar10Binary.load(&la).unwrap(), (tr, te));
     }
+
+    proptest::proptest! {
+        /// Any bytes as a batch: records appended or an error, never a panic.
+        #[test]
+        fn any_batch_bytes_parse_or_fail_cleanly(
+            bytes in proptest::collection::vec(proptest::num::u8::ANY, 0..7000),
+            official in proptest::bool::ANY,
+        ) {
+            let mut set = empty_set();
+            if parse_batch(&bytes, &mut set, 10, official, Path::new("b.bin"), None).is_ok() {
+                proptest::prop_assert_eq!(set.pixels.len(), set.labels.len() * 3072);
+            }
+        }
+
+        /// Any text as `batches.meta.txt`: class names, never a panic.
+        #[test]
+        fn any_meta_text_gives_names(text in ".{0,200}") {
+            let _ = parse_meta(&text);
+        }
+    }
 }

@@ -277,4 +277,20 @@ mod tests {
         let e = DigitsCsv.probe(dir.path(), &w).unwrap_err().to_string();
         assert!(e.contains("mine.csv.gz: line 1"), "{e}");
     }
+
+    proptest::proptest! {
+        /// Any bytes as the digits CSV: images or an error, never a panic.
+        #[test]
+        fn any_bytes_parse_or_fail_cleanly(bytes in proptest::collection::vec(proptest::num::u8::ANY, 0..400)) {
+            let _ = parse(&bytes, Path::new("optdigits.tra"), None);
+        }
+
+        /// Lines that look like the format (numbers and commas), any values.
+        #[test]
+        fn digit_like_lines_parse_or_fail_cleanly(text in "([0-9]{1,3},){0,66}[0-9]{0,3}(\n([0-9]{1,3},){0,66}[0-9]{0,3}){0,3}") {
+            if let Ok(set) = parse(text.as_bytes(), Path::new("d"), None) {
+                proptest::prop_assert_eq!(set.pixels.len(), set.labels.len() * 64);
+            }
+        }
+    }
 }

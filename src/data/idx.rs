@@ -579,4 +579,34 @@ mod tests {
         let again = super::super::locate(&DatasetSpec::named("mnist"), &real_data_options());
         assert_eq!(again.unwrap().id, l.id);
     }
+
+    proptest::proptest! {
+        /// Any bytes: an image set or an error, never a panic or a huge allocation.
+        #[test]
+        fn any_bytes_parse_or_fail_cleanly(bytes in proptest::collection::vec(proptest::num::u8::ANY, 0..600)) {
+            let p = Path::new("x-idx3-ubyte");
+            if let Ok((n, r, c, px)) = parse_images(&bytes, p, None) {
+                proptest::prop_assert_eq!(px.len(), n * r * c);
+            }
+            let _ = parse_labels(&bytes, 10, p, None);
+        }
+
+        /// A valid header with any counts and sizes, then any body.
+        #[test]
+        fn any_header_parses_or_fails_cleanly(
+            dims in proptest::array::uniform3(proptest::num::u32::ANY),
+            body in proptest::collection::vec(proptest::num::u8::ANY, 0..300),
+        ) {
+            let mut bytes = vec![0, 0, 8, 3];
+            for d in dims {
+                bytes.extend(d.to_be_bytes());
+            }
+            bytes.extend(body);
+            let _ = parse_images(&bytes, Path::new("x"), None);
+            let mut labels = vec![0, 0, 8, 1];
+            labels.extend(dims[0].to_be_bytes());
+            labels.extend(&bytes[16..]);
+            let _ = parse_labels(&labels, 10, Path::new("y"), None);
+        }
+    }
 }

@@ -284,3 +284,29 @@ fn brackets_nested_100000_deep_are_refused_at_once() {
     // ordinary flow collections still parse
     parse("name: x\ndataset: digits\nseeds: [0]\nmethods: [{kde: {gcn: true}}]\n").expect("ok");
 }
+
+proptest::proptest! {
+    /// Any text: a spec or an error with a message, never a panic.
+    #[test]
+    fn any_text_parses_or_fails_with_a_message(text in "(?s).{0,300}") {
+        if let Err(e) = parse(&text) {
+            proptest::prop_assert!(!e.to_string().is_empty());
+        }
+    }
+
+    /// A good spec with bytes changed, cut or inserted: the same.
+    #[test]
+    fn a_mangled_spec_parses_or_fails_with_a_message(
+        at in 0usize..GOOD.len(),
+        cut in 0usize..20,
+        insert in "[\\[\\]{}:, \n\t'\"&*!|>#0-9a-z-]{0,12}",
+    ) {
+        let mut text = GOOD.as_bytes()[..at].to_vec();
+        text.extend(insert.as_bytes());
+        text.extend(&GOOD.as_bytes()[(at + cut).min(GOOD.len())..]);
+        let text = String::from_utf8_lossy(&text);
+        if let Err(e) = parse(&text) {
+            proptest::prop_assert!(!e.to_string().is_empty());
+        }
+    }
+}

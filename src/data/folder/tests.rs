@@ -318,3 +318,23 @@ fn hostile_archive_paths_stay_inside_the_archive() {
         .collect();
     assert_eq!(before, after, "nothing was written");
 }
+
+proptest::proptest! {
+    #![proptest_config(proptest::prelude::ProptestConfig { cases: 64, ..Default::default() })]
+    /// Any bytes as a `.tar` or `.tar.gz` dataset: a listing or an error,
+    /// never a panic.
+    #[test]
+    fn any_archive_bytes_scan_or_fail_cleanly(
+        bytes in proptest::collection::vec(proptest::num::u8::ANY, 0..3000),
+        gz in proptest::bool::ANY,
+    ) {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join(if gz { "x.tar.gz" } else { "x.tar" });
+        let mut data = if gz { vec![0x1f, 0x8b] } else { Vec::new() };
+        data.extend(bytes);
+        std::fs::write(&path, data).unwrap();
+        if let Some(src) = find(&path) {
+            let _ = scan(&src, None);
+        }
+    }
+}
