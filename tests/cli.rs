@@ -554,3 +554,37 @@ fn a_full_disk_fails_the_job_clearly_and_leaves_no_partial_object() {
         .assert()
         .stdout(predicate::str::contains("1 done, 1 failed"));
 }
+
+/// Same job, 1 / 3 / 16 threads: bit-identical scores (KDE's blocked matrix
+/// products and burn-flex's kernels reduce in a fixed order).
+#[test]
+fn scores_do_not_depend_on_the_thread_count() {
+    let d = tempfile::tempdir().unwrap();
+    let spec = write(
+        d.path(),
+        "threads.yaml",
+        "name: threads\ndataset: digits\nclasses: [5]\nseeds: [0]\nmethods:\n  - kde: {bandwidth_count: 3}\n  - ganomaly: {image_size: 16, latent: 8, generator_width: 8, discriminator_width: 8, batch_size: 32, epochs: 1, max_steps: 3}\n",
+    );
+    let scores = |threads: &str| {
+        let store = format!("s{threads}");
+        runner(d.path())
+            .env("RAYON_NUM_THREADS", threads)
+            .args(["--store", &store, "run", "-q", "--no-report", "-j", "1"])
+            .arg(&spec)
+            .assert()
+            .success();
+        let mut files: Vec<PathBuf> = walk(&d.path().join(&store).join("objects/result"))
+            .into_iter()
+            .filter(|p| p.ends_with("scores.csv"))
+            .collect();
+        files.sort();
+        assert_eq!(files.len(), 2);
+        files
+            .iter()
+            .map(|p| std::fs::read_to_string(p).unwrap())
+            .collect::<Vec<_>>()
+    };
+    let one = scores("1");
+    assert_eq!(scores("3"), one);
+    assert_eq!(scores("16"), one);
+}
