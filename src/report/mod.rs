@@ -7,6 +7,7 @@ mod export;
 #[cfg(test)]
 mod fixture;
 mod plot;
+mod stats;
 mod table;
 
 use std::collections::BTreeMap;
