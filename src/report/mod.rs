@@ -3,6 +3,7 @@
 //! and plots (ROC per class, summary), under `reports/<experiment>/`.
 
 mod aggregate;
+mod compare;
 mod export;
 #[cfg(test)]
 mod fixture;
@@ -15,7 +16,7 @@ use std::path::{Path, PathBuf};
 
 use thiserror::Error;
 
-use crate::spec::{Protocol, Reference};
+use crate::spec::{CellFormat, Protocol, Reference};
 use crate::store::{JobResult, Scores};
 
 #[derive(Debug, Error)]
@@ -77,6 +78,18 @@ pub struct ReportInput {
     pub rows: Vec<String>,
     pub records: Vec<Record>,
     pub reference: Option<Reference>,
+    /// What a table cell shows beside the mean (the spec's `report.cell`).
+    pub cell: CellFormat,
+    pub provenance: Provenance,
+}
+
+/// Where a report comes from, for its page: the spec as written.
+#[derive(Clone, Debug, Default)]
+pub struct Provenance {
+    /// The spec file, as given on the command line.
+    pub spec_file: String,
+    /// The spec's text (empty when it could not be read).
+    pub spec_text: String,
 }
 
 /// What `write` produced.
@@ -93,7 +106,8 @@ pub struct ReportSummary {
 
 /// Writes every report file of `input` into `dir` (created if needed):
 /// `table.md|csv|tex` (AUROC, with the reference comparison in `table.md`),
-/// `table-auprc.md|csv|tex`, `results.csv|parquet` (one row per job) and
+/// `table-auprc.md|csv|tex`, `comparisons.md|csv` (Wilcoxon per pair with
+/// Holm, Friedman ranking; [`compare`]), `results.csv|parquet` (one row per job) and
 /// `scores.parquet` (one row per test image of every finished job), and the
 /// plots `roc/<class>.png|svg` and `summary.png|svg`.
 pub fn write(input: &ReportInput, dir: &Path) -> Result<ReportSummary, ReportError> {
@@ -119,6 +133,11 @@ pub fn write(input: &ReportInput, dir: &Path) -> Result<ReportSummary, ReportErr
     put("table.tex", &table::latex(input, &auroc))?;
     put("table-auprc.md", &table::markdown(input, &auprc))?;
     put("table-auprc.tex", &table::latex(input, &auprc))?;
+    let comparisons = compare::compare(&auroc);
+    put(
+        "comparisons.md",
+        &compare::markdown(&input.experiment, &comparisons, table::seeds(input).len()),
+    )?;
 
     let mut data_files = Vec::new();
     for (name, grid) in [("table.csv", &auroc), ("table-auprc.csv", &auprc)] {
@@ -126,6 +145,9 @@ pub fn write(input: &ReportInput, dir: &Path) -> Result<ReportSummary, ReportErr
         export::write_csv(&table::frame(input, grid)?, &path, Some(6))?;
         data_files.push(path);
     }
+    let path = dir.join("comparisons.csv");
+    export::write_csv(&compare::frame(&comparisons)?, &path, Some(6))?;
+    data_files.push(path);
     let per_job = results.drop("row")?;
     let path = dir.join("results.csv");
     export::write_csv(&per_job, &path, None)?;
@@ -173,6 +195,8 @@ mod tests {
         insta::assert_snapshot!("table_csv", read(&summary, "table.csv"));
         insta::assert_snapshot!("table_tex", read(&summary, "table.tex"));
         insta::assert_snapshot!("table_auprc_md", read(&summary, "table-auprc.md"));
+        insta::assert_snapshot!("comparisons_md", read(&summary, "comparisons.md"));
+        insta::assert_snapshot!("comparisons_csv", read(&summary, "comparisons.csv"));
     }
 
     #[test]
@@ -352,10 +376,6 @@ mod tests {
         let tmp = tempfile::tempdir().unwrap();
         let summary = write(&input, tmp.path()).unwrap();
         let md = &summary.table_markdown;
-        assert!(
-            !md.contains('±'.to_string().as_str()) || md.contains("mean ± sample std"),
-            "{md}"
-        );
         let row = md.lines().find(|l| l.starts_with("| kde")).unwrap();
         assert!(!row.contains('±') && !row.contains('*'), "{row}");
         assert!(!md.contains("vs reference"));
@@ -416,6 +436,8 @@ mod large {
             rows: methods.iter().map(|m| m.to_string()).collect(),
             records,
             reference: None,
+            cell: Default::default(),
+            provenance: Default::default(),
         };
         let dir = std::env::var_os("RUNNER_REPORT_OUT")
             .map(std::path::PathBuf::from)

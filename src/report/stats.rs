@@ -338,7 +338,8 @@ pub fn wilcoxon(x: &[f64], y: &[f64]) -> Option<Wilcoxon> {
         .zip(&r)
         .filter(|(d, _)| **d > 0.0)
         .map(|(_, r)| r)
-        .sum();
+        .sum::<f64>()
+        + 0.0; // an empty f64 sum is -0.0
     let total = (n * (n + 1)) as f64 / 2.0;
     let r_minus = total - r_plus;
     // tie groups of the absolute differences

@@ -224,3 +224,16 @@ fn unknown_class_names_list_the_valid_ones() {
     let s = parse("name: x\ndataset: cifar10\nclasses: [frog, 0]\nmethods: [kde]\n").unwrap();
     assert_eq!(grid::resolve_classes(&s, &names).unwrap(), vec![6, 0]);
 }
+
+#[test]
+fn report_section_picks_the_cell_format() {
+    use super::CellFormat;
+    let s = parse("name: x\ndataset: mnist\nmethods: [kde]\n").unwrap();
+    assert_eq!(s.report.cell, CellFormat::MeanCi);
+    let s = parse("name: x\ndataset: mnist\nmethods: [kde]\nreport: {cell: mean_std}\n").unwrap();
+    assert_eq!(s.report.cell, CellFormat::MeanStd);
+    let e = err("name: x\ndataset: mnist\nmethods: [kde]\nreport: {cel: mean_std}\n");
+    assert!(e.contains("report.cel") && e.contains("cell"), "{e}");
+    let e = err("name: x\ndataset: mnist\nmethods: [kde]\nreport: {cell: median}\n");
+    assert!(e.contains("report.cell") && e.contains("mean_ci"), "{e}");
+}
