@@ -160,6 +160,13 @@ pub fn write(input: &ReportInput, dir: &Path) -> Result<ReportSummary, ReportErr
     data_files.push(path);
     files.extend(data_files);
     files.extend(plot::write_plots(input, &auroc, dir)?);
+    if let Ok(ranking) = &comparisons.ranking {
+        files.extend(plot::write_cd(&input.experiment, ranking, dir)?);
+    } else {
+        // no stale diagram from an earlier report of the same folder
+        let _ = std::fs::remove_file(dir.join("cd.png"));
+        let _ = std::fs::remove_file(dir.join("cd.svg"));
+    }
 
     let (done, failed, missing) = table::counts(input);
     Ok(ReportSummary {
@@ -307,6 +314,17 @@ mod tests {
             let orange = rgb.pixels().filter(|p| p.0 == [255, 127, 14]).count();
             assert!(blue > 300 && orange > 300, "{name}: {blue} {orange}");
         }
+        let img = image::open(summary.dir.join("cd.png")).unwrap().to_rgb8();
+        assert_eq!(img.width(), 960);
+        // both methods' lines (Tableau blue and orange) and the group bar
+        let blue = img.pixels().filter(|p| p.0 == [31, 119, 180]).count();
+        let orange = img.pixels().filter(|p| p.0 == [255, 127, 14]).count();
+        assert!(blue > 100 && orange > 100, "{blue} {orange}");
+        let svg = read(&summary, "cd.svg");
+        assert!(
+            svg.contains("CD = 1.13") && svg.contains("kde (2.00)"),
+            "{svg}"
+        );
         let img = image::open(summary.dir.join("summary.png")).unwrap();
         assert!(img.width() >= 500 && img.height() > 150);
         let svg = read(&summary, "roc/seven.svg");
