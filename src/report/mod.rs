@@ -7,6 +7,7 @@ mod compare;
 mod export;
 #[cfg(test)]
 mod fixture;
+mod html;
 mod plot;
 mod stats;
 mod table;
@@ -134,10 +135,9 @@ pub fn write(input: &ReportInput, dir: &Path) -> Result<ReportSummary, ReportErr
     put("table-auprc.md", &table::markdown(input, &auprc))?;
     put("table-auprc.tex", &table::latex(input, &auprc))?;
     let comparisons = compare::compare(&auroc);
-    put(
-        "comparisons.md",
-        &compare::markdown(&input.experiment, &comparisons, table::seeds(input).len()),
-    )?;
+    let comparisons_markdown =
+        compare::markdown(&input.experiment, &comparisons, table::seeds(input).len());
+    put("comparisons.md", &comparisons_markdown)?;
 
     let mut data_files = Vec::new();
     for (name, grid) in [("table.csv", &auroc), ("table-auprc.csv", &auprc)] {
@@ -158,15 +158,53 @@ pub fn write(input: &ReportInput, dir: &Path) -> Result<ReportSummary, ReportErr
     let path = dir.join("scores.parquet");
     export::write_scores(input, &path)?;
     data_files.push(path);
+    let data_names: Vec<String> = data_files
+        .iter()
+        .chain(&files)
+        .filter(|f| f.extension().is_some_and(|e| e != "png" && e != "svg"))
+        .map(|f| html::relative(dir, f))
+        .collect();
     files.extend(data_files);
-    files.extend(plot::write_plots(input, &auroc, dir)?);
-    if let Ok(ranking) = &comparisons.ranking {
-        files.extend(plot::write_cd(&input.experiment, ranking, dir)?);
-    } else {
-        // no stale diagram from an earlier report of the same folder
-        let _ = std::fs::remove_file(dir.join("cd.png"));
-        let _ = std::fs::remove_file(dir.join("cd.svg"));
-    }
+    let plots = plot::write_plots(input, &auroc, dir)?;
+    let roc_pngs: Vec<(String, String)> = input
+        .classes
+        .iter()
+        .map(|(_, name)| name.clone())
+        .zip(
+            plots
+                .iter()
+                .filter(|f| f.parent() == Some(&dir.join("roc")))
+                .filter(|f| f.extension().is_some_and(|e| e == "png"))
+                .map(|f| html::relative(dir, f)),
+        )
+        .collect();
+    files.extend(plots);
+    let cd = match &comparisons.ranking {
+        Ok(ranking) => {
+            files.extend(plot::write_cd(&input.experiment, ranking, dir)?);
+            Ok("cd.png")
+        }
+        Err(why) => {
+            // no stale diagram from an earlier report of the same folder
+            let _ = std::fs::remove_file(dir.join("cd.png"));
+            let _ = std::fs::remove_file(dir.join("cd.svg"));
+            Err(why.as_str())
+        }
+    };
+    let page = html::page(
+        input,
+        &html::Page {
+            table_markdown: &table_markdown,
+            comparisons_markdown: &comparisons_markdown,
+            summary_png: "summary.png",
+            cd_png: cd,
+            roc_pngs: &roc_pngs,
+            data_files: &data_names,
+        },
+    );
+    let path = dir.join("index.html");
+    std::fs::write(&path, page).map_err(|e| ReportError::write(&path, e))?;
+    files.push(path);
 
     let (done, failed, missing) = table::counts(input);
     Ok(ReportSummary {
@@ -334,6 +372,33 @@ mod tests {
         let svg = read(&summary, "summary.svg");
         assert!(svg.contains("ganomaly (w_con=10)") && svg.contains("Mean"));
         assert!(summary.files.contains(&summary.dir.join("roc/zero.png")));
+    }
+
+    #[test]
+    fn page_shows_tables_figures_jobs_and_provenance() {
+        let (_tmp, summary) = written();
+        let html = read(&summary, "index.html");
+        assert!(html.starts_with("<!DOCTYPE html>"));
+        // the AUROC table with intervals and best marks, the reference, the tests
+        assert!(html.contains("<strong>0.846 ± 0.095</strong>"), "{html}");
+        assert!(html.contains("vs reference"));
+        assert!(html.contains("is A better than B?"));
+        // every image is a file beside the page
+        let mut images = 0;
+        for part in html.split("<img src=\"").skip(1) {
+            let src = part.split('"').next().unwrap();
+            assert!(summary.dir.join(src).is_file(), "{src}");
+            images += 1;
+        }
+        assert_eq!(images, 2 + 3, "heat map, CD diagram, three ROC figures");
+        // the failed and the missing job with their reasons, provenance
+        assert!(html.contains("training diverged: the generator loss is NaN"));
+        assert!(html.contains("not run yet"));
+        assert!(html.contains(env!("CARGO_PKG_VERSION")) && html.contains("burn="));
+        assert!(html.contains("<a href=\"comparisons.csv\">"));
+        // no script, nothing from the network
+        assert!(!html.contains("<script") && !html.contains("http"));
+        assert!(summary.files.contains(&summary.dir.join("index.html")));
     }
 
     #[test]

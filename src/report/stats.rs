@@ -199,7 +199,9 @@ pub fn f_sf(f: f64, d1: f64, d2: f64) -> f64 {
 /// Mean, sample standard deviation (ddof 1) and the half-width of the
 /// two-sided 95% Student t confidence interval of the mean,
 /// t(0.975, n-1) · s / √n. None for an empty sample; std and half-width
-/// None with fewer than two values.
+/// None with fewer than two values. (The grid gets mean and std from polars
+/// and the half-width from [`ci95_half_width`]; this is their reference.)
+#[cfg(test)]
 pub fn mean_std_ci(xs: &[f64]) -> Option<(f64, Option<f64>, Option<f64>)> {
     let n = xs.len();
     if n == 0 {
@@ -270,6 +272,7 @@ pub struct Wilcoxon {
 
 impl Wilcoxon {
     /// The test statistic T = min(R+, R-) of the tables.
+    #[cfg(test)]
     pub fn statistic(&self) -> f64 {
         self.r_plus.min(self.r_minus)
     }
@@ -292,6 +295,7 @@ fn sign_flip_counts(weights: &[usize]) -> Vec<f64> {
 }
 
 /// P(W+ <= t) under the null hypothesis, with n untied non-zero differences.
+#[cfg(test)]
 pub fn signed_rank_cdf(t: f64, n: usize) -> f64 {
     if t < 0.0 {
         return 0.0;
