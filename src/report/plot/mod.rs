@@ -1,6 +1,7 @@
 //! Plots with plotters, each as PNG and SVG: one ROC figure per class (every
-//! row label's curve for its first finished seed, AUROC in the legend) and a
-//! summary heat map of mean AUROC per row label and class.
+//! row label's curve averaged over its seeds, with a min-to-max band, mean
+//! AUROC in the legend), a summary heat map of mean AUROC per row label and
+//! class, and the critical-difference diagram.
 //!
 //! PNG text needs a TrueType font, registered at run time from `RUNNER_FONT`
 //! or the usual system locations (DejaVu Sans first). Without one, the plots
