@@ -47,6 +47,8 @@ pub struct Ranking {
     pub rows: Vec<String>,
     /// Class names used as blocks: those where every ranked row has a mean.
     pub classes: Vec<String>,
+    /// Classes left out: some ranked row has no mean there.
+    pub dropped: Vec<String>,
     pub friedman: Friedman,
     /// Nemenyi critical difference of average ranks at [`ALPHA`].
     pub cd: f64,
@@ -134,6 +136,10 @@ pub fn compare(grid: &Grid) -> Comparisons {
                 classes: complete
                     .iter()
                     .map(|&j| grid.classes[j].1.clone())
+                    .collect(),
+                dropped: (0..grid.classes.len())
+                    .filter(|j| !complete.contains(j))
+                    .map(|j| grid.classes[j].1.clone())
                     .collect(),
                 cd: stats::nemenyi_cd(ALPHA, with_any.len(), complete.len()),
                 friedman,
@@ -267,12 +273,20 @@ pub fn markdown(experiment: &str, c: &Comparisons, seeds: usize) -> String {
             let p_decision = if f.f.is_finite() { f.p_f } else { f.p_chi2 };
             let _ = writeln!(
                 s,
-                "\nRank 1 = highest mean AUROC in a class, ties averaged; over {} classes ({}). \
+                "\nRank 1 = highest mean AUROC in a class, ties averaged; over {} classes ({}){}. \
                  Friedman χ² = {:.3} ({} df), {}; {id}. Nemenyi critical difference at {ALPHA}: \
                  CD = {:.3} (q = {:.3}, k = {}, N = {}): two methods whose average ranks differ \
                  by less than CD are not significantly different{}.\n",
                 f.blocks,
                 r.classes.join(", "),
+                if r.dropped.is_empty() {
+                    String::new()
+                } else {
+                    format!(
+                        "; left out, as some method has no result there: {}",
+                        r.dropped.join(", ")
+                    )
+                },
                 f.chi2,
                 f.treatments - 1,
                 p_is(f.p_chi2),
@@ -460,10 +474,12 @@ mod tests {
         assert_eq!(c.unranked, vec!["c".to_string()]);
         let r = c.ranking.as_ref().unwrap();
         assert_eq!(r.classes, vec!["c0", "c1", "c3"]);
+        assert_eq!(r.dropped, vec!["c2"]);
         assert_eq!(r.friedman.average_ranks, vec![1.0, 2.0]);
         let md = markdown("t", &c, 3);
         assert!(md.contains("no class with both results"), "{md}");
         assert!(md.contains("smallest possible p-value is 0.250"), "{md}");
+        assert!(md.contains("no result there: c2"), "{md}");
         let df = frame(&c).unwrap();
         assert_eq!(df.height(), 3);
         assert_eq!(df.column("p_holm").unwrap().null_count(), 2);
