@@ -54,20 +54,20 @@ fn inline(s: &str) -> String {
 fn cells(line: &str) -> Vec<String> {
     let inner = line.trim().trim_start_matches('|');
     let inner = inner.strip_suffix('|').unwrap_or(inner);
-    let mut out = vec![String::new()];
+    let mut out = Vec::new();
+    let mut cell = String::new();
     let mut chars = inner.chars().peekable();
     while let Some(c) = chars.next() {
         match c {
             '\\' if chars.peek() == Some(&'|') => {
-                out.last_mut().map(|s| s.push('|'));
+                cell.push('|');
                 chars.next();
             }
-            '|' => out.push(String::new()),
-            _ => {
-                out.last_mut().map(|s| s.push(c));
-            }
+            '|' => out.push(std::mem::take(&mut cell)),
+            _ => cell.push(c),
         }
     }
+    out.push(cell);
     out.iter().map(|c| c.trim().to_string()).collect()
 }
 
