@@ -198,6 +198,12 @@ pub struct Page<'a> {
     pub data_files: &'a [String],
 }
 
+/// The first 16 hex digits of the blake3 hash of the spec's text.
+fn spec_key(input: &ReportInput) -> String {
+    let key = blake3::hash(input.provenance.spec_text.as_bytes()).to_hex();
+    key.as_str()[..16].to_string()
+}
+
 fn short(key: &str) -> &str {
     &key[..key.len().min(12)]
 }
@@ -233,6 +239,15 @@ pub fn page(input: &ReportInput, p: &Page) -> String {
         input.rows.len(),
         if input.rows.len() == 1 { "" } else { "s" },
     );
+    if !input.provenance.spec_file.is_empty() {
+        let _ = writeln!(
+            s,
+            "<p class=\"meta\">Spec <code>{}</code> (blake3 of its text <code>{}</code>; the \
+             text is under <a href=\"#provenance\">Provenance</a>).</p>",
+            escape(&input.provenance.spec_file),
+            spec_key(input)
+        );
+    }
     if input.approximate {
         s.push_str(
             "<p class=\"warn\"><strong>Approximate numbers</strong>: this dataset is a lossy \
@@ -374,12 +389,11 @@ fn provenance(s: &mut String, input: &ReportInput, p: &Page) {
         }
     );
     if !input.provenance.spec_file.is_empty() {
-        let key = blake3::hash(input.provenance.spec_text.as_bytes()).to_hex();
         let _ = writeln!(
             s,
             "<li>Spec <code>{}</code>, blake3 of its text <code>{}</code></li>",
             escape(&input.provenance.spec_file),
-            &key.as_str()[..16]
+            spec_key(input)
         );
     }
     let _ = writeln!(
