@@ -369,6 +369,7 @@ mod tests {
         assert!(svg.contains("kde: 0."), "{svg}");
         assert!(svg.contains("ganomaly (w_con=10): 0."));
         assert!(svg.contains("False positive rate"));
+        assert!(svg.contains("Curves: vertical average over"), "{svg}");
         let svg = read(&summary, "summary.svg");
         assert!(svg.contains("ganomaly (w_con=10)") && svg.contains("Mean"));
         assert!(summary.files.contains(&summary.dir.join("roc/zero.png")));

@@ -124,7 +124,7 @@ pub fn roc_figure(input: &ReportInput, rows: &[String], class: usize, name: &str
     let most = seed_counts.iter().copied().max().unwrap_or(0);
     RocFigure {
         title: format!(
-            "{}: ROC, {} {} (mean of {} seed{}, band: min to max)",
+            "{}: ROC, {} {} ({} seed{})",
             input.experiment,
             class_words(input.protocol),
             name,
@@ -247,6 +247,18 @@ pub(super) fn draw_roc<DB: DrawingBackend>(
             legend_area
                 .draw(&Text::new(cut(a, 34), (x0 + 38, y), grey.clone()))
                 .map_err(err)?;
+        }
+        // how the curves were made
+        y += 40;
+        for line in [
+            "Curves: vertical average over",
+            "seeds; band: lowest to highest",
+            "seed's curve.",
+        ] {
+            legend_area
+                .draw(&Text::new(line, (x0, y), grey.clone()))
+                .map_err(err)?;
+            y += 20;
         }
     }
     root.present().map_err(err)
