@@ -325,6 +325,14 @@ pub fn page(input: &ReportInput, p: &Page) -> String {
     if absent.is_empty() {
         s.push_str("<p>Every job finished.</p>\n");
     } else {
+        let folded = absent.len() > 20;
+        if folded {
+            let _ = writeln!(
+                s,
+                "<details><summary>{} jobs failed or missing</summary>",
+                absent.len()
+            );
+        }
         s.push_str(
             "<div class=\"scroll\"><table><thead><tr><th class=\"text\">Method</th>\
              <th class=\"text\">Class</th><th class=\"num\">Seed</th><th class=\"text\">Status</th>\
@@ -351,6 +359,9 @@ pub fn page(input: &ReportInput, p: &Page) -> String {
             );
         }
         s.push_str("</tbody></table></div>\n");
+        if folded {
+            s.push_str("</details>\n");
+        }
     }
     s.push_str("</section>\n");
 
