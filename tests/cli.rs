@@ -185,6 +185,63 @@ fn run_trains_then_a_rerun_trains_nothing() {
         .stdout(predicate::str::contains("0 cached, 4 to run"));
 }
 
+/// `runner report` on a partial run: the cells of jobs not run are marked,
+/// never zero, and every report file is written.
+#[test]
+fn report_of_a_partial_run_marks_missing_cells() {
+    let d = tempfile::tempdir().unwrap();
+    let spec = write(d.path(), "small.yaml", SMALL);
+    runner(d.path())
+        .args(["run", "-q", "-j", "2", spec.to_str().unwrap()])
+        .assert()
+        .success();
+    // the same jobs plus a class and a method variant that never ran
+    let more = SMALL.replace("classes: [0, 1]", "classes: [0, 1, 2]")
+        + "  - kde: {bandwidth_count: 5, cv_folds: {sweep: [3]}}\n";
+    let spec = write(d.path(), "small-more.yaml", &more);
+    runner(d.path())
+        .args(["report", spec.to_str().unwrap()])
+        .assert()
+        .success()
+        .stdout(predicate::str::contains(
+            "4 of 12 done, 0 failed, 8 missing",
+        ));
+    let dir = d.path().join("reports/small");
+    for f in [
+        "index.html",
+        "table.md",
+        "table.csv",
+        "comparisons.md",
+        "comparisons.csv",
+        "roc/2.png",
+        "summary.png",
+    ] {
+        assert!(dir.join(f).is_file(), "{f}");
+    }
+    let table = std::fs::read_to_string(dir.join("table.md")).unwrap();
+    let row = table
+        .lines()
+        .find(|l| l.starts_with("| kde (cv_folds=3) |"))
+        .expect("the variant's row");
+    assert_eq!(row, "| kde (cv_folds=3) | — | — | — | — |");
+    let row = table.lines().find(|l| l.starts_with("| kde |")).unwrap();
+    assert!(row.ends_with("| — | — |"), "{row}");
+    assert!(!row.split('|').any(|c| c.trim() == "0.000"), "{row}");
+    let page = std::fs::read_to_string(dir.join("index.html")).unwrap();
+    assert!(page.contains("not run yet"));
+    // one method with results: nothing to rank, no diagram, and the page says why
+    assert!(!dir.join("cd.png").exists());
+    assert!(
+        page.contains("No critical-difference diagram: fewer than two methods have results"),
+        "{page}"
+    );
+    let comparisons = std::fs::read_to_string(dir.join("comparisons.md")).unwrap();
+    assert!(
+        comparisons.contains("Not ranked (no result in any class): kde (cv_folds=3)."),
+        "{comparisons}"
+    );
+}
+
 #[test]
 fn cache_verify_names_a_corrupt_object() {
     let d = tempfile::tempdir().unwrap();

@@ -7,7 +7,7 @@
 
 use std::path::Path;
 
-use crate::report::{Outcome, Record, ReportInput};
+use crate::report::{Outcome, Provenance, Record, ReportInput};
 use crate::schedule::{JobState, Plan};
 use crate::store::Store;
 
@@ -80,5 +80,10 @@ fn report_input(plan: &Plan, store: &Store) -> crate::Result<ReportInput> {
         rows,
         records,
         reference: plan.spec.reference.clone(),
+        cell: plan.spec.report.cell,
+        provenance: Provenance {
+            spec_file: plan.spec.file.display().to_string(),
+            spec_text: std::fs::read_to_string(&plan.spec.file).unwrap_or_default(),
+        },
     })
 }

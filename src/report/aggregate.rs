@@ -6,7 +6,7 @@ use std::collections::HashMap;
 
 use polars::prelude::*;
 
-use super::{Outcome, ReportInput};
+use super::{Outcome, ReportInput, stats};
 
 /// The metric a grid is made of.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -39,6 +39,10 @@ pub struct Cell {
     pub mean: Option<f64>,
     /// Sample standard deviation (ddof = 1); None with fewer than two seeds.
     pub std: Option<f64>,
+    /// Half-width of the 95% Student t confidence interval of the mean,
+    /// t(0.975, n-1) · std / √n over the n finished seeds; None with fewer
+    /// than two.
+    pub ci: Option<f64>,
     pub done: usize,
     pub failed: usize,
     pub missing: usize,
@@ -222,9 +226,11 @@ pub fn grid(input: &ReportInput, results: &DataFrame, metric: Metric) -> PolarsR
                 continue; // a class outside the selection
             };
             let done = done.get(i).unwrap_or(0) as usize;
+            let std = std.get(i).filter(|_| done > 1);
             cells[r as usize][j] = Cell {
                 mean: mean.get(i).filter(|_| done > 0),
-                std: std.get(i).filter(|_| done > 1),
+                std,
+                ci: std.map(|s| stats::ci95_half_width(s, done)),
                 done,
                 failed: failed.get(i).unwrap_or(0) as usize,
                 missing: missing.get(i).unwrap_or(0) as usize,
@@ -287,9 +293,11 @@ pub fn grid(input: &ReportInput, results: &DataFrame, metric: Metric) -> PolarsR
             let (std, seeds) = spread.get(&(r as u32)).cloned().unwrap_or((None, 0));
             let mean =
                 complete.then(|| row.iter().filter_map(|c| c.mean).sum::<f64>() / row.len() as f64);
+            let std = std.filter(|_| complete && seeds > 1);
             Cell {
                 mean,
-                std: std.filter(|_| complete && seeds > 1),
+                std,
+                ci: std.map(|s| stats::ci95_half_width(s, seeds)),
                 done: seeds,
                 failed: row.iter().map(|c| c.failed).sum(),
                 missing: row.iter().map(|c| c.missing).sum(),
@@ -325,10 +333,13 @@ mod tests {
         // a/zero: mean 0.8, std sqrt(((-.1)^2 + 0 + .1^2) / 2) = 0.1
         close(g.cells[0][0].mean, 0.8);
         close(g.cells[0][0].std, 0.1);
+        // 95% half-width t(0.975, 2) · 0.1 / √3 (scipy: t.ppf(0.975, 2) = 4.302652729749464)
+        close(g.cells[0][0].ci, 4.302_652_729_749_464 * 0.1 / 3f64.sqrt());
         assert_eq!((g.cells[0][0].done, g.cells[0][0].failed), (3, 0));
         // a/one: one seed: mean 0.6, no std, 1 failed 1 missing
         close(g.cells[0][1].mean, 0.6);
         assert_eq!(g.cells[0][1].std, None);
+        assert_eq!(g.cells[0][1].ci, None);
         assert_eq!(
             (
                 g.cells[0][1].done,
@@ -378,6 +389,8 @@ mod tests {
             rows: vec!["a".into()],
             records,
             reference: None,
+            cell: Default::default(),
+            provenance: Default::default(),
         };
         let g = grid(&input, &results_frame(&input).unwrap(), Metric::Auroc).unwrap();
         assert!((g.means[0].mean.unwrap() - 0.8).abs() < 1e-12);

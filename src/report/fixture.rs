@@ -123,6 +123,8 @@ pub fn input() -> ReportInput {
             protocol: Protocol::AnomalyClass,
             auroc,
         }),
+        cell: Default::default(),
+        provenance: Default::default(),
     }
 }
 
@@ -184,5 +186,7 @@ pub fn hand_input() -> ReportInput {
         rows: vec!["a".into(), "b".into()],
         records,
         reference: None,
+        cell: Default::default(),
+        provenance: Default::default(),
     }
 }

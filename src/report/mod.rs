@@ -3,10 +3,13 @@
 //! and plots (ROC per class, summary), under `reports/<experiment>/`.
 
 mod aggregate;
+mod compare;
 mod export;
 #[cfg(test)]
 mod fixture;
+mod html;
 mod plot;
+mod stats;
 mod table;
 
 use std::collections::BTreeMap;
@@ -14,7 +17,7 @@ use std::path::{Path, PathBuf};
 
 use thiserror::Error;
 
-use crate::spec::{Protocol, Reference};
+use crate::spec::{CellFormat, Protocol, Reference};
 use crate::store::{JobResult, Scores};
 
 #[derive(Debug, Error)]
@@ -76,6 +79,18 @@ pub struct ReportInput {
     pub rows: Vec<String>,
     pub records: Vec<Record>,
     pub reference: Option<Reference>,
+    /// What a table cell shows beside the mean (the spec's `report.cell`).
+    pub cell: CellFormat,
+    pub provenance: Provenance,
+}
+
+/// Where a report comes from, for its page: the spec as written.
+#[derive(Clone, Debug, Default)]
+pub struct Provenance {
+    /// The spec file, as given on the command line.
+    pub spec_file: String,
+    /// The spec's text (empty when it could not be read).
+    pub spec_text: String,
 }
 
 /// What `write` produced.
@@ -92,7 +107,8 @@ pub struct ReportSummary {
 
 /// Writes every report file of `input` into `dir` (created if needed):
 /// `table.md|csv|tex` (AUROC, with the reference comparison in `table.md`),
-/// `table-auprc.md|csv|tex`, `results.csv|parquet` (one row per job) and
+/// `table-auprc.md|csv|tex`, `comparisons.md|csv` (Wilcoxon per pair with
+/// Holm, Friedman ranking; [`compare`]), `results.csv|parquet` (one row per job) and
 /// `scores.parquet` (one row per test image of every finished job), and the
 /// plots `roc/<class>.png|svg` and `summary.png|svg`.
 pub fn write(input: &ReportInput, dir: &Path) -> Result<ReportSummary, ReportError> {
@@ -118,6 +134,10 @@ pub fn write(input: &ReportInput, dir: &Path) -> Result<ReportSummary, ReportErr
     put("table.tex", &table::latex(input, &auroc))?;
     put("table-auprc.md", &table::markdown(input, &auprc))?;
     put("table-auprc.tex", &table::latex(input, &auprc))?;
+    let comparisons = compare::compare(&auroc);
+    let comparisons_markdown =
+        compare::markdown(&input.experiment, &comparisons, table::seeds(input).len());
+    put("comparisons.md", &comparisons_markdown)?;
 
     let mut data_files = Vec::new();
     for (name, grid) in [("table.csv", &auroc), ("table-auprc.csv", &auprc)] {
@@ -125,6 +145,9 @@ pub fn write(input: &ReportInput, dir: &Path) -> Result<ReportSummary, ReportErr
         export::write_csv(&table::frame(input, grid)?, &path, Some(6))?;
         data_files.push(path);
     }
+    let path = dir.join("comparisons.csv");
+    export::write_csv(&compare::frame(&comparisons)?, &path, Some(6))?;
+    data_files.push(path);
     let per_job = results.drop("row")?;
     let path = dir.join("results.csv");
     export::write_csv(&per_job, &path, None)?;
@@ -135,8 +158,53 @@ pub fn write(input: &ReportInput, dir: &Path) -> Result<ReportSummary, ReportErr
     let path = dir.join("scores.parquet");
     export::write_scores(input, &path)?;
     data_files.push(path);
+    let data_names: Vec<String> = data_files
+        .iter()
+        .chain(&files)
+        .filter(|f| f.extension().is_some_and(|e| e != "png" && e != "svg"))
+        .map(|f| html::relative(dir, f))
+        .collect();
     files.extend(data_files);
-    files.extend(plot::write_plots(input, &auroc, dir)?);
+    let plots = plot::write_plots(input, &auroc, dir)?;
+    let roc_pngs: Vec<(String, String)> = input
+        .classes
+        .iter()
+        .map(|(_, name)| name.clone())
+        .zip(
+            plots
+                .iter()
+                .filter(|f| f.parent() == Some(&dir.join("roc")))
+                .filter(|f| f.extension().is_some_and(|e| e == "png"))
+                .map(|f| html::relative(dir, f)),
+        )
+        .collect();
+    files.extend(plots);
+    let cd = match &comparisons.ranking {
+        Ok(ranking) => {
+            files.extend(plot::write_cd(&input.experiment, ranking, dir)?);
+            Ok("cd.png")
+        }
+        Err(why) => {
+            // no stale diagram from an earlier report of the same folder
+            let _ = std::fs::remove_file(dir.join("cd.png"));
+            let _ = std::fs::remove_file(dir.join("cd.svg"));
+            Err(why.as_str())
+        }
+    };
+    let page = html::page(
+        input,
+        &html::Page {
+            table_markdown: &table_markdown,
+            comparisons_markdown: &comparisons_markdown,
+            summary_png: "summary.png",
+            cd_png: cd,
+            roc_pngs: &roc_pngs,
+            data_files: &data_names,
+        },
+    );
+    let path = dir.join("index.html");
+    std::fs::write(&path, page).map_err(|e| ReportError::write(&path, e))?;
+    files.push(path);
 
     let (done, failed, missing) = table::counts(input);
     Ok(ReportSummary {
@@ -172,6 +240,8 @@ mod tests {
         insta::assert_snapshot!("table_csv", read(&summary, "table.csv"));
         insta::assert_snapshot!("table_tex", read(&summary, "table.tex"));
         insta::assert_snapshot!("table_auprc_md", read(&summary, "table-auprc.md"));
+        insta::assert_snapshot!("comparisons_md", read(&summary, "comparisons.md"));
+        insta::assert_snapshot!("comparisons_csv", read(&summary, "comparisons.csv"));
     }
 
     #[test]
@@ -282,15 +352,54 @@ mod tests {
             let orange = rgb.pixels().filter(|p| p.0 == [255, 127, 14]).count();
             assert!(blue > 300 && orange > 300, "{name}: {blue} {orange}");
         }
+        let img = image::open(summary.dir.join("cd.png")).unwrap().to_rgb8();
+        assert_eq!(img.width(), 960);
+        // both methods' lines (Tableau blue and orange) and the group bar
+        let blue = img.pixels().filter(|p| p.0 == [31, 119, 180]).count();
+        let orange = img.pixels().filter(|p| p.0 == [255, 127, 14]).count();
+        assert!(blue > 100 && orange > 100, "{blue} {orange}");
+        let svg = read(&summary, "cd.svg");
+        assert!(
+            svg.contains("CD = 1.13") && svg.contains("kde (2.00)"),
+            "{svg}"
+        );
         let img = image::open(summary.dir.join("summary.png")).unwrap();
         assert!(img.width() >= 500 && img.height() > 150);
         let svg = read(&summary, "roc/seven.svg");
         assert!(svg.contains("kde: 0."), "{svg}");
         assert!(svg.contains("ganomaly (w_con=10): 0."));
         assert!(svg.contains("False positive rate"));
+        assert!(svg.contains("Curves: vertical average over"), "{svg}");
         let svg = read(&summary, "summary.svg");
         assert!(svg.contains("ganomaly (w_con=10)") && svg.contains("Mean"));
         assert!(summary.files.contains(&summary.dir.join("roc/zero.png")));
+    }
+
+    #[test]
+    fn page_shows_tables_figures_jobs_and_provenance() {
+        let (_tmp, summary) = written();
+        let html = read(&summary, "index.html");
+        assert!(html.starts_with("<!DOCTYPE html>"));
+        // the AUROC table with intervals and best marks, the reference, the tests
+        assert!(html.contains("<strong>0.846 ± 0.095</strong>"), "{html}");
+        assert!(html.contains("vs reference"));
+        assert!(html.contains("is A better than B?"));
+        // every image is a file beside the page
+        let mut images = 0;
+        for part in html.split("<img src=\"").skip(1) {
+            let src = part.split('"').next().unwrap();
+            assert!(summary.dir.join(src).is_file(), "{src}");
+            images += 1;
+        }
+        assert_eq!(images, 2 + 3, "heat map, CD diagram, three ROC figures");
+        // the failed and the missing job with their reasons, provenance
+        assert!(html.contains("training diverged: the generator loss is NaN"));
+        assert!(html.contains("not run yet"));
+        assert!(html.contains(env!("CARGO_PKG_VERSION")) && html.contains("burn="));
+        assert!(html.contains("<a href=\"comparisons.csv\">"));
+        // no script, nothing from the network
+        assert!(!html.contains("<script") && !html.contains("http"));
+        assert!(summary.files.contains(&summary.dir.join("index.html")));
     }
 
     #[test]
@@ -351,10 +460,6 @@ mod tests {
         let tmp = tempfile::tempdir().unwrap();
         let summary = write(&input, tmp.path()).unwrap();
         let md = &summary.table_markdown;
-        assert!(
-            !md.contains('±'.to_string().as_str()) || md.contains("mean ± sample std"),
-            "{md}"
-        );
         let row = md.lines().find(|l| l.starts_with("| kde")).unwrap();
         assert!(!row.contains('±') && !row.contains('*'), "{row}");
         assert!(!md.contains("vs reference"));
@@ -415,6 +520,8 @@ mod large {
             rows: methods.iter().map(|m| m.to_string()).collect(),
             records,
             reference: None,
+            cell: Default::default(),
+            provenance: Default::default(),
         };
         let dir = std::env::var_os("RUNNER_REPORT_OUT")
             .map(std::path::PathBuf::from)

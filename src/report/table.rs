@@ -8,7 +8,7 @@ use polars::prelude::*;
 
 use super::aggregate::{Cell, Grid, Metric};
 use super::{Outcome, ReportInput};
-use crate::spec::Protocol;
+use crate::spec::{CellFormat, Protocol};
 
 /// Shown for a cell with no result at all.
 const MISSING: &str = "—";
@@ -22,7 +22,7 @@ fn num(x: f64) -> String {
 }
 
 /// The seeds of the spec, in order of first appearance.
-fn seeds(input: &ReportInput) -> Vec<u64> {
+pub fn seeds(input: &ReportInput) -> Vec<u64> {
     let mut out: Vec<u64> = Vec::new();
     for r in &input.records {
         if !out.contains(&r.seed) {
@@ -75,15 +75,22 @@ fn mean_partial(grid: &Grid, r: usize) -> bool {
     grid.means[r].mean.is_some() && grid.cells[r].iter().any(Cell::partial)
 }
 
-/// The parts of a cell's text: value (or status), spread, partial mark, bold.
+/// The parts of a cell's text: value (or status), spread (CI half-width or
+/// std, as the spec asks), partial mark, bold.
 struct CellText {
     value: String,
-    std: Option<String>,
+    spread: Option<String>,
     partial: bool,
     bold: bool,
 }
 
-fn cell_text(grid: &Grid, best: &[Option<String>], r: usize, j: usize) -> CellText {
+fn cell_text(
+    grid: &Grid,
+    format: CellFormat,
+    best: &[Option<String>],
+    r: usize,
+    j: usize,
+) -> CellText {
     let c = cell(grid, r, j);
     let is_mean = j == grid.classes.len();
     match c.mean {
@@ -94,7 +101,7 @@ fn cell_text(grid: &Grid, best: &[Option<String>], r: usize, j: usize) -> CellTe
                 MISSING
             }
             .to_string(),
-            std: None,
+            spread: None,
             partial: false,
             bold: false,
         },
@@ -102,7 +109,11 @@ fn cell_text(grid: &Grid, best: &[Option<String>], r: usize, j: usize) -> CellTe
             let value = num(m);
             CellText {
                 bold: best[j].as_deref() == Some(value.as_str()),
-                std: c.std.map(num),
+                spread: match format {
+                    CellFormat::MeanCi => c.ci,
+                    CellFormat::MeanStd => c.std,
+                }
+                .map(num),
                 partial: if is_mean {
                     mean_partial(grid, r)
                 } else {
@@ -159,10 +170,17 @@ fn heading(input: &ReportInput, metric: Metric) -> String {
     );
     let _ = writeln!(
         s,
-        "Dataset `{}`, {}; {} as mean ± sample std over {} seed{} ({}); best per column in bold.\n",
+        "Dataset `{}`, {}; {} as {} over {} seed{} ({}); best per column in bold.\n",
         input.dataset,
         protocol_words(input.protocol),
         metric.title(),
+        match input.cell {
+            CellFormat::MeanCi => {
+                "mean ± half-width of the 95% confidence interval (Student t over seeds, \
+                 t(0.975, n-1) · s / √n)"
+            }
+            CellFormat::MeanStd => "mean (sample standard deviation)",
+        },
         seeds.len(),
         if seeds.len() == 1 { "" } else { "s" },
         seed_list,
@@ -192,10 +210,11 @@ pub fn markdown(input: &ReportInput, grid: &Grid) -> String {
     for (r, label) in grid.rows.iter().enumerate() {
         let mut line = vec![md_escape(label)];
         for j in 0..=grid.classes.len() {
-            let t = cell_text(grid, &best, r, j);
-            let mut text = match &t.std {
-                Some(sd) => format!("{} ± {}", t.value, sd),
-                None => t.value.clone(),
+            let t = cell_text(grid, input.cell, &best, r, j);
+            let mut text = match (&t.spread, input.cell) {
+                (Some(h), CellFormat::MeanCi) => format!("{} ± {}", t.value, h),
+                (Some(sd), CellFormat::MeanStd) => format!("{} ({})", t.value, sd),
+                (None, _) => t.value.clone(),
             };
             if t.bold {
                 text = format!("**{text}**");
@@ -237,7 +256,8 @@ fn legend(input: &ReportInput, grid: &Grid) -> String {
     let mut s = format!(
         "Jobs: {done} of {total} done, {failed} failed, {missing} missing (not run yet). \
          `{FAILED}`: every seed failed; `{MISSING}`: no result. Mean: the mean of the class \
-         means ({MISSING} when a class has no result), ± over the seeds that finished every class."
+         means ({MISSING} when a class has no result), its spread over the seeds that finished every \
+         class (per seed, the mean over classes)."
     );
     if grid.metric == Metric::Auprc {
         s.push_str(" AUPRC is average precision with the anomalies as the positive class; a random ranking scores the anomaly rate.");
@@ -396,8 +416,8 @@ pub fn reference_markdown(input: &ReportInput, grid: &Grid) -> Option<String> {
     Some(s)
 }
 
-/// The table as numbers: one line per row label; per class its mean, std and
-/// number of finished seeds (and the reference value when there is one), then
+/// The table as numbers: one line per row label; per class its mean, std,
+/// 95% CI half-width and number of finished seeds (and the reference value when there is one), then
 /// the same for the Mean.
 pub fn frame(input: &ReportInput, grid: &Grid) -> PolarsResult<DataFrame> {
     let refs = reference_rows(input, grid);
@@ -424,6 +444,10 @@ pub fn frame(input: &ReportInput, grid: &Grid) -> PolarsResult<DataFrame> {
         columns.push(Column::new(
             format!("{name}_std").into(),
             cells.iter().map(|c| c.std).collect::<Vec<_>>(),
+        ));
+        columns.push(Column::new(
+            format!("{name}_ci95").into(),
+            cells.iter().map(|c| c.ci).collect::<Vec<_>>(),
         ));
         columns.push(Column::new(
             format!("{name}_seeds").into(),
@@ -478,7 +502,7 @@ pub fn latex(input: &ReportInput, grid: &Grid) -> String {
     };
     let (done, failed, missing) = counts(input);
     let mut caption = format!(
-        "{} on {}{} ({}): mean $\\pm$ sample standard deviation over {} seed{}; best per column in bold.",
+        "{} on {}{} ({}): {} over {} seed{}; best per column in bold.",
         grid.metric.title(),
         tex_escape(&input.dataset),
         if input.approximate {
@@ -487,6 +511,12 @@ pub fn latex(input: &ReportInput, grid: &Grid) -> String {
             ""
         },
         protocol,
+        match input.cell {
+            CellFormat::MeanCi => {
+                "mean $\\pm$ half-width of the 95\\% confidence interval (Student $t$ over seeds)"
+            }
+            CellFormat::MeanStd => "mean (sample standard deviation)",
+        },
         seeds,
         if seeds == 1 { "" } else { "s" },
     );
@@ -513,7 +543,7 @@ pub fn latex(input: &ReportInput, grid: &Grid) -> String {
     for (r, label) in grid.rows.iter().enumerate() {
         let mut line = vec![tex_escape(label)];
         for j in 0..=grid.classes.len() {
-            let t = cell_text(grid, &best, r, j);
+            let t = cell_text(grid, input.cell, &best, r, j);
             let value = if cell(grid, r, j).mean.is_some() {
                 t.value.clone()
             } else if t.value == FAILED {
@@ -521,9 +551,10 @@ pub fn latex(input: &ReportInput, grid: &Grid) -> String {
             } else {
                 "--".into()
             };
-            let mut text = match &t.std {
-                Some(sd) => format!("{value} $\\pm$ {sd}"),
-                None => value,
+            let mut text = match (&t.spread, input.cell) {
+                (Some(h), CellFormat::MeanCi) => format!("{value} $\\pm$ {h}"),
+                (Some(sd), CellFormat::MeanStd) => format!("{value} ({sd})"),
+                (None, _) => value,
             };
             if t.bold {
                 text = format!("\\textbf{{{text}}}");
@@ -553,14 +584,27 @@ mod tests {
         insta::assert_snapshot!("hand_md", md);
         let row_b = md.lines().find(|l| l.starts_with("| b |")).unwrap();
         // 0.600 ties with row a: both are bold
-        assert_eq!(row_b, "| b | **0.900**† | failed | **0.600 ± 0.200** | — |");
+        // 0.497 = t(0.975, 2) · 0.2 / √3, the 95% half-width over three seeds
+        assert_eq!(row_b, "| b | **0.900**† | failed | **0.600 ± 0.497** | — |");
         let tex = latex(&input, &g);
         assert!(
             tex.contains(
-                "b & \\textbf{0.900}$^*$ & failed & \\textbf{0.600 $\\pm$ 0.200} & -- \\\\"
+                "b & \\textbf{0.900}$^*$ & failed & \\textbf{0.600 $\\pm$ 0.497} & -- \\\\"
             ),
             "{tex}"
         );
+    }
+
+    #[test]
+    fn mean_std_format_shows_the_std_in_parentheses() {
+        let mut input = hand_input();
+        input.cell = CellFormat::MeanStd;
+        let g = grid(&input, &results_frame(&input).unwrap(), Metric::Auroc).unwrap();
+        let md = markdown(&input, &g);
+        assert!(md.contains("mean (sample standard deviation)"), "{md}");
+        let row_b = md.lines().find(|l| l.starts_with("| b |")).unwrap();
+        assert_eq!(row_b, "| b | **0.900**† | failed | **0.600 (0.200)** | — |");
+        assert!(latex(&input, &g).contains("\\textbf{0.600 (0.200)}"));
     }
 
     #[test]

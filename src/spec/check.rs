@@ -10,7 +10,7 @@ use serde_yaml_ng::{Mapping, Value};
 use super::methods::{METHOD_NAMES, MethodConfig, PLANNED_METHODS};
 use super::{
     ClassRef, ClassSelection, DatasetSpec, Diagnostic, ExecutorSpec, Limits, MethodEntry, Protocol,
-    Reference, SourceMap, SpecError, ValidSpec, Variant, overrides,
+    Reference, ReportOptions, SourceMap, SpecError, ValidSpec, Variant, overrides,
 };
 
 /// The top-level keys of a spec (kept in sync with `RawSpec`).
@@ -26,6 +26,7 @@ pub(crate) const TOP_KEYS: &[&str] = &[
     "methods",
     "reference",
     "executor",
+    "report",
 ];
 
 fn default_seeds() -> Vec<u64> {
@@ -55,6 +56,8 @@ struct RawSpec {
     /// `executor: local` or `executor: {slurm: {...}}` (a one-key map, not a YAML tag).
     #[serde(default, with = "serde_yaml_ng::with::singleton_map_recursive")]
     executor: Option<ExecutorSpec>,
+    #[serde(default)]
+    report: ReportOptions,
 }
 
 struct Checker<'a> {
@@ -118,7 +121,10 @@ impl Checker<'_> {
             } else {
                 format!("{path}.{unknown}")
             };
-            let help = suggest(&unknown, valid_keys);
+            // a nested section (`report.cel`): serde's own list of its keys
+            let nested =
+                expected_fields(&text).filter(|_| prefix.is_empty() && key_path.contains('.'));
+            let help = suggest(&unknown, nested.as_deref().unwrap_or(valid_keys));
             self.push(&key_path, format!("unknown key `{unknown}`"), Some(help));
         } else {
             self.push(&path, strip_location(&text), None);
@@ -130,6 +136,19 @@ impl Checker<'_> {
 fn unknown_field(msg: &str) -> Option<String> {
     let rest = msg.split("unknown field `").nth(1)?;
     Some(rest.split('`').next()?.to_string())
+}
+
+/// The keys in serde's "unknown field `x`, expected `a`" or "expected one of
+/// `a`, `b`" message.
+fn expected_fields(msg: &str) -> Option<Vec<String>> {
+    let rest = msg.split(", expected ").nth(1)?;
+    let keys: Vec<String> = rest
+        .split('`')
+        .skip(1)
+        .step_by(2)
+        .map(str::to_string)
+        .collect();
+    (!keys.is_empty()).then_some(keys)
 }
 
 /// serde_yaml_ng appends " at line L column C" to some messages; the location is
@@ -304,6 +323,7 @@ pub(super) fn parse(
         methods,
         reference,
         executor: raw.executor,
+        report: raw.report,
         source: ck.source,
     })
 }

@@ -214,6 +214,26 @@ pub struct Reference {
     pub auroc: BTreeMap<String, Vec<f64>>,
 }
 
+/// What a table cell shows beside the mean over seeds.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum CellFormat {
+    /// `mean ± half-width` of the 95% Student t confidence interval over seeds.
+    #[default]
+    MeanCi,
+    /// `mean (std)`: the sample standard deviation over seeds.
+    MeanStd,
+}
+
+/// How the report presents the results (changes no job).
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ReportOptions {
+    /// What a table cell shows beside the mean: `mean_ci` (default) or `mean_std`.
+    #[serde(default)]
+    pub cell: CellFormat,
+}
+
 /// One method entry of a spec, expanded over its sweeps.
 #[derive(Clone, Debug, PartialEq)]
 pub struct MethodEntry {
@@ -259,6 +279,7 @@ pub struct ValidSpec {
     pub methods: Vec<MethodEntry>,
     pub reference: Option<Reference>,
     pub executor: Option<ExecutorSpec>,
+    pub report: ReportOptions,
     pub source: SourceMap,
 }
 

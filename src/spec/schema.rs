@@ -5,7 +5,7 @@ use schemars::generate::SchemaSettings;
 use serde_json::{Map, Value, json};
 
 use super::methods::MethodConfig;
-use super::{DataFormat, DatasetSpec, ExecutorSpec, Protocol};
+use super::{DataFormat, DatasetSpec, ExecutorSpec, Protocol, ReportOptions};
 
 /// Wraps every property of a parameters schema so it also takes `{sweep: [...]}`.
 fn sweepable(mut params: Value) -> Value {
@@ -40,6 +40,7 @@ pub fn spec_schema() -> Value {
     let dataset = generator.subschema_for::<DatasetSpec>();
     let _format = generator.subschema_for::<DataFormat>();
     let executor = generator.subschema_for::<ExecutorSpec>();
+    let report = generator.subschema_for::<ReportOptions>();
     let mut defs: Map<String, Value> = generator
         .definitions()
         .iter()
@@ -91,7 +92,8 @@ pub fn spec_schema() -> Value {
             "test_limit": {"type": "integer", "minimum": 1, "description": "Sub-sample at most this many test images (stratified, per seed)."},
             "methods": {"type": "array", "minItems": 1, "items": {"anyOf": method_items}},
             "reference": {"type": "string", "description": "A YAML file of reference AUROCs to print beside the results."},
-            "executor": serde_json::to_value(&executor).unwrap_or_default()
+            "executor": serde_json::to_value(&executor).unwrap_or_default(),
+            "report": serde_json::to_value(&report).unwrap_or_default()
         },
         "$defs": defs
     })

@@ -310,3 +310,16 @@ proptest::proptest! {
         }
     }
 }
+
+#[test]
+fn report_section_picks_the_cell_format() {
+    use super::CellFormat;
+    let s = parse("name: x\ndataset: mnist\nmethods: [kde]\n").unwrap();
+    assert_eq!(s.report.cell, CellFormat::MeanCi);
+    let s = parse("name: x\ndataset: mnist\nmethods: [kde]\nreport: {cell: mean_std}\n").unwrap();
+    assert_eq!(s.report.cell, CellFormat::MeanStd);
+    let e = err("name: x\ndataset: mnist\nmethods: [kde]\nreport: {cel: mean_std}\n");
+    assert!(e.contains("report.cel") && e.contains("cell"), "{e}");
+    let e = err("name: x\ndataset: mnist\nmethods: [kde]\nreport: {cell: median}\n");
+    assert!(e.contains("report.cell") && e.contains("mean_ci"), "{e}");
+}

@@ -1,14 +1,17 @@
 //! Plots with plotters, each as PNG and SVG: one ROC figure per class (every
-//! row label's curve for its first finished seed, AUROC in the legend) and a
-//! summary heat map of mean AUROC per row label and class.
+//! row label's curve averaged over its seeds, with a min-to-max band, mean
+//! AUROC in the legend), a summary heat map of mean AUROC per row label and
+//! class, and the critical-difference diagram.
 //!
 //! PNG text needs a TrueType font, registered at run time from `RUNNER_FONT`
 //! or the usual system locations (DejaVu Sans first). Without one, the plots
 //! are still written, with no text, after one warning.
 //!
-//! Files: [`roc`] (the ROC figure of a class), [`summary`] (the heat map);
+//! Files: [`roc`] (the ROC figure of a class), [`summary`] (the heat map),
+//! [`cd`] (the critical-difference diagram);
 //! here the fonts, the palette and the writing of both formats.
 
+mod cd;
 mod roc;
 mod summary;
 
@@ -200,6 +203,22 @@ fn file_stem(name: &str, index: usize) -> String {
     } else {
         safe
     }
+}
+
+/// Writes the critical-difference diagram `cd.png|svg` of a ranking.
+pub fn write_cd(
+    experiment: &str,
+    ranking: &crate::report::compare::Ranking,
+    dir: &Path,
+) -> Result<Vec<PathBuf>, ReportError> {
+    let fig = cd::cd_figure(experiment, ranking);
+    write_figure(
+        &dir.join("cd"),
+        cd::cd_size(&fig),
+        font_ready(),
+        |a, t| cd::draw_cd(a, &fig, t),
+        |a, t| cd::draw_cd(a, &fig, t),
+    )
 }
 
 /// Writes `roc/<class>.png|svg` for every selected class and `summary.png|svg`.

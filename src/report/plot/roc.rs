@@ -1,5 +1,7 @@
-//! The ROC figure of one class: every row label's curve for its first
-//! finished seed, AUROC in the legend.
+//! The ROC figure of one class: per row label, the ROC curve averaged over
+//! its finished seeds by vertical averaging (Fawcett 2006: the mean true
+//! positive rate at each false positive rate of a fixed grid) with a band
+//! from the lowest to the highest seed's curve; mean AUROC in the legend.
 
 use plotters::coord::Shift;
 use plotters::prelude::*;
@@ -10,11 +12,14 @@ use crate::metrics;
 use crate::report::{Outcome, ReportInput};
 use crate::spec::Protocol;
 
-/// One ROC curve of a figure.
+/// One averaged ROC curve of a figure.
 #[derive(Clone, Debug)]
 pub struct Curve {
     pub name: String,
+    /// (fpr, mean tpr) on the grid.
     pub points: Vec<(f64, f64)>,
+    /// (fpr, lowest tpr, highest tpr) over the seeds; empty with one seed.
+    pub band: Vec<(f64, f64, f64)>,
 }
 
 /// The ROC figure of one class.
@@ -26,18 +31,37 @@ pub struct RocFigure {
     pub absent: Vec<String>,
 }
 
-/// Drops points closer than `eps` (in both coordinates) to the last kept one;
-/// the first and last points stay. The curve moves by less than `eps`.
-fn thin(fpr: &[f64], tpr: &[f64], eps: f64) -> Vec<(f64, f64)> {
-    let mut out: Vec<(f64, f64)> = Vec::new();
-    for (k, (&x, &y)) in fpr.iter().zip(tpr).enumerate() {
-        let last = k + 1 == fpr.len();
-        match out.last() {
-            Some(&(px, py)) if !last && (x - px).abs() < eps && (y - py).abs() < eps => {}
-            _ => out.push((x, y)),
-        }
+/// False positive rates of the averaging grid: 0, 0.005, ..., 1.
+pub const GRID: usize = 201;
+
+/// The true positive rate of a ROC curve at false positive rate `x`: on a
+/// vertical segment the highest, else linear between the points around it.
+pub fn tpr_at(fpr: &[f64], tpr: &[f64], x: f64) -> f64 {
+    // the last point with fpr <= x (fpr is sorted, starting at 0)
+    let i = fpr.partition_point(|&f| f <= x);
+    if i == 0 {
+        return 0.0;
     }
-    out
+    let (x0, y0) = (fpr[i - 1], tpr[i - 1]);
+    match (fpr.get(i), tpr.get(i)) {
+        (Some(&x1), Some(&y1)) if x1 > x0 && x > x0 => y0 + (y1 - y0) * (x - x0) / (x1 - x0),
+        _ => y0,
+    }
+}
+
+/// Vertical averaging of ROC curves (fpr, tpr pairs): per grid point the
+/// mean, lowest and highest true positive rate.
+pub fn vertical_average(curves: &[(Vec<f64>, Vec<f64>)]) -> Vec<(f64, f64, f64, f64)> {
+    (0..GRID)
+        .map(|g| {
+            let x = g as f64 / (GRID - 1) as f64;
+            let ys: Vec<f64> = curves.iter().map(|(f, t)| tpr_at(f, t, x)).collect();
+            let mean = ys.iter().sum::<f64>() / ys.len().max(1) as f64;
+            let lo = ys.iter().copied().fold(f64::INFINITY, f64::min);
+            let hi = ys.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+            (x, mean, lo, hi)
+        })
+        .collect()
 }
 
 pub(super) fn class_words(protocol: Protocol) -> &'static str {
@@ -47,60 +71,65 @@ pub(super) fn class_words(protocol: Protocol) -> &'static str {
     }
 }
 
-/// The ROC figure of class `class`: per row label, the curve of its first
-/// finished seed.
+/// The ROC figure of class `class`: per row label, its curve averaged over
+/// the finished seeds.
 pub fn roc_figure(input: &ReportInput, rows: &[String], class: usize, name: &str) -> RocFigure {
-    let mut picked = Vec::new();
+    let mut curves = Vec::new();
     let mut absent = Vec::new();
+    let mut seed_counts = Vec::new();
     for label in rows {
-        let first = input
+        let mut rocs = Vec::new();
+        let mut aurocs = Vec::new();
+        let mut failed = false;
+        for r in input
             .records
             .iter()
             .filter(|r| &r.label == label && r.class == class)
-            .filter_map(|r| match &r.outcome {
-                Outcome::Done { result, scores } => Some((r.seed, result, scores)),
-                _ => None,
-            })
-            .min_by_key(|(seed, _, _)| *seed);
-        if let Some(f) = first {
-            picked.push((label, f));
-        } else {
-            let failed = input.records.iter().any(|r| {
-                &r.label == label && r.class == class && matches!(r.outcome, Outcome::Failed { .. })
-            });
+        {
+            match &r.outcome {
+                Outcome::Done { result, scores } => {
+                    if let Ok(roc) = metrics::roc_curve(&scores.labels, &scores.scores) {
+                        rocs.push((roc.fpr, roc.tpr));
+                        aurocs.push(result.auroc);
+                    }
+                }
+                Outcome::Failed { .. } => failed = true,
+                Outcome::Missing => {}
+            }
+        }
+        if rocs.is_empty() {
             absent.push(format!(
                 "{label}: {}",
                 if failed { "failed" } else { "no result" }
             ));
+            continue;
         }
+        let avg = vertical_average(&rocs);
+        let mean_auroc = aurocs.iter().sum::<f64>() / aurocs.len() as f64;
+        seed_counts.push(rocs.len());
+        curves.push(Curve {
+            name: format!(
+                "{label}: {mean_auroc:.3} ({} seed{})",
+                rocs.len(),
+                if rocs.len() == 1 { "" } else { "s" }
+            ),
+            points: avg.iter().map(|&(x, m, _, _)| (x, m)).collect(),
+            band: if rocs.len() > 1 {
+                avg.iter().map(|&(x, _, lo, hi)| (x, lo, hi)).collect()
+            } else {
+                Vec::new()
+            },
+        });
     }
-    let seeds: Vec<u64> = picked.iter().map(|(_, (s, _, _))| *s).collect();
-    let same_seed = seeds.windows(2).all(|w| w[0] == w[1]);
-    let which = match (same_seed, seeds.first()) {
-        (true, Some(s)) => format!("seed {s}"),
-        _ => "first finished seed of each method".to_string(),
-    };
-    let curves = picked
-        .into_iter()
-        .filter_map(|(label, (seed, result, scores))| {
-            let roc = metrics::roc_curve(&scores.labels, &scores.scores).ok()?;
-            let mut name = format!("{label}: {:.3}", result.auroc);
-            if !same_seed {
-                name = format!("{label}: {:.3} (seed {seed})", result.auroc);
-            }
-            Some(Curve {
-                name,
-                points: thin(&roc.fpr, &roc.tpr, 1e-3),
-            })
-        })
-        .collect();
+    let most = seed_counts.iter().copied().max().unwrap_or(0);
     RocFigure {
         title: format!(
-            "{}: ROC, {} {} ({})",
+            "{}: ROC, {} {} ({} seed{})",
             input.experiment,
             class_words(input.protocol),
             name,
-            which
+            most,
+            if most == 1 { "" } else { "s" }
         ),
         curves,
         absent,
@@ -153,6 +182,22 @@ pub(super) fn draw_roc<DB: DrawingBackend>(
         ))
         .map_err(err)?;
     for (i, c) in fig.curves.iter().enumerate() {
+        if !c.band.is_empty() {
+            let outline: Vec<(f64, f64)> = c
+                .band
+                .iter()
+                .map(|&(x, _, hi)| (x, hi))
+                .chain(c.band.iter().rev().map(|&(x, lo, _)| (x, lo)))
+                .collect();
+            chart
+                .draw_series(std::iter::once(Polygon::new(
+                    outline,
+                    colour(i).mix(0.18).filled(),
+                )))
+                .map_err(err)?;
+        }
+    }
+    for (i, c) in fig.curves.iter().enumerate() {
         chart
             .draw_series(LineSeries::new(
                 c.points.iter().copied(),
@@ -165,7 +210,7 @@ pub(super) fn draw_roc<DB: DrawingBackend>(
     let mut y = 70;
     if text {
         legend_area
-            .draw(&Text::new("Method: AUROC", (x0, y - 30), (FAMILY, 16)))
+            .draw(&Text::new("Method: mean AUROC", (x0, y - 30), (FAMILY, 16)))
             .map_err(err)?;
     }
     for (i, c) in fig.curves.iter().enumerate() {
@@ -203,6 +248,41 @@ pub(super) fn draw_roc<DB: DrawingBackend>(
                 .draw(&Text::new(cut(a, 34), (x0 + 38, y), grey.clone()))
                 .map_err(err)?;
         }
+        // how the curves were made
+        y += 40;
+        for line in [
+            "Curves: vertical average over",
+            "seeds; band: lowest to highest",
+            "seed's curve.",
+        ] {
+            legend_area
+                .draw(&Text::new(line, (x0, y), grey.clone()))
+                .map_err(err)?;
+            y += 20;
+        }
     }
     root.present().map_err(err)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn vertical_averaging_by_hand() {
+        // a perfect curve and the diagonal: mean tpr (1 + x) / 2 for x > 0
+        let perfect = (vec![0.0, 0.0, 1.0], vec![0.0, 1.0, 1.0]);
+        let chance = (vec![0.0, 1.0], vec![0.0, 1.0]);
+        assert_eq!(tpr_at(&perfect.0, &perfect.1, 0.0), 1.0);
+        assert_eq!(tpr_at(&chance.0, &chance.1, 0.25), 0.25);
+        let avg = vertical_average(&[perfect, chance]);
+        assert_eq!(avg.len(), GRID);
+        assert_eq!(avg[0], (0.0, 0.5, 0.0, 1.0));
+        let (x, m, lo, hi) = avg[50];
+        assert!((x - 0.25).abs() < 1e-12 && (m - 0.625).abs() < 1e-12);
+        assert!((lo - 0.25).abs() < 1e-12 && hi == 1.0);
+        assert_eq!(avg[GRID - 1].1, 1.0);
+        // a step between points is interpolated linearly
+        assert!((tpr_at(&[0.0, 0.5, 1.0], &[0.0, 0.8, 1.0], 0.75) - 0.9).abs() < 1e-12);
+    }
 }

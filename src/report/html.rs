@@ -1,0 +1,521 @@
+//! `index.html`: the whole report as one static page (no script, no network,
+//! the plots beside it): the spec, the dataset and protocol, the AUROC table
+//! with intervals and best marks, the reference comparison, the pairwise
+//! tests and ranking, the heat map, the critical-difference diagram, the ROC
+//! curves per class, the jobs that failed or are missing, and provenance.
+//!
+//! The tables come from the report's own Markdown (one source for both), turned
+//! into HTML by [`markdown_to_html`], which knows just the Markdown this module's
+//! siblings write: headings, paragraphs, quotes, lists and pipe tables with
+//! `**bold**` and `` `code` ``.
+
+use std::collections::BTreeSet;
+use std::fmt::Write as _;
+use std::path::Path;
+
+use super::{Outcome, ReportInput};
+
+/// Escapes text for HTML.
+pub fn escape(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for ch in s.chars() {
+        match ch {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            _ => out.push(ch),
+        }
+    }
+    out
+}
+
+/// Escaped text with `` `code` `` and `**bold**` spans.
+fn inline(s: &str) -> String {
+    let mut out = String::new();
+    for (i, part) in s.split('`').enumerate() {
+        if i % 2 == 1 {
+            let _ = write!(out, "<code>{}</code>", escape(part));
+        } else {
+            for (j, piece) in escape(part).split("**").enumerate() {
+                if j % 2 == 1 {
+                    let _ = write!(out, "<strong>{piece}</strong>");
+                } else {
+                    out.push_str(piece);
+                }
+            }
+        }
+    }
+    out
+}
+
+/// The cells of a pipe-table line (`\|` is a literal bar).
+fn cells(line: &str) -> Vec<String> {
+    let inner = line.trim().trim_start_matches('|');
+    let inner = inner.strip_suffix('|').unwrap_or(inner);
+    let mut out = Vec::new();
+    let mut cell = String::new();
+    let mut chars = inner.chars().peekable();
+    while let Some(c) = chars.next() {
+        match c {
+            '\\' if chars.peek() == Some(&'|') => {
+                cell.push('|');
+                chars.next();
+            }
+            '|' => out.push(std::mem::take(&mut cell)),
+            _ => cell.push(c),
+        }
+    }
+    out.push(cell);
+    out.iter().map(|c| c.trim().to_string()).collect()
+}
+
+/// The Markdown the report writes, as HTML (headings shifted down by `shift`).
+pub fn markdown_to_html(md: &str, shift: usize) -> String {
+    let mut out = String::new();
+    let lines: Vec<&str> = md.lines().collect();
+    let mut i = 0;
+    while i < lines.len() {
+        let line = lines[i];
+        let t = line.trim();
+        if t.is_empty() {
+            i += 1;
+        } else if t.starts_with('#') {
+            let level = (t.chars().take_while(|&c| c == '#').count() + shift).min(6);
+            let _ = writeln!(
+                out,
+                "<h{level}>{}</h{level}>",
+                inline(t.trim_start_matches('#').trim())
+            );
+            i += 1;
+        } else if t.starts_with('|') {
+            let mut rows = Vec::new();
+            while i < lines.len() && lines[i].trim().starts_with('|') {
+                rows.push(cells(lines[i]));
+                i += 1;
+            }
+            let align: Vec<&str> = rows
+                .get(1)
+                .map(|r| {
+                    r.iter()
+                        .map(|a| if a.ends_with(':') { "num" } else { "text" })
+                        .collect()
+                })
+                .unwrap_or_default();
+            out.push_str("<div class=\"scroll\"><table>\n<thead><tr>");
+            for (j, h) in rows[0].iter().enumerate() {
+                let class = align.get(j).copied().unwrap_or("text");
+                let _ = write!(out, "<th class=\"{class}\">{}</th>", inline(h));
+            }
+            out.push_str("</tr></thead>\n<tbody>\n");
+            for r in rows.iter().skip(2) {
+                out.push_str("<tr>");
+                for (j, c) in r.iter().enumerate() {
+                    let class = align.get(j).copied().unwrap_or("text");
+                    let tag = if j == 0 { "th" } else { "td" };
+                    let _ = write!(out, "<{tag} class=\"{class}\">{}</{tag}>", inline(c));
+                }
+                out.push_str("</tr>\n");
+            }
+            out.push_str("</tbody></table></div>\n");
+        } else if t.starts_with("- ") {
+            out.push_str("<ul>\n");
+            while i < lines.len() && lines[i].trim().starts_with("- ") {
+                let _ = writeln!(out, "<li>{}</li>", inline(&lines[i].trim()[2..]));
+                i += 1;
+            }
+            out.push_str("</ul>\n");
+        } else {
+            let quote = t.starts_with('>');
+            let mut text = Vec::new();
+            while i < lines.len() {
+                let l = lines[i].trim();
+                if l.is_empty() || l.starts_with('|') || l.starts_with('#') || l.starts_with("- ") {
+                    break;
+                }
+                text.push(l.trim_start_matches('>').trim());
+                i += 1;
+            }
+            let body = inline(&text.join(" "));
+            if quote {
+                let _ = writeln!(out, "<blockquote>{body}</blockquote>");
+            } else {
+                let _ = writeln!(out, "<p>{body}</p>");
+            }
+        }
+    }
+    out
+}
+
+const STYLE: &str = "
+:root { color-scheme: light; }
+body { font: 15px/1.5 system-ui, -apple-system, 'Segoe UI', 'DejaVu Sans', sans-serif;
+  color: #1d1d1f; margin: 0 auto; max-width: 1180px; padding: 1.2rem 1.5rem 3rem; }
+h1 { font-size: 1.7rem; margin: .2rem 0 .4rem; }
+h2 { font-size: 1.3rem; margin: 2rem 0 .6rem; border-bottom: 1px solid #ddd; padding-bottom: .2rem; }
+h3 { font-size: 1.1rem; margin: 1.4rem 0 .5rem; }
+nav { font-size: .9rem; margin: .4rem 0 1rem; }
+nav a { margin-right: .8rem; }
+.meta { color: #555; margin: 0 0 .8rem; }
+.warn { background: #fff4e5; border-left: 4px solid #f0a020; padding: .5rem .8rem; }
+.scroll { overflow-x: auto; }
+table { border-collapse: collapse; margin: .4rem 0 .8rem; font-variant-numeric: tabular-nums; }
+th, td { border: 1px solid #d6d6d6; padding: .25rem .55rem; }
+thead th { background: #f3f4f6; }
+.num { text-align: right; white-space: nowrap; }
+.text { text-align: left; }
+tbody th { font-weight: 600; background: #fafafa; }
+blockquote { margin: .6rem 0; padding: .4rem .8rem; border-left: 4px solid #9aa5b1; background: #f6f8fa; }
+code, pre { font-family: ui-monospace, 'DejaVu Sans Mono', monospace; font-size: .88em; }
+pre { background: #f6f8fa; padding: .6rem .8rem; overflow-x: auto; border: 1px solid #e1e4e8; }
+img { max-width: 100%; height: auto; border: 1px solid #eee; }
+figure { margin: .6rem 0 1rem; }
+figcaption { color: #555; font-size: .9rem; }
+.rocs { display: grid; grid-template-columns: repeat(auto-fill, minmax(460px, 1fr)); gap: .8rem; }
+details { margin: .4rem 0; }
+@media print {
+  body { max-width: none; padding: 0; font-size: 10.5pt; }
+  nav { display: none; }
+  h2 { break-after: avoid; }
+  figure, table { break-inside: avoid; }
+  .rocs { grid-template-columns: 1fr 1fr; }
+  details > * { display: block; }
+}
+";
+
+/// Everything the page shows besides the input.
+pub struct Page<'a> {
+    /// `table.md` (with the reference comparison) and `comparisons.md`.
+    pub table_markdown: &'a str,
+    pub comparisons_markdown: &'a str,
+    /// Files beside the page, relative to its folder: the heat map, the CD
+    /// diagram (None with no ranking, and why), the ROC figure per class.
+    pub summary_png: &'a str,
+    pub cd_png: Result<&'a str, &'a str>,
+    pub roc_pngs: &'a [(String, String)],
+    /// Data files beside the page, for links.
+    pub data_files: &'a [String],
+}
+
+/// The first 16 hex digits of the blake3 hash of the spec's text.
+fn spec_key(input: &ReportInput) -> String {
+    let key = blake3::hash(input.provenance.spec_text.as_bytes()).to_hex();
+    key.as_str()[..16].to_string()
+}
+
+fn short(key: &str) -> &str {
+    &key[..key.len().min(12)]
+}
+
+/// `index.html` of `input`.
+pub fn page(input: &ReportInput, p: &Page) -> String {
+    let mut s = String::new();
+    let title = format!("{}: report", input.experiment);
+    let _ = write!(
+        s,
+        "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n\
+         <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n\
+         <title>{}</title>\n<style>{STYLE}</style>\n</head>\n<body>\n",
+        escape(&title)
+    );
+    let _ = writeln!(s, "<h1>{}</h1>", escape(&input.experiment));
+    let (done, failed, missing) = super::table::counts(input);
+    let seeds = super::table::seeds(input);
+    let _ = writeln!(
+        s,
+        "<p class=\"meta\">Dataset <code>{}</code>, {} protocol, {} classes, {} seed{} ({}); \
+         {} row{}. Jobs: {done} done, {failed} failed, {missing} missing.</p>",
+        escape(&input.dataset),
+        input.protocol.as_str(),
+        input.classes.len(),
+        seeds.len(),
+        if seeds.len() == 1 { "" } else { "s" },
+        seeds
+            .iter()
+            .map(u64::to_string)
+            .collect::<Vec<_>>()
+            .join(", "),
+        input.rows.len(),
+        if input.rows.len() == 1 { "" } else { "s" },
+    );
+    if !input.provenance.spec_file.is_empty() {
+        let _ = writeln!(
+            s,
+            "<p class=\"meta\">Spec <code>{}</code> (blake3 of its text <code>{}</code>; the \
+             text is under <a href=\"#provenance\">Provenance</a>).</p>",
+            escape(&input.provenance.spec_file),
+            spec_key(input)
+        );
+    }
+    if input.approximate {
+        s.push_str(
+            "<p class=\"warn\"><strong>Approximate numbers</strong>: this dataset is a lossy \
+             copy, not the official pixels.</p>\n",
+        );
+    }
+    if seeds.len() < 5 {
+        let _ = writeln!(
+            s,
+            "<p class=\"warn\">{} seed{} per cell is few: a 95% interval over n seeds uses \
+             t(0.975, n-1) = {:.2}, so intervals are wide, and a standard deviation from {} \
+             values is itself uncertain. Differences within the intervals are not evidence.</p>",
+            seeds.len(),
+            if seeds.len() == 1 { "" } else { "s" },
+            if seeds.len() > 1 {
+                super::stats::t_quantile(0.975, (seeds.len() - 1) as f64)
+            } else {
+                f64::INFINITY
+            },
+            seeds.len()
+        );
+    }
+    s.push_str(
+        "<nav><a href=\"#results\">Results</a><a href=\"#comparisons\">Comparisons</a>\
+         <a href=\"#figures\">Figures</a><a href=\"#roc\">ROC curves</a><a href=\"#jobs\">Jobs</a>\
+         <a href=\"#provenance\">Provenance</a></nav>\n",
+    );
+
+    s.push_str("<section id=\"results\">\n");
+    s.push_str(&markdown_to_html(p.table_markdown, 0));
+    s.push_str("</section>\n<section id=\"comparisons\">\n");
+    s.push_str(&markdown_to_html(p.comparisons_markdown, 0));
+    s.push_str("</section>\n<section id=\"figures\">\n<h2>Figures</h2>\n");
+    let _ = writeln!(
+        s,
+        "<figure><img src=\"{}\" alt=\"heat map of mean AUROC per method and class\">\
+         <figcaption>Mean AUROC per method and class (white: chance).</figcaption></figure>",
+        escape(p.summary_png)
+    );
+    match p.cd_png {
+        Ok(cd) => {
+            let _ = writeln!(
+                s,
+                "<figure><img src=\"{}\" alt=\"critical-difference diagram\"><figcaption>\
+                 Critical-difference diagram (Demšar 2006): average rank over classes (1 = \
+                 best, on the left); methods joined by a thick bar are not significantly \
+                 different (Nemenyi, α = 0.05).</figcaption></figure>",
+                escape(cd)
+            );
+        }
+        Err(why) => {
+            let _ = writeln!(s, "<p>No critical-difference diagram: {}.</p>", escape(why));
+        }
+    }
+    s.push_str(
+        "</section>\n<section id=\"roc\">\n<h2>ROC curves per class</h2>\n<div class=\"rocs\">\n",
+    );
+    for (name, png) in p.roc_pngs {
+        let _ = writeln!(
+            s,
+            "<figure><img src=\"{}\" alt=\"ROC curves, class {}\"><figcaption>{}</figcaption></figure>",
+            escape(png),
+            escape(name),
+            escape(name)
+        );
+    }
+    s.push_str("</div>\n</section>\n");
+
+    s.push_str("<section id=\"jobs\">\n<h2>Failed and missing jobs</h2>\n");
+    let absent: Vec<_> = input
+        .records
+        .iter()
+        .filter(|r| !matches!(r.outcome, Outcome::Done { .. }))
+        .collect();
+    if absent.is_empty() {
+        s.push_str("<p>Every job finished.</p>\n");
+    } else {
+        let folded = absent.len() > 20;
+        if folded {
+            let _ = writeln!(
+                s,
+                "<details><summary>{} jobs failed or missing</summary>",
+                absent.len()
+            );
+        }
+        s.push_str(
+            "<div class=\"scroll\"><table><thead><tr><th class=\"text\">Method</th>\
+             <th class=\"text\">Class</th><th class=\"num\">Seed</th><th class=\"text\">Status</th>\
+             <th class=\"text\">Key</th><th class=\"text\">Reason</th></tr></thead><tbody>\n",
+        );
+        for r in absent {
+            let (status, reason) = match &r.outcome {
+                Outcome::Failed { error } => ("failed", error.as_str()),
+                _ => (
+                    "missing",
+                    "not run yet (or its result is not in this store)",
+                ),
+            };
+            let _ = writeln!(
+                s,
+                "<tr><th class=\"text\">{}</th><td class=\"text\">{}</td><td class=\"num\">{}</td>\
+                 <td class=\"text\">{status}</td><td class=\"text\"><code>{}</code></td>\
+                 <td class=\"text\"><pre>{}</pre></td></tr>",
+                escape(&r.label),
+                escape(&r.class_name),
+                r.seed,
+                short(&r.key),
+                escape(reason)
+            );
+        }
+        s.push_str("</tbody></table></div>\n");
+        if folded {
+            s.push_str("</details>\n");
+        }
+    }
+    s.push_str("</section>\n");
+
+    provenance(&mut s, input, p);
+    s.push_str("</body>\n</html>\n");
+    s
+}
+
+fn provenance(s: &mut String, input: &ReportInput, p: &Page) {
+    s.push_str("<section id=\"provenance\">\n<h2>Provenance</h2>\n<ul>\n");
+    let _ = writeln!(
+        s,
+        "<li>runner {} ({})</li>",
+        env!("CARGO_PKG_VERSION"),
+        escape(&env!("RUNNER_LIB_VERSIONS").replace(',', ", "))
+    );
+    let devices: BTreeSet<&str> = input
+        .records
+        .iter()
+        .filter_map(|r| match &r.outcome {
+            Outcome::Done { result, .. } => Some(result.device.as_str()),
+            _ => None,
+        })
+        .collect();
+    let _ = writeln!(
+        s,
+        "<li>Devices: {}</li>",
+        if devices.is_empty() {
+            "none (no finished job)".to_string()
+        } else {
+            devices
+                .iter()
+                .map(|d| format!("<code>{}</code>", escape(d)))
+                .collect::<Vec<_>>()
+                .join(", ")
+        }
+    );
+    if !input.provenance.spec_file.is_empty() {
+        let _ = writeln!(
+            s,
+            "<li>Spec <code>{}</code>, blake3 of its text <code>{}</code></li>",
+            escape(&input.provenance.spec_file),
+            spec_key(input)
+        );
+    }
+    let _ = writeln!(
+        s,
+        "<li>Data files: {}</li>",
+        p.data_files
+            .iter()
+            .map(|f| format!("<a href=\"{0}\">{0}</a>", escape(f)))
+            .collect::<Vec<_>>()
+            .join(", ")
+    );
+    s.push_str("</ul>\n");
+
+    // time per row label
+    s.push_str(
+        "<h3>Durations</h3>\n<div class=\"scroll\"><table><thead><tr><th class=\"text\">Method</th>\
+         <th class=\"num\">jobs done</th><th class=\"num\">train s (sum)</th>\
+         <th class=\"num\">score s (sum)</th><th class=\"num\">trained here</th></tr></thead><tbody>\n",
+    );
+    for label in &input.rows {
+        let (mut n, mut train, mut score, mut trained) = (0, 0.0, 0.0, 0);
+        for r in input.records.iter().filter(|r| &r.label == label) {
+            if let Outcome::Done { result, .. } = &r.outcome {
+                n += 1;
+                train += result.train_seconds;
+                score += result.score_seconds;
+                trained += result.trained as usize;
+            }
+        }
+        let _ = writeln!(
+            s,
+            "<tr><th class=\"text\">{}</th><td class=\"num\">{n}</td><td class=\"num\">{train:.1}</td>\
+             <td class=\"num\">{score:.1}</td><td class=\"num\">{trained}</td></tr>",
+            escape(label)
+        );
+    }
+    s.push_str("</tbody></table></div>\n");
+
+    let _ = writeln!(
+        s,
+        "<details><summary>Every job and its store key ({})</summary>\n\
+         <div class=\"scroll\"><table><thead><tr><th class=\"text\">Method</th>\
+         <th class=\"text\">Class</th><th class=\"num\">Seed</th><th class=\"text\">Status</th>\
+         <th class=\"num\">AUROC</th><th class=\"text\">Device</th><th class=\"num\">train s</th>\
+         <th class=\"text\">Key</th></tr></thead><tbody>",
+        input.records.len()
+    );
+    for r in &input.records {
+        let (status, auroc, device, train) = match &r.outcome {
+            Outcome::Done { result, .. } => (
+                "done",
+                format!("{:.3}", result.auroc),
+                result.device.as_str(),
+                format!("{:.2}", result.train_seconds),
+            ),
+            Outcome::Failed { .. } => ("failed", String::new(), "", String::new()),
+            Outcome::Missing => ("missing", String::new(), "", String::new()),
+        };
+        let _ = writeln!(
+            s,
+            "<tr><th class=\"text\">{}</th><td class=\"text\">{}</td><td class=\"num\">{}</td>\
+             <td class=\"text\">{status}</td><td class=\"num\">{auroc}</td><td class=\"text\">{}</td>\
+             <td class=\"num\">{train}</td><td class=\"text\"><code>{}</code></td></tr>",
+            escape(&r.label),
+            escape(&r.class_name),
+            r.seed,
+            escape(device),
+            escape(&r.key)
+        );
+    }
+    s.push_str("</tbody></table></div></details>\n");
+    if !input.provenance.spec_text.is_empty() {
+        let _ = writeln!(
+            s,
+            "<h3>The spec</h3>\n<pre>{}</pre>",
+            escape(&input.provenance.spec_text)
+        );
+    }
+    s.push_str("</section>\n");
+}
+
+/// A file path relative to `dir`, with `/` separators, for a link.
+pub fn relative(dir: &Path, file: &Path) -> String {
+    let rel = file.strip_prefix(dir).unwrap_or(file);
+    rel.components()
+        .map(|c| c.as_os_str().to_string_lossy().into_owned())
+        .collect::<Vec<_>>()
+        .join("/")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn markdown_tables_become_html_tables() {
+        let md = "## t: AUROC\n\nSome `code` and **bold**.\n\n| Method | a\\|b | Mean |\n|:--|--:|--:|\n\
+                  | kde | **0.900 ± 0.100** | — |\n\n> a <quote>\n\n- one\n- two\n";
+        let html = markdown_to_html(md, 0);
+        assert!(html.contains("<h2>t: AUROC</h2>"), "{html}");
+        assert!(html.contains("<p>Some <code>code</code> and <strong>bold</strong>.</p>"));
+        assert!(html.contains("<th class=\"num\">a|b</th>"), "{html}");
+        assert!(html.contains(
+            "<tr><th class=\"text\">kde</th><td class=\"num\"><strong>0.900 ± 0.100</strong></td>\
+             <td class=\"num\">—</td></tr>"
+        ));
+        assert!(html.contains("<blockquote>a &lt;quote&gt;</blockquote>"));
+        assert!(html.contains("<li>one</li>\n<li>two</li>"));
+        assert_eq!(
+            escape("<a href=\"x\">&'"),
+            "&lt;a href=&quot;x&quot;&gt;&amp;&#39;"
+        );
+    }
+}
