@@ -390,10 +390,10 @@ mod tests {
     use rand::SeedableRng;
 
     #[test]
-    fn official_shapes_at_32_and_tiny_ones_at_16() {
+    fn official_shapes_at_32_and_tiny_ones_at_16_and_8() {
         let dev = Device::flex();
         let mut rng = ChaCha8Rng::seed_from_u64(0);
-        for (side, c, w) in [(32usize, 3usize, 8usize), (16, 1, 4)] {
+        for (side, c, w) in [(32usize, 3usize, 8usize), (16, 1, 4), (8, 1, 2)] {
             let p = AladParams {
                 image_size: side,
                 latent: 5,

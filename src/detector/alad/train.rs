@@ -235,6 +235,16 @@ impl Trainer {
         (loss_g.into_scalar::<f32>(), loss_e.into_scalar::<f32>())
     }
 
+    /// The current (not averaged) networks in eval mode: to compare with
+    /// the averaged ones.
+    pub fn live_nets(&self) -> EvalNets {
+        EvalNets {
+            encoder: self.encoder.valid(),
+            generator: self.generator.valid(),
+            dxx: self.dxx.valid(),
+        }
+    }
+
     /// The averaged networks used at test time, in eval mode, on the
     /// device without autodiff.
     pub fn eval_nets(&self) -> EvalNets {

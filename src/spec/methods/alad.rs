@@ -14,8 +14,7 @@ use serde::{Deserialize, Serialize};
 
 use super::input::Normalization;
 use super::{
-    FieldProblem, MethodParams, check_adam, check_at_least, check_budget, check_dcgan_side,
-    check_unit_open,
+    FieldProblem, MethodParams, check_adam, check_at_least, check_budget, check_unit_open,
 };
 
 /// ALAD's anomaly scores (alad/run.py `score_*`); higher = more anomalous.
@@ -57,7 +56,7 @@ impl AladScore {
 #[serde(deny_unknown_fields, default)]
 pub struct AladParams {
     /// Side of the square network input; images are resized to it
-    /// (bilinear, as PIL; MNIST 28 -> 32) (16, 32, 64, ...). The reference's
+    /// (bilinear, as PIL; MNIST 28 -> 32) (8, 16, 32, ...). The reference's
     /// CIFAR-10 networks are for 32.
     pub image_size: usize,
     /// How pixels become input values. `official`: [-1, 1] (the reference's
@@ -165,7 +164,15 @@ impl MethodParams for AladParams {
 
     fn check(&self) -> Vec<FieldProblem> {
         let mut out = Vec::new();
-        check_dcgan_side("image_size", self.image_size, &mut out);
+        if self.image_size < 8 || !self.image_size.is_power_of_two() {
+            out.push(FieldProblem::new(
+                "image_size",
+                format!(
+                    "must be a power of two of at least 8 (8, 16, 32, ...), got {}",
+                    self.image_size
+                ),
+            ));
+        }
         self.normalization.check("normalization", &mut out);
         for (f, v) in [
             ("latent", self.latent),
