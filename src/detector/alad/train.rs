@@ -8,12 +8,13 @@
 //! - discriminators (each its own Adam): BCE(D_xz(x, z_gen), 1) +
 //!   BCE(D_xz(x_gen, z), 0); BCE(D_xx(x, x), 1) + BCE(D_xx(x, rec_x), 0);
 //!   BCE(D_zz(z, z), 1) + BCE(D_zz(z, rec_z), 0); E and G are not updated.
-//! - generator: BCE(D_xz(x_gen, z), 1) + cycle; encoder: BCE(D_xz(x,
-//!   z_gen), 0) + cycle; cycle = BCE(D_xx(x, x), 0) + BCE(D_xx(x, rec_x), 1)
-//!   + BCE(D_zz(z, z), 0) + BCE(D_zz(z, rec_z), 1): the discriminators'
-//!   labels flipped (D_zz's terms only with `dzz`). One backward pass of
-//!   gen + enc + cycle gives both: the generator's adversarial term does not
-//!   depend on E nor the encoder's on G. The discriminators are frozen copies.
+//! - generator: BCE(D_xz(x_gen, z), 1) + cycle; encoder:
+//!   BCE(D_xz(x, z_gen), 0) + cycle; with the discriminators' labels
+//!   flipped, cycle = BCE(D_xx(x, x), 0) + BCE(D_xx(x, rec_x), 1) +
+//!   BCE(D_zz(z, z), 0) + BCE(D_zz(z, rec_z), 1) (D_zz's terms only with
+//!   `dzz`). One backward pass of gen + enc + cycle gives both: the
+//!   generator's adversarial term does not depend on E nor the encoder's on
+//!   G. The discriminators are frozen copies.
 //! - after each update, the moving average (`ema_decay`) of the networks
 //!   used at test time (E, G, D_xx) moves (the reference keeps one per
 //!   network, D_xz and D_zz included, but never uses those two).
