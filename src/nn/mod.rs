@@ -1,13 +1,15 @@
 //! Shared deep-learning blocks on burn: device selection, DCGAN encoder and
-//! decoder, seeded initialisation, image batching, and the training-loop
-//! helpers every GAN uses. Only this module and `detector/` import burn.
+//! decoder, seeded initialisation, spectral normalisation, moving averages
+//! of weights, image batching, and the training-loop helpers every GAN uses. Only this module and `detector/` import burn.
 
 pub mod batch;
 pub mod dcgan;
 pub mod device;
+pub mod ema;
 pub mod init;
 pub mod layers;
 pub mod loss;
+pub mod spectral_norm;
 pub mod train;
 
 use thiserror::Error;

@@ -130,7 +130,7 @@ fn bad_specs_have_clear_messages() {
         ),
         (
             "planned_method",
-            "name: x\ndataset: mnist\nmethods:\n  - alad: {}\n",
+            "name: x\ndataset: mnist\nmethods:\n  - ocgan: {}\n",
         ),
         (
             "unknown_param",

@@ -1,0 +1,332 @@
+//! ALAD training (alad/run.py): per step, one update of the three
+//! discriminators on a batch, then one update of the generator and the
+//! encoder on another batch (the reference's `trainx` and `trainx_copy`,
+//! shuffled independently), each with fresh z ~ N(0, 1).
+//!
+//! With z_gen = E(x), x_gen = G(z), rec_x = G(E(x)), rec_z = E(G(z)) and
+//! BCE(l, t) the mean sigmoid cross-entropy of logits l towards t:
+//! - discriminators (each its own Adam): BCE(D_xz(x, z_gen), 1) +
+//!   BCE(D_xz(x_gen, z), 0); BCE(D_xx(x, x), 1) + BCE(D_xx(x, rec_x), 0);
+//!   BCE(D_zz(z, z), 1) + BCE(D_zz(z, rec_z), 0); E and G are not updated.
+//! - generator: BCE(D_xz(x_gen, z), 1) + cycle; encoder:
+//!   BCE(D_xz(x, z_gen), 0) + cycle; with the discriminators' labels
+//!   flipped, cycle = BCE(D_xx(x, x), 0) + BCE(D_xx(x, rec_x), 1) +
+//!   BCE(D_zz(z, z), 0) + BCE(D_zz(z, rec_z), 1) (D_zz's terms only with
+//!   `dzz`). One backward pass of gen + enc + cycle gives both: the
+//!   generator's adversarial term does not depend on E nor the encoder's on
+//!   G. The discriminators are frozen copies.
+//! - after each update, the moving average (`ema_decay`) of the networks
+//!   used at test time (E, G, D_xx) moves (the reference keeps one per
+//!   network, D_xz and D_zz included, but never uses those two).
+//!
+//! Every forward of a step is in training mode: BatchNorm with batch
+//! statistics (and its running statistics updated, also by the forwards of
+//! the other networks' update, where TF runs a network's update ops only with
+//! its own optimiser), dropout with masks from the seeded dropout stream, one
+//! power iteration of spectral normalisation.
+//!
+//! Early stopping (`early_stop`, alad/run.py): after each epoch, the mean
+//! Features score of the held-out normal validation images under the averaged
+//! networks in eval mode; training stops once the best value is more than
+//! `patience` epochs old. As in the reference, the weights kept are the last
+//! ones (its log speaks of "weights from epoch k", but it saves the best
+//! checkpoint and then scores the session's current weights).
+
+use burn::module::Module;
+use burn::optim::{AdamConfig, GradientsParams, ModuleOptimizer};
+use burn::tensor::{Device, Tensor};
+
+use super::model::{
+    DiscriminatorXx, DiscriminatorXz, DiscriminatorZz, Dropout, Encoder, Generator, NetConfig,
+};
+use super::score::EvalNets;
+use crate::detector::{DetectorError, Phase, RunContext};
+use crate::nn::batch::PreparedImages;
+use crate::nn::ema::Ema;
+use crate::nn::init::stream;
+use crate::nn::layers::normal_noise;
+use crate::nn::loss::bce_with_logits;
+use crate::nn::train::{EpochMeter, check_finite, epoch_batches, steps_per_epoch};
+use crate::spec::methods::AladParams;
+
+/// Independent random streams of one fit, all derived from the job's seed.
+const STREAM_INIT: u64 = 0;
+const STREAM_SHUFFLE: u64 = 1;
+const STREAM_NOISE: u64 = 2;
+const STREAM_DROPOUT: u64 = 3;
+/// The held-out validation images (used by `mod.rs`).
+pub const STREAM_VALIDATION: u64 = 4;
+
+/// The losses of one step, as numbers.
+#[derive(Clone, Copy, Debug)]
+pub struct StepLosses {
+    /// D_xz + D_xx (+ D_zz).
+    pub discriminator: f32,
+    pub dxz: f32,
+    pub dxx: f32,
+    pub dzz: f32,
+    pub generator: f32,
+    pub encoder: f32,
+}
+
+/// The networks, optimisers and moving averages of a run in progress.
+pub struct Trainer {
+    pub net: NetConfig,
+    params: AladParams,
+    pub encoder: Encoder,
+    pub generator: Generator,
+    pub dxz: DiscriminatorXz,
+    pub dxx: DiscriminatorXx,
+    pub dzz: Option<DiscriminatorZz>,
+    opt_e: ModuleOptimizer,
+    opt_g: ModuleOptimizer,
+    opt_dxz: ModuleOptimizer,
+    opt_dxx: ModuleOptimizer,
+    opt_dzz: ModuleOptimizer,
+    ema_e: Ema,
+    ema_g: Ema,
+    ema_dxx: Ema,
+    noise: rand_chacha::ChaCha8Rng,
+    dropout: Dropout,
+    device: Device,
+}
+
+/// `a` frozen: its parameters take no gradient (running states are shared).
+fn frozen<M: Module>(a: &M) -> M {
+    a.clone().no_grad()
+}
+
+impl Trainer {
+    /// Fresh networks on `device` (made autodiff here), seeded by `seed`.
+    pub fn new(net: NetConfig, params: &AladParams, seed: u64, device: &Device) -> Trainer {
+        let device = device.clone().autodiff();
+        let mut init = stream(seed, STREAM_INIT);
+        let encoder = net.encoder(&mut init, &device);
+        let generator = net.generator(&mut init, &device);
+        let dxz = net.dxz(&mut init, &device);
+        let dxx = net.dxx(&mut init, &device);
+        let dzz = params.dzz.then(|| net.dzz(&mut init, &device));
+        let adam = AdamConfig::new()
+            .with_beta_1(params.beta1 as f32)
+            .with_beta_2(params.beta2 as f32)
+            .with_epsilon(1e-8);
+        let d = params.ema_decay;
+        Trainer {
+            ema_e: Ema::new(&encoder, d),
+            ema_g: Ema::new(&generator, d),
+            ema_dxx: Ema::new(&dxx, d),
+            net,
+            params: params.clone(),
+            encoder,
+            generator,
+            dxz,
+            dxx,
+            dzz,
+            opt_e: adam.init(),
+            opt_g: adam.init(),
+            opt_dxz: adam.init(),
+            opt_dxx: adam.init(),
+            opt_dzz: adam.init(),
+            noise: stream(seed, STREAM_NOISE),
+            dropout: Dropout {
+                rate: params.dropout,
+                rng: stream(seed, STREAM_DROPOUT),
+            },
+            device,
+        }
+    }
+
+    fn z(&mut self, n: usize) -> Tensor<2> {
+        normal_noise(n, self.net.latent, &mut self.noise, &self.device)
+    }
+
+    /// One discriminator update on the images `d_idx`, then one generator
+    /// and encoder update on the images `g_idx`.
+    pub fn step(
+        &mut self,
+        images: &PreparedImages,
+        d_idx: &[usize],
+        g_idx: &[usize],
+    ) -> StepLosses {
+        let (dxz, dxx, dzz) = self.discriminator_step(images, d_idx);
+        let (generator, encoder) = self.generator_step(images, g_idx);
+        StepLosses {
+            discriminator: dxz + dxx + dzz,
+            dxz,
+            dxx,
+            dzz,
+            generator,
+            encoder,
+        }
+    }
+
+    fn discriminator_step(&mut self, images: &PreparedImages, idx: &[usize]) -> (f32, f32, f32) {
+        let lr = self.params.lr;
+        let x = images.batch(idx, &self.device);
+        let z = self.z(idx.len());
+        let z_gen = self.encoder.forward(x.clone()).detach();
+        let x_gen = self.generator.forward(z.clone()).detach();
+        let rec_x = self.generator.forward(z_gen.clone()).detach();
+        let rec_z = self.encoder.forward(x_gen.clone()).detach();
+        let d = &mut self.dropout;
+
+        let (l_enc, _) = self.dxz.forward(x.clone(), z_gen, Some(&mut *d));
+        let (l_gen, _) = self.dxz.forward(x_gen, z.clone(), Some(&mut *d));
+        let loss_xz = bce_with_logits(l_enc, true) + bce_with_logits(l_gen, false);
+        let (real, _) = self.dxx.forward(x.clone(), x.clone(), Some(&mut *d));
+        let (fake, _) = self.dxx.forward(x, rec_x, Some(&mut *d));
+        let loss_xx = bce_with_logits(real, true) + bce_with_logits(fake, false);
+        let loss_zz = self.dzz.as_ref().map(|dzz| {
+            let real = dzz.forward(z.clone(), z.clone(), Some(&mut *d));
+            let fake = dzz.forward(z, rec_z, Some(&mut *d));
+            bce_with_logits(real, true) + bce_with_logits(fake, false)
+        });
+
+        let total = match &loss_zz {
+            Some(zz) => loss_xz.clone() + loss_xx.clone() + zz.clone(),
+            None => loss_xz.clone() + loss_xx.clone(),
+        };
+        let mut grads = total.backward();
+        let g_xz = GradientsParams::from_module(&mut grads, &self.dxz);
+        let g_xx = GradientsParams::from_module(&mut grads, &self.dxx);
+        self.dxz = self.opt_dxz.step(lr, self.dxz.clone(), g_xz);
+        self.dxx = self.opt_dxx.step(lr, self.dxx.clone(), g_xx);
+        if let Some(dzz) = self.dzz.take() {
+            let g_zz = GradientsParams::from_module(&mut grads, &dzz);
+            self.dzz = Some(self.opt_dzz.step(lr, dzz, g_zz));
+        }
+        self.ema_dxx.update(&self.dxx);
+        let value = |t: Tensor<1>| t.into_scalar::<f32>();
+        (value(loss_xz), value(loss_xx), loss_zz.map_or(0.0, value))
+    }
+
+    fn generator_step(&mut self, images: &PreparedImages, idx: &[usize]) -> (f32, f32) {
+        let lr = self.params.lr;
+        let x = images.batch(idx, &self.device);
+        let z = self.z(idx.len());
+        let z_gen = self.encoder.forward(x.clone());
+        let x_gen = self.generator.forward(z.clone());
+        let rec_x = self.generator.forward(z_gen.clone());
+        let rec_z = self.encoder.forward(x_gen.clone());
+        let (dxz, dxx) = (frozen(&self.dxz), frozen(&self.dxx));
+        let d = &mut self.dropout;
+
+        let (l_enc, _) = dxz.forward(x.clone(), z_gen, Some(&mut *d));
+        let (l_gen, _) = dxz.forward(x_gen, z.clone(), Some(&mut *d));
+        let gen_xz = bce_with_logits(l_gen, true);
+        let enc_xz = bce_with_logits(l_enc, false);
+        let (real, _) = dxx.forward(x.clone(), x.clone(), Some(&mut *d));
+        let (fake, _) = dxx.forward(x, rec_x, Some(&mut *d));
+        let mut cycle = bce_with_logits(real, false) + bce_with_logits(fake, true);
+        if let Some(dzz) = self.dzz.as_ref().map(frozen) {
+            let real = dzz.forward(z.clone(), z.clone(), Some(&mut *d));
+            let fake = dzz.forward(z, rec_z, Some(&mut *d));
+            cycle = cycle + bce_with_logits(real, false) + bce_with_logits(fake, true);
+        }
+        let loss_g = gen_xz.clone() + cycle.clone();
+        let loss_e = enc_xz.clone() + cycle.clone();
+
+        let mut grads = (gen_xz + enc_xz + cycle).backward();
+        let g_g = GradientsParams::from_module(&mut grads, &self.generator);
+        let g_e = GradientsParams::from_module(&mut grads, &self.encoder);
+        self.generator = self.opt_g.step(lr, self.generator.clone(), g_g);
+        self.encoder = self.opt_e.step(lr, self.encoder.clone(), g_e);
+        self.ema_g.update(&self.generator);
+        self.ema_e.update(&self.encoder);
+        (loss_g.into_scalar::<f32>(), loss_e.into_scalar::<f32>())
+    }
+
+    /// The current (not averaged) networks in eval mode: to compare with
+    /// the averaged ones.
+    pub fn live_nets(&self) -> EvalNets {
+        EvalNets {
+            encoder: self.encoder.valid(),
+            generator: self.generator.valid(),
+            dxx: self.dxx.valid(),
+        }
+    }
+
+    /// The averaged networks used at test time, in eval mode, on the
+    /// device without autodiff.
+    pub fn eval_nets(&self) -> EvalNets {
+        EvalNets {
+            encoder: self.ema_e.averaged(self.encoder.valid()),
+            generator: self.ema_g.averaged(self.generator.valid()),
+            dxx: self.ema_dxx.averaged(self.dxx.valid()),
+        }
+    }
+}
+
+/// Trains on `images` for the configured epochs (capped by `max_steps`,
+/// cut by early stopping on `validation` when given); returns the trainer
+/// holding the final networks and the number of epochs run.
+pub fn train(
+    images: &PreparedImages,
+    validation: Option<&PreparedImages>,
+    net: NetConfig,
+    params: &AladParams,
+    ctx: &RunContext,
+    device: &Device,
+) -> Result<(Trainer, usize), DetectorError> {
+    let n = images.len();
+    if n < 2 {
+        return Err(DetectorError::TooFewImages(n));
+    }
+    let per_epoch = steps_per_epoch(n, params.batch_size);
+    let total_steps = params.max_steps.map_or(params.epochs * per_epoch, |m| {
+        m.min(params.epochs * per_epoch)
+    });
+    let epochs = total_steps.div_ceil(per_epoch);
+    let mut trainer = Trainer::new(net, params, ctx.seed, device);
+    let mut shuffle = stream(ctx.seed, STREAM_SHUFFLE);
+    let eval_device = device.clone();
+    let mut best: Option<f64> = None;
+    let mut stale = 0;
+    let mut step = 0;
+    let mut ran = 0;
+    for epoch in 0..epochs {
+        let mut meter = EpochMeter::new(&["d", "g", "e"]);
+        let d_batches = epoch_batches(n, params.batch_size, &mut shuffle);
+        let g_batches = epoch_batches(n, params.batch_size, &mut shuffle);
+        for (d_idx, g_idx) in d_batches.iter().zip(&g_batches) {
+            if step == total_steps {
+                break;
+            }
+            ctx.check_cancel()?;
+            let l = trainer.step(images, d_idx, g_idx);
+            for (v, what) in [
+                (l.discriminator, "the discriminator loss"),
+                (l.generator, "the generator loss"),
+                (l.encoder, "the encoder loss"),
+            ] {
+                check_finite(v, epoch + 1, step + 1, what)?;
+            }
+            meter.add(&[l.discriminator, l.generator, l.encoder], d_idx.len());
+            step += 1;
+        }
+        ran = epoch + 1;
+        let mut info = meter.line();
+        if let Some(valid) = validation {
+            let v = trainer
+                .eval_nets()
+                .mean_features(valid, params.score_batch_size, &eval_device);
+            check_finite(v as f32, epoch + 1, step, "the validation score")?;
+            info.push_str(&format!(", valid {v:.4}"));
+            if best.is_none_or(|b| v < b) {
+                best = Some(v);
+                stale = 0;
+            } else {
+                stale += 1;
+            }
+        }
+        ctx.progress.phase(Phase::Training {
+            epoch: epoch + 1,
+            epochs,
+            info,
+        });
+        if stale > params.patience {
+            break;
+        }
+    }
+    Ok((trainer, ran))
+}
