@@ -645,3 +645,52 @@ fn scores_do_not_depend_on_the_thread_count() {
     assert_eq!(scores("3"), one);
     assert_eq!(scores("16"), one);
 }
+
+/// ALAD's four scores come from one scoring pass and are all stored; a sweep
+/// over the shown one runs one job per class and seed and gives one row per
+/// variant.
+#[test]
+fn a_sweep_over_alads_score_variants_scores_once() {
+    let d = tempfile::tempdir().unwrap();
+    let spec = write(
+        d.path(),
+        "alad.yaml",
+        "name: alad\ndataset: digits\nclasses: [0]\nseeds: [0]\nmethods:\n  - alad: {image_size: 8, latent: 4, encoder_width: 4, generator_width: 4, dxz_width: 4, dxx_width: 4, dzz_width: 4, batch_size: 32, early_stop: false, max_steps: 2, score: {sweep: [features, l1, logits]}}\n",
+    );
+    let s = spec.to_str().unwrap();
+    runner(d.path())
+        .args(["run", s])
+        .assert()
+        .success()
+        .stderr(predicate::str::contains(
+            "3 jobs: 0 cached, 1 ran, 0 failed, 2 shared a result",
+        ));
+    let scores = walk(&d.path().join("cache/objects/result"))
+        .into_iter()
+        .find(|p| p.ends_with("scores.csv"))
+        .unwrap();
+    let header = std::fs::read_to_string(scores).unwrap();
+    assert!(
+        header.starts_with("label,features,l1,l2,logits\n"),
+        "{header:.60}"
+    );
+    let table = std::fs::read_to_string(d.path().join("reports/alad/table.md")).unwrap();
+    let cells: Vec<&str> = ["features", "l1", "logits"]
+        .iter()
+        .map(|v| {
+            table
+                .lines()
+                .find(|l| l.contains(&format!("alad (score={v})")))
+                .unwrap_or_else(|| panic!("no row for {v}:\n{table}"))
+        })
+        .collect();
+    assert_ne!(
+        cells[0].split('|').nth(2),
+        cells[1].split('|').nth(2),
+        "{table}"
+    );
+    runner(d.path())
+        .args(["status", s])
+        .assert()
+        .stdout(predicate::str::contains("3 jobs: 3 done"));
+}
