@@ -202,7 +202,6 @@ mod tests {
         let before = t.classifier_loss_of_codes(mu.clone());
         let mined = t.mine(mu);
         let after = t.classifier_loss_of_codes(mined);
-        eprintln!("mining: before {before}, after {after}");
         assert!(after < before, "before {before}, after {after}");
     }
 
@@ -295,13 +294,15 @@ mod tests {
         crate::data::split(&ds, Protocol::OneClass, normal, 0, Limits::default()).expect("split")
     }
 
-    /// Digit 0 of the embedded digits as the normal class (8x8 upsampled
-    /// to 13x13), the nine others anomalous.
+    /// Digit 1 of the embedded digits as the normal class (8x8 upsampled to
+    /// 13x13), the nine others anomalous: 150 steps (about half a second)
+    /// give AUROC 0.996 (seed 0). Untrained (one step), the reconstruction
+    /// error ranks the thin ones as the most normal images of all: AUROC 0.02.
     #[test]
-    fn learns_digits_zero_as_the_normal_class() {
+    fn learns_digits_one_as_the_normal_class() {
         let cancel = AtomicBool::new(false);
         let c = ctx(0, &cancel, &NoProgress);
-        let split = digits_one_class(0);
+        let split = digits_one_class(1);
         let p = OcGanParams {
             depth: 1,
             latent: 8,
@@ -311,12 +312,12 @@ mod tests {
             batch_size: 32,
             epochs: 100,
             max_steps: Some(150),
+            lr: 1e-3,
             ..OcGanParams::default()
         };
         let model = OcGan::new(p).fit_model(&split.train, &c).expect("fit");
         let s = model.score(&split.test, &c).expect("score");
         let auc = crate::metrics::auroc(&split.test_is_anomaly, &s).expect("auroc");
-        eprintln!("AUROC {auc}");
-        assert!(auc > 0.8, "AUROC {auc}");
+        assert!(auc > 0.9, "AUROC {auc}");
     }
 }
