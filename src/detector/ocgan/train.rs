@@ -16,10 +16,10 @@
 //!    visual D: (BCE(D(x), 1) + BCE(D(De(eps)), 0)) / 2;
 //!    latent D_l: (BCE(D_l(u), 1) + BCE(D_l(z0), 0)) / 2;
 //!    classifier: (BCE(C(x0), 1) + BCE(C(De(eps)), 0)) / 2.
-//! 4. Auto-encoder: w_l BCE(D_l(En(x~)), 1) + BCE(D(De(tanh mu)), 1)
-//!    + lambda mean((x - De(En(x~)))^2) / 2, through D and D_l (updated in
-//!    3) without updating them. As in the reference, tanh is applied to mu
-//!    whether or not it was mined, so unmined codes lie in (-0.76, 0.76)
+//! 4. Auto-encoder: w_l BCE(D_l(En(x~)), 1) + BCE(D(De(tanh mu)), 1) +
+//!    lambda mean((x - De(En(x~)))^2) / 2, through D and D_l (as updated in
+//!    step 3) without updating them. As in the reference, tanh is applied to
+//!    mu whether or not it was mined, so unmined codes lie in (-0.76, 0.76)
 //!    here while D sees De(eps) with eps in (-1, 1).
 //!
 //! Decodings in steps 2-4 run in training mode (batch statistics, dropout),
