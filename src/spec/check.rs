@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use serde::Deserialize;
 use serde_yaml_ng::{Mapping, Value};
 
-use super::methods::{METHOD_NAMES, MethodConfig, PLANNED_METHODS};
+use super::methods::{METHOD_NAMES, MethodConfig};
 use super::{
     ClassRef, ClassSelection, DatasetSpec, Diagnostic, ExecutorSpec, Limits, MethodEntry, Protocol,
     Reference, ReportOptions, SourceMap, SpecError, ValidSpec, Variant, overrides,
@@ -456,16 +456,10 @@ fn check_methods(ck: &mut Checker, entries: Vec<Value>) -> Vec<MethodEntry> {
         };
         let at = format!("{at}.{name}");
         if MethodConfig::from_yaml(&name, Value::Null).is_none() {
-            let planned = if PLANNED_METHODS.contains(&name.as_str()) {
-                format!("`{name}` is part of the study but not implemented yet; ")
-            } else {
-                String::new()
-            };
-            let mut help = format!("{planned}the methods are: {}", names.join(", "));
-            if planned.is_empty()
-                && let Some(b) = names
-                    .iter()
-                    .find(|n| strsim::damerau_levenshtein(n, &name) <= 2)
+            let mut help = format!("the methods are: {}", names.join(", "));
+            if let Some(b) = names
+                .iter()
+                .find(|n| strsim::damerau_levenshtein(n, &name) <= 2)
             {
                 help = format!("did you mean `{b}`? {help}");
             }

@@ -129,10 +129,6 @@ fn bad_specs_have_clear_messages() {
             "name: x\ndataset: mnist\nmethods:\n  - kde: {}\n  - ganomally: {}\n",
         ),
         (
-            "planned_method",
-            "name: x\ndataset: mnist\nmethods:\n  - ocgan: {}\n",
-        ),
-        (
             "unknown_param",
             "name: x\ndataset: mnist\nmethods:\n  - kde: {}\n  - kde: {}\n  - ganomaly:\n      w_cn: 10\n",
         ),
