@@ -540,6 +540,24 @@ mod tests {
         assert!(e.contains("runner data fetch mnist"), "{e}");
     }
 
+    /// Debian's `dataset-fashion-mnist` gzips the official files anew: the
+    /// copy is accepted by its content (CI installs the package).
+    #[test]
+    fn real_fashion_mnist_loads_from_the_system_package() {
+        let Some(l) = real_data("fashion-mnist") else {
+            return;
+        };
+        let ds = super::super::load(&l).unwrap();
+        assert_eq!(ds.train.class_counts(10), vec![6000; 10]);
+        assert_eq!(ds.test.class_counts(10), vec![1000; 10]);
+        assert_eq!(&ds.train.labels[..10], &[9, 0, 0, 3, 0, 2, 7, 2, 5, 5]);
+        assert_eq!(&ds.test.labels[..10], &[9, 2, 1, 1, 6, 1, 4, 6, 5, 7]);
+        assert_eq!(
+            (ds.train.height, ds.train.width, ds.train.channels),
+            (28, 28, 1)
+        );
+    }
+
     #[test]
     fn real_mnist_verifies_and_gives_table_1_counts() {
         let t0 = std::time::Instant::now();
