@@ -42,11 +42,27 @@ pub(super) fn exec(cli: &Cli, a: &SpecArgs) -> anyhow::Result<u8> {
             job.seed
         );
     }
+    // jobs that differ only in the shown score variant share one result
+    let to_run = match &store {
+        Some(s) => plan.pending(s).len(),
+        None => {
+            let mut keys: Vec<_> = plan.jobs.iter().map(|j| j.key).collect();
+            keys.sort();
+            keys.dedup();
+            keys.len()
+        }
+    };
+    let shared = plan.jobs.len() - cached - to_run;
+    let shared = if shared > 0 {
+        format!(", {shared} share a result")
+    } else {
+        String::new()
+    };
     println!(
-        "{} jobs ({} cached, {} to run) on {} [{}]",
+        "{} jobs ({} cached, {} to run{shared}) on {} [{}]",
         plan.jobs.len(),
         cached,
-        plan.jobs.len() - cached,
+        to_run,
         plan.dataset.name,
         &plan.dataset.digest[..plan.dataset.digest.len().min(12)]
     );
