@@ -71,6 +71,29 @@ fn cells(line: &str) -> Vec<String> {
     out.iter().map(|c| c.trim().to_string()).collect()
 }
 
+/// One table cell: a `mean ± spread` cell puts its spread on a second, smaller
+/// line, so that a table of ten classes fits a laptop screen and a page.
+fn cell_html(c: &str) -> String {
+    match c.split_once(" ± ") {
+        Some((mean, spread)) => {
+            // keep bold marks around the pair on the mean
+            let (open, close) = if mean.starts_with("**") && spread.ends_with("**") {
+                ("**", "**")
+            } else {
+                ("", "")
+            };
+            let mean = mean.trim_start_matches("**");
+            let spread = spread.trim_end_matches("**");
+            format!(
+                "{}<span class=\"spread\"> ± {}</span>",
+                inline(&format!("{open}{mean}{close}")),
+                inline(spread)
+            )
+        }
+        None => inline(c),
+    }
+}
+
 /// The Markdown the report writes, as HTML (headings shifted down by `shift`).
 pub fn markdown_to_html(md: &str, shift: usize) -> String {
     let mut out = String::new();
@@ -114,7 +137,7 @@ pub fn markdown_to_html(md: &str, shift: usize) -> String {
                 for (j, c) in r.iter().enumerate() {
                     let class = align.get(j).copied().unwrap_or("text");
                     let tag = if j == 0 { "th" } else { "td" };
-                    let _ = write!(out, "<{tag} class=\"{class}\">{}</{tag}>", inline(c));
+                    let _ = write!(out, "<{tag} class=\"{class}\">{}</{tag}>", cell_html(c));
                 }
                 out.push_str("</tr>\n");
             }
@@ -164,6 +187,7 @@ table { border-collapse: collapse; margin: .4rem 0 .8rem; font-variant-numeric: 
 th, td { border: 1px solid #d6d6d6; padding: .25rem .55rem; }
 thead th { background: #f3f4f6; }
 .num { text-align: right; white-space: nowrap; }
+.spread { display: block; font-size: .78em; color: #555; line-height: 1.2; }
 .text { text-align: left; }
 tbody th { font-weight: 600; background: #fafafa; }
 blockquote { margin: .6rem 0; padding: .4rem .8rem; border-left: 4px solid #9aa5b1; background: #f6f8fa; }
@@ -508,8 +532,8 @@ mod tests {
         assert!(html.contains("<p>Some <code>code</code> and <strong>bold</strong>.</p>"));
         assert!(html.contains("<th class=\"num\">a|b</th>"), "{html}");
         assert!(html.contains(
-            "<tr><th class=\"text\">kde</th><td class=\"num\"><strong>0.900 ± 0.100</strong></td>\
-             <td class=\"num\">—</td></tr>"
+            "<tr><th class=\"text\">kde</th><td class=\"num\"><strong>0.900</strong>\
+             <span class=\"spread\"> ± 0.100</span></td><td class=\"num\">—</td></tr>"
         ));
         assert!(html.contains("<blockquote>a &lt;quote&gt;</blockquote>"));
         assert!(html.contains("<li>one</li>\n<li>two</li>"));
