@@ -381,7 +381,10 @@ mod tests {
         let html = read(&summary, "index.html");
         assert!(html.starts_with("<!DOCTYPE html>"));
         // the AUROC table with intervals and best marks, the reference, the tests
-        assert!(html.contains("<strong>0.846 ± 0.095</strong>"), "{html}");
+        assert!(
+            html.contains("<strong>0.846</strong><span class=\"spread\"> ± 0.095</span>"),
+            "{html}"
+        );
         assert!(html.contains("vs reference"));
         assert!(html.contains("is A better than B?"));
         // every image is a file beside the page

@@ -92,6 +92,22 @@ fn gc_keeps_only_listed_keys() {
 }
 
 #[test]
+fn gc_never_removes_an_object_being_written() {
+    let (_d, s) = store();
+    let k = Key::of("model", &json!(3));
+    let pending = s.begin(ObjectKind::Model, &k).unwrap();
+    fs::write(pending.dir().join("weights.bin"), "w").unwrap();
+    // nothing is kept: every stored object may go, the one being written stays
+    let sum = s.gc(&HashSet::new()).unwrap();
+    assert_eq!(sum.removed, 0);
+    assert!(pending.dir().join("weights.bin").is_file());
+    pending
+        .commit(json!({}), "cpu", now_rfc3339(), BTreeMap::new())
+        .unwrap();
+    assert_eq!(s.state(ObjectKind::Model, &k), ObjectState::Intact);
+}
+
+#[test]
 fn failures_are_recorded_and_cleared() {
     let (_d, s) = store();
     let k = Key::of("result", &json!(5));
