@@ -37,13 +37,14 @@ pub(super) fn exec(cli: &Cli, a: &RunArgs) -> anyhow::Result<u8> {
     let workers = a.jobs.unwrap_or_else(num_cpus::get).max(1);
     let cancel = Arc::new(AtomicBool::new(false));
     install_ctrlc(cancel.clone());
-    let pending = plan.pending(&store).len();
+    let standing = plan.standing(&store);
+    let pending = standing.pending.len();
     if !cli.quiet {
         eprintln!(
             "{}: {} jobs, {} cached, {} to run with {} worker(s) on {}",
             spec.name,
             plan.jobs.len(),
-            plan.cached(&store),
+            standing.cached,
             pending,
             workers.min(pending.max(1)),
             a.device
@@ -58,7 +59,7 @@ pub(super) fn exec(cli: &Cli, a: &RunArgs) -> anyhow::Result<u8> {
         workers,
         runner: JobEnv::new(store.clone(), data, a.device),
     };
-    let summary = schedule::run(&plan, &store, &executor, &control)?;
+    let summary = schedule::run_standing(&plan, &standing, &executor, &control)?;
     finish_run(cli, a, &plan, &store, &summary)
 }
 
@@ -99,13 +100,14 @@ fn run_slurm(
         config.binary =
             std::path::absolute(bin).with_context(|| format!("--runner-bin {}", bin.display()))?;
     }
-    let pending = plan.pending(store).len();
+    let standing = plan.standing(store);
+    let pending = standing.pending.len();
     if !cli.quiet {
         eprintln!(
             "{}: {} jobs, {} cached, {} to submit to Slurm (device {})",
             plan.spec.name,
             plan.jobs.len(),
-            plan.cached(store),
+            standing.cached,
             pending,
             a.device
         );
@@ -118,7 +120,7 @@ fn run_slurm(
         progress: ProgressUi::new(pending, !cli.quiet && !a.slurm.detach),
     };
     let executor = SlurmExecutor::new(store.clone(), config);
-    let summary = schedule::run(plan, store, &executor, &control)?;
+    let summary = schedule::run_standing(plan, &standing, &executor, &control)?;
     if a.slurm.detach {
         let subs = executor
             .submitted

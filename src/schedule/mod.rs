@@ -15,7 +15,7 @@ use crate::store::{JobResult, Store};
 
 pub use executor::{Control, Executor, JobRunner, LocalExecutor};
 pub use job::Job;
-pub use plan::{JobState, Plan};
+pub use plan::{JobState, Plan, Standing};
 
 #[derive(Debug, Error)]
 pub enum ScheduleError {
@@ -97,12 +97,22 @@ pub fn run(
     executor: &dyn Executor,
     control: &Control,
 ) -> Result<RunSummary, ScheduleError> {
-    let pending: Vec<Job> = plan.pending(store).into_iter().cloned().collect();
-    // Jobs beyond the pending ones that share their results.
-    let shared = plan.jobs.len() - plan.cached(store) - pending.len();
+    run_standing(plan, &plan.standing(store), executor, control)
+}
+
+/// [`run`] for a plan whose standing in the store was just looked up (the
+/// caller showed it already).
+pub fn run_standing(
+    plan: &Plan,
+    standing: &Standing,
+    executor: &dyn Executor,
+    control: &Control,
+) -> Result<RunSummary, ScheduleError> {
+    let pending: Vec<Job> = standing.pending.iter().map(|&j| j.clone()).collect();
+    let shared = standing.shared;
     let mut summary = RunSummary {
         total: plan.jobs.len(),
-        cached: plan.cached(store),
+        cached: standing.cached,
         ..Default::default()
     };
     if pending.is_empty() {

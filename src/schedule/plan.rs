@@ -25,6 +25,17 @@ pub struct Plan {
     pub jobs: Vec<Job>,
 }
 
+/// Where a plan stands in the store (see [`Plan::standing`]).
+#[derive(Debug)]
+pub struct Standing<'a> {
+    /// The jobs to run, one per result key, in plan order.
+    pub pending: Vec<&'a Job>,
+    /// Jobs whose result is in the store.
+    pub cached: usize,
+    /// Jobs that get the result of a pending job with the same key.
+    pub shared: usize,
+}
+
 /// Where a job stands in the store.
 #[derive(Clone, Debug, PartialEq)]
 pub enum JobState {
@@ -91,20 +102,33 @@ impl Plan {
     /// which stored score variant they report (ALAD's `score`) share one
     /// result, computed once.
     pub fn pending(&self, store: &Store) -> Vec<&Job> {
-        let mut seen = std::collections::HashSet::new();
-        self.jobs
-            .iter()
-            .filter(|j| store.state(ObjectKind::Result, &j.key) != ObjectState::Intact)
-            .filter(|j| seen.insert(j.key))
-            .collect()
+        self.standing(store).pending
     }
 
     /// How many jobs have an intact result in the store already.
     pub fn cached(&self, store: &Store) -> usize {
-        self.jobs
-            .iter()
-            .filter(|j| store.state(ObjectKind::Result, &j.key) == ObjectState::Intact)
-            .count()
+        self.standing(store).cached
+    }
+
+    /// Where the plan stands in the store, with one digest check per stored
+    /// result: the pending jobs (see [`Plan::pending`]) and the cached count.
+    pub fn standing(&self, store: &Store) -> Standing<'_> {
+        let mut seen = std::collections::HashSet::new();
+        let mut out = Standing {
+            pending: Vec::new(),
+            cached: 0,
+            shared: 0,
+        };
+        for j in &self.jobs {
+            if store.state(ObjectKind::Result, &j.key) == ObjectState::Intact {
+                out.cached += 1;
+            } else if seen.insert(j.key) {
+                out.pending.push(j);
+            } else {
+                out.shared += 1;
+            }
+        }
+        out
     }
 
     /// The state of each job in the store, in plan order.
