@@ -72,7 +72,6 @@ pub fn forget(path: &Path) {
 }
 
 /// md5 (hex) of bytes in memory.
-#[cfg(test)]
 pub fn md5_hex(bytes: &[u8]) -> String {
     hex::encode(Md5::digest(bytes))
 }
