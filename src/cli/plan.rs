@@ -15,6 +15,8 @@ pub(super) fn exec(cli: &Cli, a: &SpecArgs) -> anyhow::Result<u8> {
         None
     };
     let mut cached = 0;
+    // jobs that differ only in the shown score variant share one result
+    let mut to_run = std::collections::HashSet::new();
     println!(
         "{:<16}  {:<28}  {:<16}  {:>4}  {:<7}",
         "key", "method", "class", "seed", "state"
@@ -28,7 +30,11 @@ pub(super) fn exec(cli: &Cli, a: &SpecArgs) -> anyhow::Result<u8> {
         };
         let hit = intact(ObjectKind::Result, &job.key);
         let model = intact(ObjectKind::Model, &job.model_key);
-        cached += hit as usize;
+        if hit {
+            cached += 1;
+        } else {
+            to_run.insert(job.key);
+        }
         let state = match (hit, model) {
             (true, _) => "cached",
             (false, true) => "rescore",
@@ -42,16 +48,7 @@ pub(super) fn exec(cli: &Cli, a: &SpecArgs) -> anyhow::Result<u8> {
             job.seed
         );
     }
-    // jobs that differ only in the shown score variant share one result
-    let to_run = match &store {
-        Some(s) => plan.pending(s).len(),
-        None => {
-            let mut keys: Vec<_> = plan.jobs.iter().map(|j| j.key).collect();
-            keys.sort();
-            keys.dedup();
-            keys.len()
-        }
-    };
+    let to_run = to_run.len();
     let shared = plan.jobs.len() - cached - to_run;
     let shared = if shared > 0 {
         format!(", {shared} share a result")

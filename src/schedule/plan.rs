@@ -97,21 +97,11 @@ impl Plan {
         })
     }
 
-    /// The jobs that have no intact result in the store yet (absent or
+    /// Where the plan stands in the store, with one digest check per stored
+    /// result. Pending are the jobs without an intact result (absent or
     /// corrupt), in plan order, one per result key: jobs that differ only in
     /// which stored score variant they report (ALAD's `score`) share one
     /// result, computed once.
-    pub fn pending(&self, store: &Store) -> Vec<&Job> {
-        self.standing(store).pending
-    }
-
-    /// How many jobs have an intact result in the store already.
-    pub fn cached(&self, store: &Store) -> usize {
-        self.standing(store).cached
-    }
-
-    /// Where the plan stands in the store, with one digest check per stored
-    /// result: the pending jobs (see [`Plan::pending`]) and the cached count.
     pub fn standing(&self, store: &Store) -> Standing<'_> {
         let mut seen = std::collections::HashSet::new();
         let mut out = Standing {

@@ -137,8 +137,11 @@ fn jobs_sharing_a_result_run_once() {
     twin.label = "kde (score=other)".into();
     plan.jobs.insert(2, twin);
     store_result(&store, &plan.jobs[0]);
-    assert_eq!(plan.pending(&store).len(), 11);
-    assert_eq!(plan.cached(&store), 1);
+    let standing = plan.standing(&store);
+    assert_eq!(
+        (standing.pending.len(), standing.cached, standing.shared),
+        (11, 1, 1)
+    );
     let ex = LocalExecutor {
         workers: 1,
         runner: Mock {
