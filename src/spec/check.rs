@@ -1,17 +1,19 @@
 //! Turning spec text into a [`ValidSpec`]: YAML syntax, types, unknown keys
-//! (with the nearest valid key), ranges, sweeps and duplicate jobs.
+//! (with the nearest valid key), ranges; the `methods:` list (sweeps,
+//! duplicate jobs, the job limit) in [`entries`].
 
-use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
-use serde_yaml_ng::{Mapping, Value};
+use serde_yaml_ng::Value;
 
-use super::methods::{METHOD_NAMES, MethodConfig};
 use super::{
-    ClassRef, ClassSelection, DatasetSpec, Diagnostic, ExecutorSpec, Limits, MethodEntry, Protocol,
-    Reference, ReportOptions, SourceMap, SpecError, ValidSpec, Variant, overrides,
+    ClassRef, ClassSelection, DatasetSpec, Diagnostic, ExecutorSpec, Limits, Protocol, Reference,
+    ReportOptions, SourceMap, SpecError, ValidSpec, overrides,
 };
+
+mod entries;
+use entries::check_methods;
 
 /// The top-level keys of a spec (kept in sync with `RawSpec`).
 pub(crate) const TOP_KEYS: &[&str] = &[
@@ -177,15 +179,6 @@ pub(crate) fn suggest(unknown: &str, valid: &[String]) -> String {
         Some(b) => format!("did you mean `{b}`? valid keys: {list}"),
         None => format!("valid keys: {list}"),
     }
-}
-
-/// A swept value: `{sweep: [a, b]}`.
-fn sweep_values(v: &Value) -> Option<&Value> {
-    let Value::Mapping(m) = v else { return None };
-    if m.len() != 1 {
-        return None;
-    }
-    m.get("sweep")
 }
 
 /// A short text form of a YAML scalar, for labels.
@@ -415,225 +408,6 @@ fn check_classes(ck: &mut Checker, v: Option<Value>) -> ClassSelection {
             ClassSelection::All
         }
     }
-}
-
-fn check_methods(ck: &mut Checker, entries: Vec<Value>) -> Vec<MethodEntry> {
-    let names: Vec<String> = METHOD_NAMES.iter().map(|s| s.to_string()).collect();
-    if entries.is_empty() {
-        ck.push(
-            "methods",
-            "no methods listed",
-            Some(format!("add one of: {}", names.join(", "))),
-        );
-    }
-    let mut out: Vec<MethodEntry> = Vec::new();
-    for (index, entry) in entries.into_iter().enumerate() {
-        let at = format!("methods[{index}]");
-        let (name, params) = match entry {
-            Value::String(name) => (name, Value::Null),
-            Value::Mapping(m) if m.len() == 1 => {
-                let (k, v) = m.into_iter().next().expect("one entry");
-                match k {
-                    Value::String(k) => (k, v),
-                    other => {
-                        ck.push(
-                            &at,
-                            format!("a method name must be text, got {}", show_value(&other)),
-                            None,
-                        );
-                        continue;
-                    }
-                }
-            }
-            _ => {
-                ck.push(
-                    &at,
-                    "expected `- method: {params}` (one method per list item)",
-                    Some("e.g. `- ganomaly: {w_con: 50}`".into()),
-                );
-                continue;
-            }
-        };
-        let at = format!("{at}.{name}");
-        if MethodConfig::from_yaml(&name, Value::Null).is_none() {
-            let mut help = format!("the methods are: {}", names.join(", "));
-            if let Some(b) = names
-                .iter()
-                .find(|n| strsim::damerau_levenshtein(n, &name) <= 2)
-            {
-                help = format!("did you mean `{b}`? {help}");
-            }
-            ck.push(&at, format!("unknown method `{name}`"), Some(help));
-            continue;
-        }
-        let params = match params {
-            Value::Null => Mapping::new(),
-            Value::Mapping(m) => m,
-            other => {
-                ck.push(
-                    &at,
-                    format!(
-                        "expected a mapping of parameters, got {}",
-                        show_value(&other)
-                    ),
-                    None,
-                );
-                continue;
-            }
-        };
-        let Some(variants) = expand_sweeps(ck, &at, &name, params) else {
-            continue;
-        };
-        out.push(MethodEntry {
-            index,
-            name,
-            variants,
-        });
-    }
-    // Two variants with the same resolved parameters would be the same jobs twice.
-    let mut seen: std::collections::HashMap<String, String> = Default::default();
-    let mut dups = Vec::new();
-    for e in &out {
-        for v in &e.variants {
-            let at = format!("methods[{}].{}", e.index, e.name);
-            match seen.entry(canonical(&v.config)) {
-                std::collections::hash_map::Entry::Occupied(first) => {
-                    dups.push((at, v.label(), first.get().clone()));
-                }
-                std::collections::hash_map::Entry::Vacant(slot) => {
-                    slot.insert(at);
-                }
-            }
-        }
-    }
-    for (at, label, first) in dups {
-        ck.push(
-            &at,
-            format!("duplicate jobs: `{label}` resolves to the same parameters as `{first}`"),
-            Some("remove one, or change a parameter (defaults count as written)".into()),
-        );
-    }
-    out
-}
-
-/// Expands `{sweep: [...]}` values into one parameter mapping per combination,
-/// parses and checks each.
-fn expand_sweeps(ck: &mut Checker, at: &str, name: &str, params: Mapping) -> Option<Vec<Variant>> {
-    let mut fixed = Mapping::new();
-    let mut dims: Vec<(String, Vec<Value>)> = Vec::new();
-    let mut ok = true;
-    for (k, v) in params {
-        let key = show_value(&k);
-        if let Some(values) = sweep_values(&v) {
-            match values {
-                Value::Sequence(vals) if !vals.is_empty() => dims.push((key, vals.clone())),
-                _ => {
-                    ck.push(
-                        &format!("{at}.{key}.sweep"),
-                        "a sweep needs a non-empty list of values",
-                        Some(format!("e.g. `{key}: {{sweep: [10, 50]}}`")),
-                    );
-                    ok = false;
-                }
-            }
-        } else {
-            fixed.insert(k, v);
-        }
-    }
-    if !ok {
-        return None;
-    }
-    let count = dims
-        .iter()
-        .fold(1usize, |n, (_, values)| n.saturating_mul(values.len()));
-    let max = super::grid::max_jobs();
-    if count > max {
-        ck.push(
-            at,
-            format!(
-                "the sweeps of `{name}` expand to {} variants, more than the limit of {max} jobs",
-                show_count(count)
-            ),
-            Some(format!(
-                "sweep fewer values, or raise the limit with the environment variable {}=N",
-                super::grid::MAX_JOBS_VAR
-            )),
-        );
-        return None;
-    }
-    let mut combos: Vec<(Mapping, BTreeMap<String, String>)> = vec![(fixed, BTreeMap::new())];
-    for (key, values) in &dims {
-        let mut next = Vec::with_capacity(combos.len() * values.len());
-        for (m, labels) in &combos {
-            for v in values {
-                let mut m = m.clone();
-                m.insert(Value::String(key.clone()), v.clone());
-                let mut labels = labels.clone();
-                labels.insert(key.clone(), show_value(v));
-                next.push((m, labels));
-            }
-        }
-        combos = next;
-    }
-    let valid_keys = MethodConfig::field_names(name);
-    let mut variants = Vec::new();
-    let mut seen = std::collections::HashSet::new();
-    for (m, sweep) in combos {
-        let parsed = MethodConfig::from_yaml(name, Value::Mapping(m))?;
-        match parsed {
-            Ok(config) => {
-                let problems = config.check();
-                if problems.is_empty() {
-                    if seen.insert(canonical(&config)) {
-                        variants.push(Variant { config, sweep });
-                    } else {
-                        ck.push(
-                            at,
-                            format!(
-                                "duplicate jobs: the sweep gives `{}` twice",
-                                Variant { config, sweep }.label()
-                            ),
-                            None,
-                        );
-                        return None;
-                    }
-                } else {
-                    for p in problems {
-                        let swept = if sweep.contains_key(p.field) {
-                            ".sweep"
-                        } else {
-                            ""
-                        };
-                        ck.push(&format!("{at}.{}{swept}", p.field), p.message, None);
-                    }
-                    return None;
-                }
-            }
-            Err(e) => {
-                ck.serde_problem(at, e, &valid_keys);
-                return None;
-            }
-        }
-    }
-    Some(variants)
-}
-
-/// A method configuration as one comparable string (its JSON).
-fn canonical(config: &MethodConfig) -> String {
-    serde_json::to_string(config).unwrap_or_default()
-}
-
-/// `30,000,000`.
-fn show_count(n: usize) -> String {
-    let digits = n.to_string();
-    let mut out = String::new();
-    for (i, c) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i).is_multiple_of(3) {
-            out.push(',');
-        }
-        out.push(c);
-    }
-    out
 }
 
 fn load_reference(ck: &mut Checker, path: &Path) -> Option<Reference> {
