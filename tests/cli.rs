@@ -17,6 +17,17 @@ fn runner(dir: &Path) -> Command {
     c
 }
 
+/// The `runner` binary in `dir` as a plain process (to spawn and kill), with
+/// the environment of [`runner`].
+fn runner_process(dir: &Path) -> std::process::Command {
+    let mut c = std::process::Command::new(assert_cmd::cargo::cargo_bin("runner"));
+    c.current_dir(dir)
+        .env_remove("RUNNER_STORE")
+        .env_remove("RUNNER_DATA")
+        .env("NO_COLOR", "1");
+    c
+}
+
 fn repo() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
@@ -426,12 +437,8 @@ fn two_runners_on_one_store_run_each_job_once() {
         "ten.yaml",
         "name: ten\ndataset: digits\nclasses: [0, 1, 2, 3]\nseeds: [0]\nmethods:\n  - kde: {bandwidth_count: 4}\n",
     );
-    let bin = assert_cmd::cargo::cargo_bin("runner");
     let start = |out: &str| {
-        std::process::Command::new(&bin)
-            .current_dir(d.path())
-            .env_remove("RUNNER_STORE")
-            .env("NO_COLOR", "1")
+        runner_process(d.path())
             .args(["run", "-j", "1", "--out", out, spec.to_str().unwrap()])
             .stdout(std::process::Stdio::piped())
             .stderr(std::process::Stdio::piped())
@@ -481,12 +488,8 @@ fn killed_at_any_moment_a_rerun_finishes_and_loses_nothing() {
     let d = tempfile::tempdir().unwrap();
     let spec = write(d.path(), "kill.yaml", KILL_SPEC);
     let spec = spec.to_str().unwrap();
-    let bin = assert_cmd::cargo::cargo_bin("runner");
     let run_in = |dir: &Path| {
-        std::process::Command::new(&bin)
-            .current_dir(dir)
-            .env_remove("RUNNER_STORE")
-            .env("NO_COLOR", "1")
+        runner_process(dir)
             .args(["run", "-j", "2", spec])
             .stdout(std::process::Stdio::null())
             .stderr(std::process::Stdio::piped())
@@ -523,10 +526,7 @@ fn killed_at_any_moment_a_rerun_finishes_and_loses_nothing() {
         let _ = child.wait();
         let done_before = results(&dir);
         killed_with.push(done_before);
-        let out = std::process::Command::new(&bin)
-            .current_dir(&dir)
-            .env_remove("RUNNER_STORE")
-            .env("NO_COLOR", "1")
+        let out = runner(&dir)
             .args(["run", "-j", "2", spec])
             .output()
             .unwrap();
