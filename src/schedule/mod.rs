@@ -109,10 +109,10 @@ pub fn run_standing(
     control: &Control,
 ) -> Result<RunSummary, ScheduleError> {
     let pending: Vec<Job> = standing.pending.iter().map(|&j| j.clone()).collect();
-    let shared = standing.shared;
     let mut summary = RunSummary {
         total: plan.jobs.len(),
         cached: standing.cached,
+        shared: standing.shared,
         ..Default::default()
     };
     if pending.is_empty() {
@@ -146,7 +146,6 @@ pub fn run_standing(
     })?;
     progress.finish();
     summary.not_run = pending.len() - summary.succeeded - summary.elsewhere - summary.failed.len();
-    summary.shared = shared;
     summary.cancelled = control.cancel.load(std::sync::atomic::Ordering::SeqCst);
     Ok(summary)
 }
