@@ -447,10 +447,13 @@ fn two_runners_on_one_store_run_each_job_once() {
     };
     let (a, b) = (start("ra"), start("rb"));
     let (a, b) = (a.wait_with_output().unwrap(), b.wait_with_output().unwrap());
-    assert!(a.status.success() && b.status.success());
     let (ea, eb) = (
         String::from_utf8_lossy(&a.stderr),
         String::from_utf8_lossy(&b.stderr),
+    );
+    assert!(
+        a.status.success() && b.status.success(),
+        "a:\n{ea}\nb:\n{eb}"
     );
     let (ran_a, other_a, cached_a) = run_counts(&ea);
     let (ran_b, other_b, cached_b) = run_counts(&eb);

@@ -242,7 +242,19 @@ impl Store {
                 });
             }
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-                fs::write(&vfile, format!("{STORE_VERSION}\n")).map_err(io_err(&vfile))?;
+                // Published whole (temp file, then a rename that never
+                // replaces): a runner opening the new store at the same time
+                // never reads a half-written version, and the first one stays.
+                let tmp = root.join("tmp");
+                let mut f = tempfile::NamedTempFile::new_in(&tmp).map_err(io_err(&tmp))?;
+                f.write_all(format!("{STORE_VERSION}\n").as_bytes())
+                    .map_err(io_err(&vfile))?;
+                if let Err(e) = f.persist_noclobber(&vfile) {
+                    if e.error.kind() != std::io::ErrorKind::AlreadyExists {
+                        return Err(io_err(&vfile)(e.error));
+                    }
+                    return Store::open(root);
+                }
             }
             Err(e) => return Err(io_err(&vfile)(e)),
         }

@@ -171,6 +171,26 @@ fn a_lock_whose_holder_is_gone_is_taken_over_at_once() {
     assert!(!path.exists(), "dropping the lock removes it");
 }
 
+/// Runners opening a new store at the same moment all succeed (the version
+/// file is never seen half-written) and agree on its version.
+#[test]
+fn a_new_store_opened_at_once_by_many_runners() {
+    for _ in 0..100 {
+        let d = tempfile::tempdir().unwrap();
+        let go = std::sync::Barrier::new(8);
+        std::thread::scope(|s| {
+            for _ in 0..8 {
+                s.spawn(|| {
+                    go.wait();
+                    Store::open(d.path()).expect("every opener succeeds");
+                });
+            }
+        });
+        let v = fs::read_to_string(d.path().join("STORE_VERSION")).unwrap();
+        assert_eq!(v.trim(), STORE_VERSION.to_string());
+    }
+}
+
 #[test]
 fn store_of_another_version_is_refused() {
     let d = tempfile::tempdir().unwrap();
