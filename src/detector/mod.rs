@@ -18,6 +18,8 @@ use crate::data::ImageSet;
 use crate::device::DeviceChoice;
 use crate::spec::MethodConfig;
 
+pub use crate::nn::checkpoint::{CheckpointPlan, CheckpointPolicy};
+
 pub mod stored;
 #[cfg(test)]
 pub mod testutil;
@@ -97,6 +99,9 @@ pub struct RunContext<'a> {
     pub progress: &'a dyn Progress,
     /// Set when the user asked to stop (Ctrl-C): return `DetectorError::Cancelled` soon.
     pub cancel: &'a AtomicBool,
+    /// Where and how often training saves its state (`None`: never), and
+    /// where a killed job's training resumes from.
+    pub checkpoint: Option<CheckpointPlan>,
 }
 
 impl RunContext<'_> {

@@ -133,6 +133,7 @@ mod tests {
             device: DeviceChoice::Cpu,
             progress: &NoProgress,
             cancel: &cancel,
+            checkpoint: None,
         };
         let mut sizes = Vec::new();
         let s = score_in_batches(7, 3, &ctx, |idx| {

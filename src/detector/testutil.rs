@@ -22,6 +22,7 @@ pub fn ctx<'a>(seed: u64, cancel: &'a AtomicBool, progress: &'a dyn Progress) ->
         device: DeviceChoice::Cpu,
         progress,
         cancel,
+        checkpoint: None,
     }
 }
 
@@ -122,4 +123,100 @@ pub fn assert_diverges(det: &dyn Detector, train: &ImageSet) {
         Err(e) => panic!("unexpected error {e}"),
         Ok(_) => panic!("the fit did not diverge"),
     }
+}
+
+/// Asks to stop once training reports epoch `after` (as a kill would, but
+/// at a known moment): the fit returns `Cancelled` at its next step.
+struct StopAfterEpoch<'a> {
+    after: usize,
+    cancel: &'a AtomicBool,
+    first_epoch: Mutex<Option<usize>>,
+}
+
+impl Progress for StopAfterEpoch<'_> {
+    fn phase(&self, phase: Phase) {
+        if let Phase::Training { epoch, .. } = phase {
+            self.first_epoch.lock().expect("lock").get_or_insert(epoch);
+            if epoch == self.after {
+                self.cancel
+                    .store(true, std::sync::atomic::Ordering::Relaxed);
+            }
+        }
+    }
+}
+
+/// What every GAN promises about checkpoints: a training stopped after
+/// epoch `stop_after` (checkpoints after every epoch) and then run again
+/// resumes at epoch `stop_after + 1` and ends with the scores of a training
+/// never stopped, bit for bit; without checkpoints it starts over.
+pub fn assert_resume_is_bit_identical(
+    det: &dyn Detector,
+    train: &ImageSet,
+    test: &ImageSet,
+    stop_after: usize,
+) {
+    use super::{CheckpointPlan, CheckpointPolicy};
+    let dir = tempfile::tempdir().expect("tempdir");
+    let plan = CheckpointPlan {
+        dir: dir.path().join("ckpt"),
+        policy: CheckpointPolicy::every_epoch(),
+        build: "test".into(),
+    };
+    let go = AtomicBool::new(false);
+    let plain = ctx(7, &go, &NoProgress);
+    let whole = det
+        .fit(train, &plain)
+        .expect("fit")
+        .score(test, &plain)
+        .expect("score");
+
+    let stop = AtomicBool::new(false);
+    let stopper = StopAfterEpoch {
+        after: stop_after,
+        cancel: &stop,
+        first_epoch: Mutex::new(None),
+    };
+    let stopped = ctx(7, &stop, &stopper);
+    let stopped = RunContext {
+        checkpoint: Some(plan.clone()),
+        ..stopped
+    };
+    let r = det.fit(train, &stopped);
+    assert!(
+        matches!(r, Err(DetectorError::Cancelled)),
+        "the training did not stop after epoch {stop_after}: {:?}",
+        r.err()
+    );
+    let saved: Vec<String> = std::fs::read_dir(&plan.dir)
+        .expect("checkpoint folder")
+        .map(|e| e.expect("entry").file_name().to_string_lossy().to_string())
+        .collect();
+    assert_eq!(saved, vec![format!("epoch-{stop_after:06}")]);
+
+    let again = AtomicBool::new(false);
+    let watch = StopAfterEpoch {
+        after: usize::MAX,
+        cancel: &again,
+        first_epoch: Mutex::new(None),
+    };
+    let resumed_ctx = RunContext {
+        checkpoint: Some(plan.clone()),
+        ..ctx(7, &again, &watch)
+    };
+    let resumed = det
+        .fit(train, &resumed_ctx)
+        .expect("resumed fit")
+        .score(test, &resumed_ctx)
+        .expect("score");
+    assert_eq!(
+        *watch.first_epoch.lock().expect("lock"),
+        Some(stop_after + 1),
+        "the second run did not resume after epoch {stop_after}"
+    );
+    let bits = |s: &[f32]| s.iter().map(|v| v.to_bits()).collect::<Vec<_>>();
+    assert_eq!(
+        bits(&whole),
+        bits(&resumed),
+        "resumed scores differ from an uninterrupted training"
+    );
 }

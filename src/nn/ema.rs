@@ -8,17 +8,21 @@
 //! shadow <- decay * shadow + (1 - decay) * value
 //! ```
 //!
-//! Only float parameters (`Param`s: the trainable variables TF averages) are
-//! averaged; running states (BatchNorm statistics, spectral-norm vectors)
-//! are not, and [`Ema::averaged`] keeps the live ones (TF's EMA getter falls
-//! back to the variable itself for anything it does not average). Shadows
-//! live without autodiff and are matched to parameters by `ParamId`, which
-//! burn's optimisers keep across steps.
+//! Only trainable parameters (those of a training module, on an autodiff
+//! device, that require a gradient: the trainable variables TF averages)
+//! are averaged; running states (BatchNorm statistics, spectral-norm
+//! vectors) are not, and [`Ema::averaged`] keeps the live ones (TF's EMA
+//! getter falls back to the variable itself for anything it does not
+//! average). Shadows live without autodiff and are matched to parameters by
+//! `ParamId`, which burn's optimisers keep across steps.
 
 use std::collections::HashMap;
 
 use burn::module::{Module, ModuleMapper, ModuleVisitor, Param, ParamId};
 use burn::tensor::Tensor;
+
+use super::NnError;
+use super::checkpoint::{StateReader, StateWriter};
 
 /// The moving averages of one module's parameters.
 pub struct Ema {
@@ -33,13 +37,22 @@ fn flat<const D: usize>(param: &Param<Tensor<D>>) -> Tensor<1> {
     t.reshape([n])
 }
 
+/// Whether `param` is a trainable parameter: burn's visitors also show
+/// running states (BatchNorm statistics, spectral-norm vectors) as float
+/// parameters, but their tensors never require a gradient.
+fn trainable<const D: usize>(param: &Param<Tensor<D>>) -> bool {
+    param.val().is_require_grad()
+}
+
 impl Ema {
     /// Shadows equal to the current parameters of `module`.
     pub fn new<M: Module>(module: &M, decay: f64) -> Ema {
         struct Collect(HashMap<ParamId, Tensor<1>>);
         impl ModuleVisitor for Collect {
             fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<D>>) {
-                self.0.insert(param.id, flat(param));
+                if trainable(param) {
+                    self.0.insert(param.id, flat(param));
+                }
             }
         }
         let mut c = Collect(HashMap::new());
@@ -59,6 +72,9 @@ impl Ema {
         struct Update<'a>(&'a mut Ema);
         impl ModuleVisitor for Update<'_> {
             fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<D>>) {
+                if !trainable(param) {
+                    return;
+                }
                 let d = self.0.decay;
                 let value = flat(param);
                 let next = match self.0.shadows.remove(&param.id) {
@@ -91,6 +107,33 @@ impl Ema {
         }
         module.map(&mut Apply(self))
     }
+
+    /// Writes the shadows into a checkpoint as `name`.
+    pub fn save_state(&self, name: &str, w: &mut StateWriter) -> Result<(), NnError> {
+        let mut parts: Vec<(u64, Tensor<1>)> = self
+            .shadows
+            .iter()
+            .map(|(id, t)| (id.val(), t.clone()))
+            .collect();
+        parts.sort_by_key(|(id, _)| *id);
+        w.floats(name, &parts)
+    }
+
+    /// Replaces the shadows with those of a checkpoint, on `device`.
+    pub fn load_state(
+        &mut self,
+        name: &str,
+        r: &StateReader,
+        device: &burn::tensor::Device,
+    ) -> Result<(), NnError> {
+        let device = device.clone().without_autodiff();
+        self.shadows = r
+            .floats(name, &device)?
+            .into_iter()
+            .map(|(id, t)| (ParamId::from(id), t))
+            .collect();
+        Ok(())
+    }
 }
 
 #[cfg(test)]
@@ -101,7 +144,8 @@ mod tests {
     use super::*;
 
     fn set(mut l: Linear, w: f32, dev: &Device) -> Linear {
-        let v = Tensor::from_data(TensorData::new(vec![w; 2], [1, 2]), dev);
+        // a trainable weight: on an autodiff device, requiring a gradient
+        let v = Tensor::from_data(TensorData::new(vec![w; 2], [1, 2]), dev).require_grad();
         l.weight = l.weight.map(|_| v);
         l
     }
@@ -119,7 +163,7 @@ mod tests {
     /// after two (0.5 * 1.5 + 0.5 * 4); the bias (0 throughout) stays 0.
     #[test]
     fn two_updates_give_the_hand_computed_average() {
-        let dev = Device::flex();
+        let dev = Device::flex().autodiff();
         let l = set(
             LinearConfig::new(1, 2).with_bias(true).init(&dev),
             1.0,
@@ -159,5 +203,44 @@ mod tests {
             assert!((v - 0.001).abs() < 1e-7, "{v}");
         }
         assert!(!avg.weight.val().is_autodiff());
+    }
+}
+
+#[cfg(test)]
+mod running_state_tests {
+    use burn::nn::{BatchNorm, BatchNormConfig};
+    use burn::tensor::{Device, Distribution, Tensor};
+
+    use super::*;
+
+    fn running_mean(bn: &BatchNorm) -> Vec<f32> {
+        bn.running_mean
+            .value()
+            .into_data()
+            .as_slice::<f32>()
+            .expect("f32")
+            .to_vec()
+    }
+
+    /// TF's moving average covers trainable variables only: the averaged
+    /// copy of a BatchNorm keeps the live running statistics.
+    #[test]
+    fn running_statistics_are_not_averaged() {
+        let dev = Device::flex().autodiff();
+        let bn: BatchNorm = BatchNormConfig::new(3).init(&dev);
+        let mut ema = Ema::new(&bn, 0.5);
+        for _ in 0..10 {
+            let x = Tensor::<4>::random([4, 3, 2, 2], Distribution::Normal(5.0, 1.0), &dev);
+            let _ = bn.forward(x);
+            // synced, as the per-epoch validation of ALAD does
+            let _ = bn.valid();
+            ema.update(&bn);
+        }
+        // gamma and beta; not the running mean and variance
+        assert_eq!(ema.shadows.len(), 2);
+        let live = bn.valid();
+        let avg = ema.averaged(live.clone());
+        assert!(running_mean(&live).iter().all(|&m| m > 1.0));
+        assert_eq!(running_mean(&avg), running_mean(&live));
     }
 }

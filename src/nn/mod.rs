@@ -1,8 +1,10 @@
 //! Shared deep-learning blocks on burn: device selection, DCGAN encoder and
 //! decoder, seeded initialisation, spectral normalisation, moving averages
-//! of weights, image batching, and the training-loop helpers every GAN uses. Only this module and `detector/` import burn.
+//! of weights, image batching, training checkpoints, and the training-loop
+//! helpers every GAN uses. Only this module and `detector/` import burn.
 
 pub mod batch;
+pub mod checkpoint;
 pub mod dcgan;
 pub mod device;
 pub mod ema;
@@ -30,4 +32,7 @@ pub enum NnError {
     /// Images that do not fit the method's declared input.
     #[error("{0}")]
     Input(String),
+    /// A training checkpoint that cannot be written or read.
+    #[error("checkpoint: {0}")]
+    Checkpoint(String),
 }

@@ -10,7 +10,7 @@ use std::time::Instant;
 
 use crate::Error;
 use crate::data::{self, DataOptions, Dataset};
-use crate::detector::{self, Phase, Progress, RunContext};
+use crate::detector::{self, CheckpointPlan, CheckpointPolicy, Phase, Progress, RunContext};
 use crate::device::DeviceChoice;
 use crate::metrics;
 use crate::store::result::write_result_files;
@@ -20,6 +20,7 @@ use crate::store::{
 };
 
 use super::job::{model_inputs, result_inputs};
+use super::slurm::build_id;
 use super::{Job, JobOutcome, ScheduleError};
 
 /// What every job of a run shares: the store, where data is, the device, and
@@ -28,6 +29,8 @@ pub struct JobEnv {
     pub store: Store,
     pub data: DataOptions,
     pub device: DeviceChoice,
+    /// How often training saves its state (into the store's `checkpoints/`).
+    pub checkpoints: CheckpointPolicy,
     datasets: Mutex<HashMap<String, Arc<Dataset>>>,
     /// Held by jobs that use the GPU, so that they share it one at a time.
     gpu: Mutex<()>,
@@ -39,9 +42,16 @@ impl JobEnv {
             store,
             data,
             device,
+            checkpoints: CheckpointPolicy::default(),
             datasets: Mutex::new(HashMap::new()),
             gpu: Mutex::new(()),
         }
+    }
+
+    /// The same, saving training state as `policy` says.
+    pub fn with_checkpoints(mut self, policy: CheckpointPolicy) -> JobEnv {
+        self.checkpoints = policy;
+        self
     }
 
     fn dataset(&self, job: &Job) -> Result<Arc<Dataset>, Error> {
@@ -187,6 +197,11 @@ impl JobEnv {
             device: self.device,
             progress,
             cancel,
+            checkpoint: Some(CheckpointPlan {
+                dir: self.store.checkpoint_dir(&job.model_key),
+                policy: self.checkpoints,
+                build: build_id(),
+            }),
         };
         let model_dir = self.store.object_dir(ObjectKind::Model, &job.model_key);
         self.evict_if_corrupt(ObjectKind::Model, job)?;
@@ -212,6 +227,9 @@ impl JobEnv {
             d.insert("load".to_string(), load_s);
             d.insert("train".to_string(), t1.elapsed().as_secs_f64());
             pending.commit(inputs, &self.device.to_string(), started.clone(), d)?;
+            if let Err(e) = self.store.remove_checkpoints(&job.model_key) {
+                tracing::warn!("{}: {e}", job.title());
+            }
             (fitted, true)
         };
         let train_s = if trained {

@@ -7,6 +7,9 @@
 //! failures/<ab>/<key>.json              the error of the last failed attempt at a job
 //! jobs/<ab>/<key>.json                  job descriptions for remote workers (Slurm)
 //! locks/<key>.lock                      a job being run right now (host, pid, start)
+//! checkpoints/<key>/                    training state of a model not yet stored, saved
+//!                                       every epoch so that a killed job resumes; removed
+//!                                       once the model is stored
 //! tmp/                                  objects being written; never read
 //! ```
 //! An object becomes visible only when complete: it is written under `tmp/`,
@@ -277,6 +280,20 @@ impl Store {
             .join(h)
     }
 
+    /// Where the training checkpoints of model `key` go (see `nn::checkpoint`).
+    pub fn checkpoint_dir(&self, key: &Key) -> PathBuf {
+        self.root.join("checkpoints").join(key.hex())
+    }
+
+    /// Removes the checkpoints of model `key` (once the model is stored).
+    pub fn remove_checkpoints(&self, key: &Key) -> Result<(), StoreError> {
+        let dir = self.checkpoint_dir(key);
+        match fs::remove_dir_all(&dir) {
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(io_err(&dir)(e)),
+            _ => Ok(()),
+        }
+    }
+
     /// Whether a complete object exists.
     pub fn contains(&self, kind: ObjectKind, key: &Key) -> bool {
         self.object_dir(kind, key).join(object::MANIFEST).is_file()
@@ -492,6 +509,21 @@ impl Store {
                 fs::remove_dir_all(&obj.path).map_err(io_err(&obj.path))?;
                 s.removed += 1;
                 s.bytes_freed += obj.bytes;
+            }
+        }
+        // checkpoints of trainings no kept spec needs, unless one is running
+        for c in read_dir_sorted(&self.root.join("checkpoints"))? {
+            let Some(key) = c
+                .file_name()
+                .and_then(|n| n.to_str())
+                .and_then(|n| n.parse::<Key>().ok())
+            else {
+                continue;
+            };
+            if !keep.contains(&key) && !self.lock_path(&key).exists() {
+                s.bytes_freed += dir_size(&c);
+                fs::remove_dir_all(&c).map_err(io_err(&c))?;
+                s.removed += 1;
             }
         }
         // writes interrupted long ago

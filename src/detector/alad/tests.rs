@@ -6,8 +6,8 @@ use std::sync::atomic::AtomicBool;
 
 use super::*;
 use crate::detector::testutil::{
-    Record, assert_diverges, assert_fit_cancels_and_needs_two_images, assert_save_load_round_trip,
-    bars, ctx, digits_with_anomaly,
+    Record, assert_diverges, assert_fit_cancels_and_needs_two_images,
+    assert_resume_is_bit_identical, assert_save_load_round_trip, bars, ctx, digits_with_anomaly,
 };
 use crate::detector::{NoProgress, Phase};
 use crate::device::DeviceChoice;
@@ -453,4 +453,24 @@ fn learns_digits_zero_as_anomaly() {
     assert!(l1_0 < 0.3 && l2_0 < 0.3, "untrained: l1 {l1_0}, l2 {l2_0}");
     let (l1, l2) = run(300);
     assert!(l1 > 0.7 && l2 > 0.7, "trained: l1 {l1}, l2 {l2}");
+}
+
+/// Four epochs of two steps with early stopping watching (patience high
+/// enough not to stop), stopped after the second: the moving averages, the
+/// dropout stream and the best validation score come back too.
+#[test]
+fn a_stopped_training_resumes_to_the_same_bits() {
+    let p = AladParams {
+        epochs: 4,
+        max_steps: None,
+        early_stop: true,
+        patience: 10,
+        ..tiny(0)
+    };
+    assert_resume_is_bit_identical(
+        &Alad::new(p),
+        &bars(12, 1, 16, false, 0),
+        &bars(5, 1, 16, true, 1),
+        2,
+    );
 }

@@ -42,6 +42,8 @@ use super::model::{
 use super::score::EvalNets;
 use crate::detector::{DetectorError, Phase, RunContext};
 use crate::nn::batch::PreparedImages;
+use crate::nn::checkpoint::{Checkpointer, LoopState, Resumable, StateReader, StateWriter};
+use crate::nn::NnError;
 use crate::nn::ema::Ema;
 use crate::nn::init::stream;
 use crate::nn::layers::normal_noise;
@@ -257,6 +259,83 @@ impl Trainer {
     }
 }
 
+impl Resumable for Trainer {
+    fn save_state(&self, w: &mut StateWriter) -> Result<(), NnError> {
+        w.module("encoder", &self.encoder)?;
+        w.module("generator", &self.generator)?;
+        w.module("dxz", &self.dxz)?;
+        w.module("dxx", &self.dxx)?;
+        if let Some(dzz) = &self.dzz {
+            w.module("dzz", dzz)?;
+        }
+        w.optimizer("opt_e", &self.opt_e)?;
+        w.optimizer("opt_g", &self.opt_g)?;
+        w.optimizer("opt_dxz", &self.opt_dxz)?;
+        w.optimizer("opt_dxx", &self.opt_dxx)?;
+        w.optimizer("opt_dzz", &self.opt_dzz)?;
+        self.ema_e.save_state("ema_e", w)?;
+        self.ema_g.save_state("ema_g", w)?;
+        self.ema_dxx.save_state("ema_dxx", w)?;
+        w.rng("noise", &self.noise);
+        w.rng("dropout", &self.dropout.rng);
+        Ok(())
+    }
+
+    fn load_state(&mut self, r: &StateReader) -> Result<(), NnError> {
+        self.encoder = r.module("encoder", self.encoder.clone())?;
+        self.generator = r.module("generator", self.generator.clone())?;
+        self.dxz = r.module("dxz", self.dxz.clone())?;
+        self.dxx = r.module("dxx", self.dxx.clone())?;
+        if let Some(dzz) = self.dzz.take() {
+            self.dzz = Some(r.module("dzz", dzz)?);
+        }
+        self.opt_e = r.optimizer("opt_e", self.opt_e.clone())?;
+        self.opt_g = r.optimizer("opt_g", self.opt_g.clone())?;
+        self.opt_dxz = r.optimizer("opt_dxz", self.opt_dxz.clone())?;
+        self.opt_dxx = r.optimizer("opt_dxx", self.opt_dxx.clone())?;
+        self.opt_dzz = r.optimizer("opt_dzz", self.opt_dzz.clone())?;
+        self.ema_e.load_state("ema_e", r, &self.device)?;
+        self.ema_g.load_state("ema_g", r, &self.device)?;
+        self.ema_dxx.load_state("ema_dxx", r, &self.device)?;
+        self.noise = r.rng("noise")?;
+        self.dropout.rng = r.rng("dropout")?;
+        Ok(())
+    }
+}
+
+/// Early stopping's memory: the best validation score and how many epochs
+/// ago it was reached.
+#[derive(Default)]
+struct EarlyStop {
+    best: Option<f64>,
+    stale: usize,
+}
+
+impl EarlyStop {
+    /// Takes the validation score of an epoch.
+    fn add(&mut self, v: f64) {
+        if self.best.is_none_or(|b| v < b) {
+            self.best = Some(v);
+            self.stale = 0;
+        } else {
+            self.stale += 1;
+        }
+    }
+}
+
+impl Resumable for EarlyStop {
+    fn save_state(&self, w: &mut StateWriter) -> Result<(), NnError> {
+        w.value("early_stop.best", &self.best)?;
+        w.value("early_stop.stale", &self.stale)
+    }
+
+    fn load_state(&mut self, r: &StateReader) -> Result<(), NnError> {
+        self.best = r.value("early_stop.best")?;
+        self.stale = r.value("early_stop.stale")?;
+        Ok(())
+    }
+}
+
 /// Trains on `images` for the configured epochs (capped by `max_steps`,
 /// cut by early stopping on `validation` when given); returns the trainer
 /// holding the final networks and the number of epochs run.
@@ -278,17 +357,17 @@ pub fn train(
     });
     let epochs = total_steps.div_ceil(per_epoch);
     let mut trainer = Trainer::new(net, params, ctx.seed, device);
-    let mut shuffle = stream(ctx.seed, STREAM_SHUFFLE);
+    let mut at = LoopState::new(stream(ctx.seed, STREAM_SHUFFLE));
+    let mut early = EarlyStop::default();
+    let mut checkpoints = Checkpointer::new(ctx.checkpoint.as_ref());
+    checkpoints.resume(&mut [&mut trainer, &mut at, &mut early])?;
     let eval_device = device.clone();
-    let mut best: Option<f64> = None;
-    let mut stale = 0;
-    let mut step = 0;
-    let mut ran = 0;
-    for epoch in 0..epochs {
+    for epoch in at.epoch..epochs {
         let mut meter = EpochMeter::new(&["d", "g", "e"]);
-        let d_batches = epoch_batches(n, params.batch_size, &mut shuffle);
-        let g_batches = epoch_batches(n, params.batch_size, &mut shuffle);
+        let d_batches = epoch_batches(n, params.batch_size, &mut at.shuffle);
+        let g_batches = epoch_batches(n, params.batch_size, &mut at.shuffle);
         for (d_idx, g_idx) in d_batches.iter().zip(&g_batches) {
+            let step = at.step;
             if step == total_steps {
                 break;
             }
@@ -302,31 +381,31 @@ pub fn train(
                 check_finite(v, epoch + 1, step + 1, what)?;
             }
             meter.add(&[l.discriminator, l.generator, l.encoder], d_idx.len());
-            step += 1;
+            at.step += 1;
         }
-        ran = epoch + 1;
+        at.epoch = epoch + 1;
         let mut info = meter.line();
         if let Some(valid) = validation {
             let v = trainer
                 .eval_nets()
                 .mean_features(valid, params.score_batch_size, &eval_device);
-            check_finite(v as f32, epoch + 1, step, "the validation score")?;
+            check_finite(v as f32, epoch + 1, at.step, "the validation score")?;
             info.push_str(&format!(", valid {v:.4}"));
-            if best.is_none_or(|b| v < b) {
-                best = Some(v);
-                stale = 0;
-            } else {
-                stale += 1;
-            }
+            early.add(v);
+        }
+        let stop = early.stale > params.patience;
+        // A training about to stop early needs no checkpoint.
+        if !stop {
+            checkpoints.epoch_done(at.epoch, epochs, &[&trainer, &at, &early])?;
         }
         ctx.progress.phase(Phase::Training {
             epoch: epoch + 1,
             epochs,
             info,
         });
-        if stale > params.patience {
+        if stop {
             break;
         }
     }
-    Ok((trainer, ran))
+    Ok((trainer, at.epoch))
 }

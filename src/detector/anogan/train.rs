@@ -19,6 +19,8 @@ use rand_chacha::ChaCha8Rng;
 use super::model::{Discriminator, Generator, NetConfig};
 use crate::detector::{DetectorError, Phase, RunContext};
 use crate::nn::batch::PreparedImages;
+use crate::nn::checkpoint::{Checkpointer, LoopState, Resumable, StateReader, StateWriter};
+use crate::nn::NnError;
 use crate::nn::init::stream;
 use crate::nn::loss::bce_with_logits;
 use crate::nn::train::{EpochMeter, check_finite, epoch_batches, steps_per_epoch};
@@ -108,6 +110,26 @@ impl Trainer {
     }
 }
 
+impl Resumable for Trainer {
+    fn save_state(&self, w: &mut StateWriter) -> Result<(), NnError> {
+        w.module("generator", &self.generator)?;
+        w.module("discriminator", &self.discriminator)?;
+        w.optimizer("opt_g", &self.opt_g)?;
+        w.optimizer("opt_d", &self.opt_d)?;
+        w.rng("noise", &self.noise);
+        Ok(())
+    }
+
+    fn load_state(&mut self, r: &StateReader) -> Result<(), NnError> {
+        self.generator = r.module("generator", self.generator.clone())?;
+        self.discriminator = r.module("discriminator", self.discriminator.clone())?;
+        self.opt_g = r.optimizer("opt_g", self.opt_g.clone())?;
+        self.opt_d = r.optimizer("opt_d", self.opt_d.clone())?;
+        self.noise = r.rng("noise")?;
+        Ok(())
+    }
+}
+
 /// Trains on `images` for the configured epochs (capped by `max_steps`);
 /// returns the trainer holding the final networks.
 pub fn train(
@@ -127,11 +149,13 @@ pub fn train(
     });
     let epochs = total_steps.div_ceil(per_epoch);
     let mut trainer = Trainer::new(net, params, ctx.seed, device);
-    let mut shuffle = stream(ctx.seed, STREAM_SHUFFLE);
-    let mut step = 0;
-    for epoch in 0..epochs {
+    let mut at = LoopState::new(stream(ctx.seed, STREAM_SHUFFLE));
+    let mut checkpoints = Checkpointer::new(ctx.checkpoint.as_ref());
+    checkpoints.resume(&mut [&mut trainer, &mut at])?;
+    for epoch in at.epoch..epochs {
         let mut meter = EpochMeter::new(&["g", "d"]);
-        for idx in epoch_batches(n, params.batch_size, &mut shuffle) {
+        for idx in epoch_batches(n, params.batch_size, &mut at.shuffle) {
+            let step = at.step;
             if step == total_steps {
                 break;
             }
@@ -145,8 +169,10 @@ pub fn train(
                 "the discriminator loss",
             )?;
             meter.add(&[l.generator, l.discriminator], idx.len());
-            step += 1;
+            at.step += 1;
         }
+        at.epoch = epoch + 1;
+        checkpoints.epoch_done(at.epoch, epochs, &[&trainer, &at])?;
         ctx.progress.phase(Phase::Training {
             epoch: epoch + 1,
             epochs,

@@ -107,7 +107,8 @@ mod tests {
     use super::*;
     use crate::detector::testutil::{
         Record, assert_diverges, assert_fit_cancels_and_needs_two_images,
-        assert_save_load_round_trip, bars, ctx, digits_with_anomaly,
+        assert_resume_is_bit_identical, assert_save_load_round_trip, bars, ctx,
+        digits_with_anomaly,
     };
     use crate::detector::{NoProgress, Phase};
     use crate::device::DeviceChoice;
@@ -194,6 +195,24 @@ mod tests {
         let a = run(4);
         assert_eq!(a, run(4));
         assert_ne!(a, run(5));
+    }
+
+    /// One pretraining epoch and two adversarial ones of two steps,
+    /// stopped after the pretraining: the resumed run switches to the
+    /// adversarial losses where the uninterrupted one did.
+    #[test]
+    fn a_stopped_training_resumes_to_the_same_bits() {
+        let p = FenceGanParams {
+            epochs: Some(2),
+            max_steps: None,
+            ..tiny(Network::Mnist, 0)
+        };
+        assert_resume_is_bit_identical(
+            &FenceGan::new(p),
+            &bars(8, 1, 8, false, 0),
+            &bars(5, 1, 8, true, 1),
+            1,
+        );
     }
 
     #[test]

@@ -25,6 +25,8 @@ use rand_chacha::ChaCha8Rng;
 use super::model::{Discriminator, Generator, NetConfig};
 use crate::detector::{DetectorError, Phase, RunContext};
 use crate::nn::batch::PreparedImages;
+use crate::nn::checkpoint::{Checkpointer, LoopState, Resumable, StateReader, StateWriter};
+use crate::nn::NnError;
 use crate::nn::init::stream;
 use crate::nn::layers::normal_noise;
 use crate::nn::loss::bce_with_logits_soft;
@@ -174,6 +176,29 @@ impl Trainer {
     }
 }
 
+impl Resumable for Trainer {
+    fn save_state(&self, w: &mut StateWriter) -> Result<(), NnError> {
+        w.module("generator", &self.generator)?;
+        w.module("discriminator", &self.discriminator)?;
+        w.optimizer("opt_g", &self.opt_g)?;
+        w.optimizer("opt_d", &self.opt_d)?;
+        w.rng("noise", &self.noise);
+        w.rng("dropout", &self.dropout);
+        w.value("d_updates", &self.d_updates)
+    }
+
+    fn load_state(&mut self, r: &StateReader) -> Result<(), NnError> {
+        self.generator = r.module("generator", self.generator.clone())?;
+        self.discriminator = r.module("discriminator", self.discriminator.clone())?;
+        self.opt_g = r.optimizer("opt_g", self.opt_g.clone())?;
+        self.opt_d = r.optimizer("opt_d", self.opt_d.clone())?;
+        self.noise = r.rng("noise")?;
+        self.dropout = r.rng("dropout")?;
+        self.d_updates = r.value("d_updates")?;
+        Ok(())
+    }
+}
+
 /// Trains on `images` for `pretrain + epochs` epochs (capped by `max_steps`);
 /// returns the trainer holding the final networks.
 pub fn train(
@@ -196,25 +221,29 @@ pub fn train(
     let epochs = total_steps.div_ceil(per_epoch);
     let batch = settings.batch_size;
     let mut trainer = Trainer::new(net, settings, params, ctx.seed, device);
-    let mut shuffle = stream(ctx.seed, STREAM_SHUFFLE);
-    let mut step = 0;
-    for epoch in 0..epochs {
+    let mut at = LoopState::new(stream(ctx.seed, STREAM_SHUFFLE));
+    let mut checkpoints = Checkpointer::new(ctx.checkpoint.as_ref());
+    checkpoints.resume(&mut [&mut trainer, &mut at])?;
+    for epoch in at.epoch..epochs {
         let adversarial = epoch >= params.pretrain;
         let mut meter = EpochMeter::new(&["d_real", "d_fake", "g", "disp"]);
-        for idx in epoch_batches(n, batch, &mut shuffle) {
+        for idx in epoch_batches(n, batch, &mut at.shuffle) {
+            let step = at.step;
             if step == total_steps {
                 break;
             }
             ctx.check_cancel()?;
             let l = trainer.step(images, &idx, adversarial);
-            let at = |v: f32, what: &str| check_finite(v, epoch + 1, step + 1, what);
-            at(l.d_real, "the discriminator loss on real images")?;
-            at(l.d_fake, "the discriminator loss on generated images")?;
-            at(l.generator, "the generator loss")?;
+            let finite = |v: f32, what: &str| check_finite(v, epoch + 1, step + 1, what);
+            finite(l.d_real, "the discriminator loss on real images")?;
+            finite(l.d_fake, "the discriminator loss on generated images")?;
+            finite(l.generator, "the generator loss")?;
             meter.add(&[l.d_real, l.d_fake, l.generator, l.dispersion], idx.len());
-            step += 1;
+            at.step += 1;
         }
         let phase = if adversarial { "" } else { "pretrain, " };
+        at.epoch = epoch + 1;
+        checkpoints.epoch_done(at.epoch, epochs, &[&trainer, &at])?;
         ctx.progress.phase(Phase::Training {
             epoch: epoch + 1,
             epochs,

@@ -103,7 +103,8 @@ mod tests {
     use super::*;
     use crate::detector::testutil::{
         Record, assert_diverges, assert_fit_cancels_and_needs_two_images,
-        assert_save_load_round_trip, bars, ctx, digits_with_anomaly,
+        assert_resume_is_bit_identical, assert_save_load_round_trip, bars, ctx,
+        digits_with_anomaly,
     };
     use crate::detector::{NoProgress, Phase};
     use crate::device::DeviceChoice;
@@ -203,6 +204,22 @@ mod tests {
             &Ganomaly::new(tiny(2)),
             &bars(8, 1, 16, false, 0),
             &bars(5, 1, 16, true, 1),
+        );
+    }
+
+    /// Three epochs of two steps, stopped after the first.
+    #[test]
+    fn a_stopped_training_resumes_to_the_same_bits() {
+        let p = GanomalyParams {
+            epochs: 3,
+            max_steps: None,
+            ..tiny(0)
+        };
+        assert_resume_is_bit_identical(
+            &Ganomaly::new(p),
+            &bars(8, 1, 16, false, 0),
+            &bars(5, 1, 16, true, 1),
+            1,
         );
     }
 

@@ -29,6 +29,7 @@ fn with_ctx<T>(seed: u64, f: impl FnOnce(&RunContext) -> T) -> T {
         device: DeviceChoice::default(),
         progress: &NoProgress,
         cancel: &cancel,
+        checkpoint: None,
     };
     f(&ctx)
 }
@@ -417,6 +418,7 @@ fn a_stop_request_cancels_the_fit() {
         device: DeviceChoice::default(),
         progress: &NoProgress,
         cancel: &cancel,
+        checkpoint: None,
     };
     let err = Kde::new(KdeParams::default())
         .fit(&train, &ctx)

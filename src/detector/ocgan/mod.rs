@@ -112,7 +112,7 @@ mod tests {
     use crate::data::{DataOptions, Split};
     use crate::detector::testutil::{
         Record, assert_diverges, assert_fit_cancels_and_needs_two_images,
-        assert_save_load_round_trip, bars, ctx,
+        assert_resume_is_bit_identical, assert_save_load_round_trip, bars, ctx,
     };
     use crate::detector::{NoProgress, Phase};
     use crate::device::DeviceChoice;
@@ -256,6 +256,24 @@ mod tests {
         for (x, y) in a.iter().zip(&b) {
             assert!((x - y).abs() <= 1e-5 * x.abs().max(1e-3), "{a:?} vs {b:?}");
         }
+    }
+
+    /// Four epochs of two steps with mining in the second half, stopped
+    /// after the first epoch.
+    #[test]
+    fn a_stopped_training_resumes_to_the_same_bits() {
+        let p = OcGanParams {
+            epochs: 4,
+            max_steps: None,
+            mining_from: 0.5,
+            ..tiny(0)
+        };
+        assert_resume_is_bit_identical(
+            &OcGan::new(p),
+            &bars(8, 1, 16, false, 0),
+            &bars(5, 1, 16, true, 1),
+            1,
+        );
     }
 
     #[test]

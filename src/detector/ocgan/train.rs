@@ -41,6 +41,8 @@ use rand_chacha::ChaCha8Rng;
 use super::model::{AutoEncoder, Dropout, ImageDiscriminator, LatentDiscriminator, NetConfig};
 use crate::detector::{DetectorError, Phase, RunContext};
 use crate::nn::batch::PreparedImages;
+use crate::nn::checkpoint::{Checkpointer, LoopState, Resumable, StateReader, StateWriter};
+use crate::nn::NnError;
 use crate::nn::init::{normal_values, stream};
 use crate::nn::loss::bce_with_logits;
 use crate::nn::train::{EpochMeter, check_finite, epoch_batches, steps_per_epoch};
@@ -300,6 +302,36 @@ pub fn mining_start(params: &OcGanParams, total_steps: usize) -> usize {
     ((params.mining_from * total_steps as f64).ceil() as usize).min(total_steps)
 }
 
+impl Resumable for Trainer {
+    fn save_state(&self, w: &mut StateWriter) -> Result<(), NnError> {
+        w.module("autoencoder", &self.autoencoder)?;
+        w.module("visual", &self.visual)?;
+        w.module("latent", &self.latent)?;
+        w.module("classifier", &self.classifier)?;
+        w.optimizer("opt_ae", &self.opt_ae)?;
+        w.optimizer("opt_visual", &self.opt_visual)?;
+        w.optimizer("opt_latent", &self.opt_latent)?;
+        w.optimizer("opt_classifier", &self.opt_classifier)?;
+        w.rng("codes", &self.codes);
+        w.rng("dropout", &self.dropout);
+        Ok(())
+    }
+
+    fn load_state(&mut self, r: &StateReader) -> Result<(), NnError> {
+        self.autoencoder = r.module("autoencoder", self.autoencoder.clone())?;
+        self.visual = r.module("visual", self.visual.clone())?;
+        self.latent = r.module("latent", self.latent.clone())?;
+        self.classifier = r.module("classifier", self.classifier.clone())?;
+        self.opt_ae = r.optimizer("opt_ae", self.opt_ae.clone())?;
+        self.opt_visual = r.optimizer("opt_visual", self.opt_visual.clone())?;
+        self.opt_latent = r.optimizer("opt_latent", self.opt_latent.clone())?;
+        self.opt_classifier = r.optimizer("opt_classifier", self.opt_classifier.clone())?;
+        self.codes = r.rng("codes")?;
+        self.dropout = r.rng("dropout")?;
+        Ok(())
+    }
+}
+
 /// Trains on `images` for the configured epochs (capped by `max_steps`);
 /// returns the trainer holding the final networks.
 pub fn train(
@@ -320,11 +352,13 @@ pub fn train(
     let epochs = total_steps.div_ceil(per_epoch);
     let first_mining = mining_start(params, total_steps);
     let mut trainer = Trainer::new(net, params, ctx.seed, device);
-    let mut shuffle = stream(ctx.seed, STREAM_SHUFFLE);
-    let mut step = 0;
-    for epoch in 0..epochs {
+    let mut at = LoopState::new(stream(ctx.seed, STREAM_SHUFFLE));
+    let mut checkpoints = Checkpointer::new(ctx.checkpoint.as_ref());
+    checkpoints.resume(&mut [&mut trainer, &mut at])?;
+    for epoch in at.epoch..epochs {
         let mut meter = EpochMeter::new(&["d", "dl", "cls", "g", "rec"]);
-        for idx in epoch_batches(n, params.batch_size, &mut shuffle) {
+        for idx in epoch_batches(n, params.batch_size, &mut at.shuffle) {
+            let step = at.step;
             if step == total_steps {
                 break;
             }
@@ -348,8 +382,10 @@ pub fn train(
                 ],
                 idx.len(),
             );
-            step += 1;
+            at.step += 1;
         }
+        at.epoch = epoch + 1;
+        checkpoints.epoch_done(at.epoch, epochs, &[&trainer, &at])?;
         ctx.progress.phase(Phase::Training {
             epoch: epoch + 1,
             epochs,

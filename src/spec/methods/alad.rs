@@ -158,7 +158,10 @@ impl AladParams {
 }
 
 impl MethodParams for AladParams {
-    const IMPL_VERSION: u32 = 1;
+    /// 2: the moving average no longer covers running states (BatchNorm
+    /// statistics, spectral-norm vectors), as TF's averages only trainable
+    /// variables; version 1 averaged them too.
+    const IMPL_VERSION: u32 = 2;
     const SCORE_FIELDS: &'static [&'static str] = &["score_batch_size"];
     const SHOWN_SCORE_FIELD: Option<&'static str> = Some("score");
 
