@@ -697,3 +697,85 @@ fn a_sweep_over_alads_score_variants_scores_once() {
         .assert()
         .stdout(predicate::str::contains("3 jobs: 3 done"));
 }
+
+/// The checkpoints of a store's trainings in progress (`epoch-*` folders).
+fn checkpoints(store: &Path) -> Vec<PathBuf> {
+    walk(&store.join("checkpoints"))
+        .into_iter()
+        .filter_map(|p| p.parent().map(PathBuf::from))
+        .filter(|p| {
+            p.file_name()
+                .is_some_and(|n| n.to_string_lossy().starts_with("epoch-"))
+        })
+        .collect::<std::collections::BTreeSet<_>>()
+        .into_iter()
+        .collect()
+}
+
+const RESUME_SPEC: &str = "name: resume\ndataset: digits\nclasses: [3]\nseeds: [0]\nmethods:\n  - ganomaly: {image_size: 16, latent: 8, generator_width: 8, discriminator_width: 8, batch_size: 16, epochs: 12}\n";
+
+/// A job killed (SIGKILL) in the middle of its training resumes from its
+/// last checkpoint when run again, and ends with the scores of a run never
+/// killed, byte for byte; no checkpoint is left once the model is stored.
+#[test]
+fn a_job_killed_while_training_resumes_from_its_checkpoint_to_the_same_scores() {
+    let d = tempfile::tempdir().unwrap();
+    let spec = write(d.path(), "resume.yaml", RESUME_SPEC);
+    let scores = |store: &str| {
+        let files: Vec<PathBuf> = walk(&d.path().join(store).join("objects/result"))
+            .into_iter()
+            .filter(|p| p.ends_with("scores.csv"))
+            .collect();
+        assert_eq!(files.len(), 1, "{files:?}");
+        std::fs::read_to_string(&files[0]).unwrap()
+    };
+    runner(d.path())
+        .env("RUNNER_CHECKPOINT_MIN_SECS", "0")
+        .args(["--store", "whole", "run", "-q", "--no-report"])
+        .arg(&spec)
+        .assert()
+        .success();
+    assert!(checkpoints(&d.path().join("whole")).is_empty());
+
+    let mut child = runner_process(d.path())
+        .env("RUNNER_CHECKPOINT_MIN_SECS", "0")
+        .args(["--store", "killed", "run", "-q", "--no-report"])
+        .arg(&spec)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let store = d.path().join("killed");
+    let t = std::time::Instant::now();
+    while checkpoints(&store).is_empty() {
+        assert!(
+            t.elapsed().as_secs() < 120 && child.try_wait().unwrap().is_none(),
+            "no checkpoint appeared before the run ended"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let left = checkpoints(&store);
+    assert_eq!(left.len(), 1, "{left:?}");
+    assert!(
+        walk(&store.join("objects/model")).is_empty(),
+        "killed before the model was stored"
+    );
+
+    let out = runner(d.path())
+        .env("RUNNER_CHECKPOINT_MIN_SECS", "0")
+        .env("RUNNER_LOG", "runner=info")
+        .args(["--store", "killed", "run", "--no-report"])
+        .arg(&spec)
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{err}");
+    assert!(
+        err.contains("resuming from the checkpoint after epoch"),
+        "{err}"
+    );
+    assert_eq!(scores("killed"), scores("whole"));
+    assert!(checkpoints(&store).is_empty(), "checkpoints are removed");
+}

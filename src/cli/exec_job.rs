@@ -18,6 +18,7 @@ pub(super) fn exec(cli: &Cli, a: &ExecJobArgs) -> anyhow::Result<u8> {
         device: a.device,
         expect_version: a.expect_version.clone(),
         log: a.log.clone(),
+        checkpoints: a.checkpoints.policy(),
         lock_stale: std::time::Duration::from_secs_f64(a.lock_stale_hours.max(0.0) * 3600.0),
         data: data_options(false),
     };

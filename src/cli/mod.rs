@@ -32,6 +32,7 @@ use std::process::ExitCode;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
 use crate::data::DataOptions;
+use crate::detector::CheckpointPolicy;
 use crate::device::DeviceChoice;
 use crate::schedule::Plan;
 use crate::spec::{ExperimentSpec, SlurmOptions, ValidSpec};
@@ -139,7 +140,42 @@ pub struct RunArgs {
     #[arg(long)]
     pub no_report: bool,
     #[command(flatten)]
+    pub checkpoints: CheckpointArgs,
+    #[command(flatten)]
     pub slurm: SlurmArgs,
+}
+
+/// How often training saves its state, so that a killed job resumes.
+#[derive(Args, Clone, Copy, Debug)]
+pub struct CheckpointArgs {
+    /// Save a training's state into the store every N epochs, so that a
+    /// killed job (crash, Ctrl-C, Slurm time limit) resumes from there when
+    /// run again, to the same final model; 0: never.
+    #[arg(
+        long,
+        value_name = "N",
+        default_value_t = 1,
+        env = "RUNNER_CHECKPOINT_EVERY"
+    )]
+    pub checkpoint_every: usize,
+    /// ... and at most once per this many seconds of training, so that
+    /// short trainings never pay for one.
+    #[arg(
+        long,
+        value_name = "SECONDS",
+        default_value_t = 60.0,
+        env = "RUNNER_CHECKPOINT_MIN_SECS"
+    )]
+    pub checkpoint_min_secs: f64,
+}
+
+impl CheckpointArgs {
+    pub fn policy(&self) -> CheckpointPolicy {
+        CheckpointPolicy {
+            every_epochs: self.checkpoint_every,
+            min_interval: std::time::Duration::from_secs_f64(self.checkpoint_min_secs.max(0.0)),
+        }
+    }
 }
 
 /// Where `runner run` runs the jobs.
@@ -249,6 +285,8 @@ pub struct ExecJobArgs {
     /// This task's log file, recorded with a failure.
     #[arg(long)]
     pub log: Option<PathBuf>,
+    #[command(flatten)]
+    pub checkpoints: CheckpointArgs,
     /// Take over a job lock whose lease was not renewed for this many hours
     /// (its holder died); holders renew every 15 s. A holder on this host
     /// whose process is gone loses its lock at once.

@@ -57,7 +57,7 @@ pub(super) fn exec(cli: &Cli, a: &RunArgs) -> anyhow::Result<u8> {
     };
     let executor = LocalExecutor {
         workers,
-        runner: JobEnv::new(store.clone(), data, a.device),
+        runner: JobEnv::new(store.clone(), data, a.device).with_checkpoints(a.checkpoints.policy()),
     };
     let summary = schedule::run_standing(&plan, &standing, &executor, &control)?;
     finish_run(cli, a, &plan, &store, &summary)
@@ -95,6 +95,7 @@ fn run_slurm(
     let options = slurm::merge_options(spec_options, &a.slurm.options());
     slurm::check_options(&options)?;
     let mut config = SlurmConfig::new(options, a.device, data);
+    config.checkpoints = a.checkpoints.policy();
     config.detach = a.slurm.detach;
     if let Some(bin) = &a.slurm.runner_bin {
         config.binary =

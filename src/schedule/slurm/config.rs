@@ -10,6 +10,7 @@ use std::sync::OnceLock;
 use std::time::Duration;
 
 use crate::data::DataOptions;
+use crate::detector::CheckpointPolicy;
 use crate::device::DeviceChoice;
 use crate::spec::SlurmOptions;
 
@@ -77,6 +78,8 @@ pub struct SlurmConfig {
     pub options: SlurmOptions,
     /// Device passed to every task (`--device`).
     pub device: DeviceChoice,
+    /// Checkpoint policy passed to every task.
+    pub checkpoints: CheckpointPolicy,
     /// Return right after submission.
     pub detach: bool,
     /// The runner binary the nodes run (default: this one).
@@ -98,6 +101,7 @@ impl SlurmConfig {
         SlurmConfig {
             options,
             device,
+            checkpoints: CheckpointPolicy::default(),
             detach: false,
             binary: std::env::current_exe().unwrap_or_else(|_| PathBuf::from("runner")),
             build_id: build_id(),

@@ -90,11 +90,13 @@ pub fn sbatch_script(
     );
     let _ = writeln!(
         s,
-        "exec {} --store {} exec-job \"$key\" --device {} --expect-version {} --log \"{log}\"",
+        "exec {} --store {} exec-job \"$key\" --device {} --expect-version {} --checkpoint-every {} --checkpoint-min-secs {} --log \"{log}\"",
         sh_quote(&path_str(&cfg.binary)),
         sh_quote(&path_str(store_root)),
         sh_quote(&cfg.device.to_string()),
         sh_quote(&cfg.build_id),
+        cfg.checkpoints.every_epochs,
+        cfg.checkpoints.min_interval.as_secs_f64(),
     );
     s
 }

@@ -11,6 +11,7 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 
 use crate::data::DataOptions;
+use crate::detector::CheckpointPolicy;
 use crate::detector::NoProgress;
 use crate::device::DeviceChoice;
 use crate::schedule::execute::JobEnv;
@@ -64,6 +65,8 @@ pub struct TaskOptions {
     pub expect_version: Option<String>,
     /// This task's log, recorded with a failure.
     pub log: Option<PathBuf>,
+    /// How often training saves its state (a resubmitted task resumes).
+    pub checkpoints: CheckpointPolicy,
     /// A lock older than this is taken over (its holder died).
     pub lock_stale: Duration,
     pub data: DataOptions,
@@ -145,7 +148,8 @@ pub fn exec_job(store: &Store, key: &Key, opts: &TaskOptions) -> Result<TaskEnd,
     if store.state(ObjectKind::Result, key) == ObjectState::Intact {
         return Ok(TaskEnd::AlreadyDone);
     }
-    let env = JobEnv::new(store.clone(), opts.data.clone(), opts.device);
+    let env = JobEnv::new(store.clone(), opts.data.clone(), opts.device)
+        .with_checkpoints(opts.checkpoints);
     let cancel = AtomicBool::new(false);
     let outcome = env.run_holding_lock(&job, &NoProgress, &cancel);
     if let JobOutcome::Failed(msg) = &outcome {

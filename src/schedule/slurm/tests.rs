@@ -475,6 +475,7 @@ fn task_opts() -> TaskOptions {
         device: DeviceChoice::Cpu,
         expect_version: None,
         log: Some(PathBuf::from("/logs/1_0.log")),
+        checkpoints: crate::detector::CheckpointPolicy::default(),
         lock_stale: Duration::from_secs(3600),
         data: DataOptions::default(),
     }
