@@ -522,3 +522,117 @@ fn spec_options_reach_sbatch_and_the_command_line_wins() {
         .assert()
         .success();
 }
+
+/// The checkpoint folders (`epoch-*`) of a store's trainings in progress.
+fn checkpoints(store: &Path) -> Vec<PathBuf> {
+    let mut found = Vec::new();
+    for job in std::fs::read_dir(store.join("checkpoints"))
+        .into_iter()
+        .flatten()
+        .flatten()
+    {
+        for c in std::fs::read_dir(job.path())
+            .into_iter()
+            .flatten()
+            .flatten()
+        {
+            if c.file_name().to_string_lossy().starts_with("epoch-") {
+                found.push(c.path());
+            }
+        }
+    }
+    found
+}
+
+/// A task killed by Slurm in the middle of its training (scancel: the
+/// SIGTERM then SIGKILL of a time limit) resumes from its checkpoint when the
+/// spec is submitted again, and ends with the scores of a local run never
+/// killed.
+#[test]
+fn a_task_killed_while_training_resumes_when_resubmitted() {
+    if !cluster() {
+        return;
+    }
+    let d = tempfile::tempdir().unwrap();
+    let spec = d.path().join("resume.yaml");
+    std::fs::write(
+        &spec,
+        "name: slurm-resume\ndataset: digits\nclasses: [3]\nseeds: [0]\nmethods:\n  - ganomaly: {image_size: 16, latent: 8, generator_width: 8, discriminator_width: 8, batch_size: 16, epochs: 12}\n",
+    )
+    .unwrap();
+    let spec = spec.to_str().unwrap();
+    runner(d.path())
+        .args(["run", spec, "--store", "local", "--no-report", "-j", "1"])
+        .assert()
+        .success();
+    let out = runner(d.path())
+        .args([
+            "run",
+            spec,
+            "--store",
+            "s",
+            "--executor",
+            "slurm",
+            "--detach",
+        ])
+        .args(["--checkpoint-min-secs", "0"])
+        .output()
+        .unwrap();
+    let text = stdout(&out);
+    assert!(out.status.success(), "{}", all_output(&out));
+    let array = text
+        .split("Slurm array ")
+        .nth(1)
+        .and_then(|s| s.split_whitespace().next())
+        .unwrap_or_else(|| panic!("no array id in {text}"))
+        .to_string();
+    let store = d.path().join("s");
+    wait_for("a checkpoint", Duration::from_secs(120), || {
+        !checkpoints(&store).is_empty()
+    });
+    let cancel = std::process::Command::new("scancel")
+        .arg(&array)
+        .status()
+        .unwrap();
+    assert!(cancel.success());
+    wait_for("the task to end", Duration::from_secs(60), || {
+        let s = squeue_states(&array);
+        !s.contains("RUNNING") && !s.contains("PENDING")
+    });
+    assert!(!checkpoints(&store).is_empty(), "the checkpoint survives");
+    assert!(
+        std::fs::read_dir(store.join("objects/model"))
+            .map(|rd| rd.count() == 0)
+            .unwrap_or(true),
+        "killed before the model was stored"
+    );
+
+    let out = runner(d.path())
+        .env("RUNNER_LOG", "runner=info")
+        .args([
+            "run",
+            spec,
+            "--store",
+            "s",
+            "--executor",
+            "slurm",
+            "--no-report",
+        ])
+        .args(["--checkpoint-min-secs", "0"])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", all_output(&out));
+    let subs = submissions(&store);
+    assert_eq!(subs.len(), 2);
+    let logs: String = std::fs::read_dir(subs[1].join("logs"))
+        .unwrap()
+        .flatten()
+        .map(|e| std::fs::read_to_string(e.path()).unwrap_or_default())
+        .collect();
+    assert!(
+        logs.contains("resuming from the checkpoint after epoch"),
+        "{logs}"
+    );
+    assert_eq!(results(&store), results(&d.path().join("local")));
+    assert!(checkpoints(&store).is_empty(), "checkpoints are removed");
+}
