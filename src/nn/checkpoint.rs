@@ -528,6 +528,7 @@ fn write_checkpoint(
     epoch: usize,
     parts: &[&dyn Resumable],
 ) -> Result<(), NnError> {
+    let started = Instant::now();
     fs::create_dir_all(&plan.dir).map_err(|e| io_error(&plan.dir, "create it", e))?;
     let writing = plan
         .dir
@@ -568,6 +569,12 @@ fn write_checkpoint(
             let _ = fs::remove_dir_all(&older);
         }
     }
+    tracing::debug!(
+        "checkpoint after epoch {epoch}: {} files in {:.0} ms ({})",
+        state.files.len(),
+        started.elapsed().as_secs_f64() * 1e3,
+        done.display()
+    );
     // Leftovers of writers killed mid-way.
     if let Ok(entries) = fs::read_dir(&plan.dir) {
         for e in entries.filter_map(|e| e.ok()) {
