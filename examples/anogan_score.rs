@@ -81,6 +81,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         device: DeviceChoice::Cpu,
         progress: &NoProgress,
         cancel: &cancel,
+        checkpoint: None,
     };
     let mut model = AnoGan::new(params).fit_model(&split.train, &ctx)?;
     let n = images.min(split.test.len());

@@ -85,6 +85,7 @@ fn main() -> anyhow::Result<()> {
         device: DeviceChoice::Cpu,
         progress: &NoProgress,
         cancel: &cancel,
+        checkpoint: None,
     };
     for class in &args[2..] {
         let c: u16 = class.parse().with_context(|| format!("class `{class}`"))?;

@@ -779,3 +779,55 @@ fn a_job_killed_while_training_resumes_from_its_checkpoint_to_the_same_scores() 
     assert_eq!(scores("killed"), scores("whole"));
     assert!(checkpoints(&store).is_empty(), "checkpoints are removed");
 }
+
+/// `runner report A B`: each spec's report, and one table with both.
+#[test]
+fn report_puts_two_specs_side_by_side() {
+    let d = tempfile::tempdir().unwrap();
+    let spec = |name: &str, protocol: &str, classes: &str| {
+        write(
+            d.path(),
+            &format!("{name}.yaml"),
+            &format!(
+                "name: {name}\ndataset: digits\nprotocol: {protocol}\nclasses: {classes}\nseeds: [0]\nmethods:\n  - kde: {{bandwidth_count: 3}}\n"
+            ),
+        )
+    };
+    let a = spec("kde-ac", "anomaly-class", "[0, 1]");
+    let b = spec("kde-oc", "one-class", "[0, 1]");
+    for s in [&a, &b] {
+        runner(d.path())
+            .args(["run", "-q", "--no-report"])
+            .arg(s)
+            .assert()
+            .success();
+    }
+    runner(d.path())
+        .arg("report")
+        .arg(&a)
+        .arg(&b)
+        .args(["--name", "protocols"])
+        .assert()
+        .success()
+        .stdout(predicates::str::contains("side by side: reports/protocols"));
+    let md = std::fs::read_to_string(d.path().join("reports/protocols/table.md")).unwrap();
+    assert!(
+        md.contains("| kde-ac: kde |") && md.contains("| kde-oc: kde |"),
+        "{md}"
+    );
+    let csv = std::fs::read_to_string(d.path().join("reports/protocols/table.csv")).unwrap();
+    assert_eq!(csv.lines().count(), 3, "{csv}");
+    assert!(d.path().join("reports/protocols/table.tex").is_file());
+    // each spec's own report too
+    assert!(d.path().join("reports/kde-ac/table.md").is_file());
+    assert!(d.path().join("reports/kde-oc/table.md").is_file());
+
+    let c = spec("kde-three", "one-class", "[0, 1, 2]");
+    runner(d.path())
+        .arg("report")
+        .arg(&a)
+        .arg(&c)
+        .assert()
+        .failure()
+        .stderr(predicates::str::contains("need the same classes"));
+}

@@ -87,8 +87,11 @@ pub enum Command {
     /// Show which jobs of a spec are done, failed (with the reason) or missing.
     #[command(after_help = "Example:\n  runner status experiments/mnist.yaml")]
     Status(SpecArgs),
-    /// Write tables and plots of a spec's results under reports/<name>/.
-    #[command(after_help = "Example:\n  runner report experiments/mnist.yaml --out reports")]
+    /// Write tables and plots of a spec's results under reports/<name>/;
+    /// several specs also get one table side by side.
+    #[command(
+        after_help = "Examples:\n  runner report experiments/mnist.yaml --out reports\n  runner report experiments/mnist.yaml experiments/mnist-one-class.yaml --name mnist-protocols"
+    )]
     Report(ReportArgs),
     /// Inspect and maintain the store.
     #[command(subcommand)]
@@ -241,6 +244,15 @@ impl SlurmArgs {
 pub struct ReportArgs {
     #[command(flatten)]
     pub spec: SpecArgs,
+    /// More specs over the same classes: each gets its report, and one more
+    /// report puts all their AUROC rows side by side (with their references
+    /// and the differences).
+    #[arg(value_name = "MORE_SPECS")]
+    pub more: Vec<PathBuf>,
+    /// Name (and folder under --out) of the side-by-side report; default: the
+    /// spec names joined with `+`.
+    #[arg(long, requires = "more")]
+    pub name: Option<String>,
     /// Where reports go.
     #[arg(long, default_value = "reports")]
     pub out: PathBuf,

@@ -11,13 +11,42 @@ use crate::report::{Outcome, Provenance, Record, ReportInput};
 use crate::schedule::{JobState, Plan};
 use crate::store::Store;
 
-use super::{Cli, ReportArgs, load_spec, open_store, plan_spec};
+use super::{Cli, ReportArgs, SpecArgs, load_spec, open_store, plan_spec};
 
 pub(super) fn exec(cli: &Cli, a: &ReportArgs) -> anyhow::Result<u8> {
-    let spec = load_spec(&a.spec)?;
-    let plan = plan_spec(&spec)?;
     let store = open_store(&cli.store)?;
-    write_report(&plan, &store, &a.out, cli.quiet)?;
+    let mut specs = vec![a.spec.spec.clone()];
+    specs.extend(a.more.iter().cloned());
+    let mut inputs = Vec::new();
+    for path in &specs {
+        let spec = load_spec(&SpecArgs {
+            spec: path.clone(),
+            sets: a.spec.sets.clone(),
+        })?;
+        let plan = plan_spec(&spec)?;
+        if specs.len() == 1 {
+            write_report(&plan, &store, &a.out, cli.quiet)?;
+            return Ok(0);
+        }
+        let input = report_input(&plan, &store)?;
+        let summary = crate::report::write(&input, &a.out.join(&plan.spec.name))
+            .map_err(crate::Error::from)?;
+        println!("report: {}", summary.dir.display());
+        inputs.push(input);
+    }
+    let name = a.name.clone().unwrap_or_else(|| {
+        inputs
+            .iter()
+            .map(|i| i.experiment.as_str())
+            .collect::<Vec<_>>()
+            .join("+")
+    });
+    let dir = a.out.join(&name);
+    let md = crate::report::write_side_by_side(&inputs, &name, &dir).map_err(crate::Error::from)?;
+    if !cli.quiet {
+        println!("{md}");
+    }
+    println!("side by side: {}", dir.display());
     Ok(0)
 }
 

@@ -463,7 +463,7 @@ impl Checkpointer {
         };
         let p = plan.policy;
         let due = p.every_epochs > 0
-            && epoch % p.every_epochs == 0
+            && epoch.is_multiple_of(p.every_epochs)
             && epoch < epochs
             && self.last.elapsed() >= p.min_interval;
         if !due {

@@ -9,6 +9,7 @@ mod export;
 mod fixture;
 mod html;
 mod plot;
+mod side_by_side;
 mod stats;
 mod table;
 
@@ -103,6 +104,24 @@ pub struct ReportSummary {
     pub done: usize,
     pub failed: usize,
     pub missing: usize,
+}
+
+/// Writes the AUROC tables of several specs side by side into `dir`
+/// (`table.md`, `table.csv`, `table.tex`; see [`side_by_side`]); returns the
+/// Markdown.
+pub fn write_side_by_side(
+    inputs: &[ReportInput],
+    name: &str,
+    dir: &Path,
+) -> Result<String, ReportError> {
+    let (md, numbers, tex) = side_by_side::render(inputs, name)?;
+    std::fs::create_dir_all(dir).map_err(|e| ReportError::write(dir, e))?;
+    for (file, text) in [("table.md", &md), ("table.tex", &tex)] {
+        let path = dir.join(file);
+        std::fs::write(&path, text).map_err(|e| ReportError::write(&path, e))?;
+    }
+    export::write_csv(&numbers, &dir.join("table.csv"), Some(4))?;
+    Ok(md)
 }
 
 /// Writes every report file of `input` into `dir` (created if needed):

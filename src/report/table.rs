@@ -17,7 +17,7 @@ const FAILED: &str = "failed";
 const PARTIAL: &str = "†";
 
 /// Formats a metric value the way the tables show it.
-fn num(x: f64) -> String {
+pub(super) fn num(x: f64) -> String {
     format!("{x:.3}")
 }
 
@@ -125,7 +125,7 @@ fn cell_text(
     }
 }
 
-fn md_escape(s: &str) -> String {
+pub(super) fn md_escape(s: &str) -> String {
     s.replace('|', "\\|")
 }
 
@@ -310,7 +310,7 @@ fn reference_for(input: &ReportInput, label: &str, method: &str) -> Option<Vec<f
 }
 
 /// The method of each row label (from the records).
-fn method_of(input: &ReportInput, label: &str) -> String {
+pub(super) fn method_of(input: &ReportInput, label: &str) -> String {
     input
         .records
         .iter()
@@ -321,7 +321,7 @@ fn method_of(input: &ReportInput, label: &str) -> String {
 
 /// Reference values per row (None for rows the reference does not list),
 /// per class column, then the mean over the selected classes.
-fn reference_rows(input: &ReportInput, grid: &Grid) -> Vec<Option<Vec<Option<f64>>>> {
+pub(super) fn reference_rows(input: &ReportInput, grid: &Grid) -> Vec<Option<Vec<Option<f64>>>> {
     grid.rows
         .iter()
         .map(|label| {
@@ -466,7 +466,7 @@ pub fn frame(input: &ReportInput, grid: &Grid) -> PolarsResult<DataFrame> {
 }
 
 /// Escapes text for LaTeX.
-fn tex_escape(s: &str) -> String {
+pub(super) fn tex_escape(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
     for ch in s.chars() {
         match ch {
