@@ -778,6 +778,34 @@ fn a_job_killed_while_training_resumes_from_its_checkpoint_to_the_same_scores() 
     );
     assert_eq!(scores("killed"), scores("whole"));
     assert!(checkpoints(&store).is_empty(), "checkpoints are removed");
+    // the training log of each model: epochs 1-12, and after the checkpoint
+    let log = |store: &str| {
+        let files: Vec<PathBuf> = walk(&d.path().join(store).join("objects/model"))
+            .into_iter()
+            .filter(|p| p.ends_with("training.csv"))
+            .collect();
+        assert_eq!(files.len(), 1, "{files:?}");
+        let text = std::fs::read_to_string(&files[0]).unwrap();
+        let epochs: Vec<String> = text
+            .lines()
+            .skip(1)
+            .map(|l| l.split(',').next().unwrap().to_string())
+            .collect();
+        assert!(text.starts_with("epoch,seconds,g,d,con\n"), "{text}");
+        epochs
+    };
+    let whole: Vec<String> = (1..=12).map(|e| e.to_string()).collect();
+    assert_eq!(log("whole"), whole);
+    let resumed = log("killed");
+    assert_eq!(resumed.last(), Some(&"12".to_string()));
+    assert!(resumed[0] != "1", "{resumed:?}");
+    runner(d.path())
+        .args(["--store", "whole", "report", "--out", "reports"])
+        .arg(&spec)
+        .assert()
+        .success();
+    let md = std::fs::read_to_string(d.path().join("reports/resume/training.md")).unwrap();
+    assert!(md.contains("| ganomaly | 3 | 0 | 12 |"), "{md}");
 }
 
 /// `runner report A B`: each spec's report, and one table with both.

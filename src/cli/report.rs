@@ -9,7 +9,7 @@ use std::path::Path;
 
 use crate::report::{Outcome, Provenance, Record, ReportInput};
 use crate::schedule::{JobState, Plan};
-use crate::store::Store;
+use crate::store::{ObjectKind, Store, TrainingLog};
 
 use super::{Cli, ReportArgs, SpecArgs, load_spec, open_store, plan_spec};
 
@@ -77,6 +77,12 @@ fn report_input(plan: &Plan, store: &Store) -> crate::Result<ReportInput> {
         if !rows.contains(&job.label) {
             rows.push(job.label.clone());
         }
+        let training = match state {
+            JobState::Done => {
+                TrainingLog::read(&store.object_dir(ObjectKind::Model, &job.model_key))
+            }
+            _ => None,
+        };
         let outcome = match state {
             JobState::Done => Outcome::Done {
                 result: store.result(&job.key, job.method.shown_score())?,
@@ -94,6 +100,7 @@ fn report_input(plan: &Plan, store: &Store) -> crate::Result<ReportInput> {
             class_name: job.class_name.clone(),
             seed: job.seed,
             outcome,
+            training,
         });
     }
     Ok(ReportInput {

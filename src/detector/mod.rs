@@ -73,6 +73,9 @@ pub enum Phase {
         epochs: usize,
         /// Losses and speed, e.g. `g 1.23 d 0.45, 812 img/s`.
         info: String,
+        /// The finished epoch's numbers, for the model's training log
+        /// (`None`: not an epoch, e.g. KDE's bandwidth search).
+        log: Option<crate::store::EpochLog>,
     },
     Scoring {
         done: usize,

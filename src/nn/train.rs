@@ -66,6 +66,24 @@ impl EpochMeter {
         self.images += images;
     }
 
+    /// Epoch `epoch`'s mean losses by name and its seconds so far, with
+    /// `extra` values (a validation score) after them.
+    pub fn log(&self, epoch: usize, extra: &[(&str, f64)]) -> crate::store::EpochLog {
+        let n = self.steps.max(1) as f64;
+        let mut values: Vec<(String, f64)> = self
+            .names
+            .iter()
+            .zip(&self.sums)
+            .map(|(name, s)| (name.to_string(), s / n))
+            .collect();
+        values.extend(extra.iter().map(|(k, v)| (k.to_string(), *v)));
+        crate::store::EpochLog {
+            epoch,
+            seconds: self.start.elapsed().as_secs_f64(),
+            values,
+        }
+    }
+
     /// `g 1.234 d 0.456, 812 img/s`.
     pub fn line(&self) -> String {
         let n = self.steps.max(1) as f64;

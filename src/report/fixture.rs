@@ -69,6 +69,7 @@ pub fn record(
         class_name: class.1.into(),
         seed,
         outcome,
+        training: None,
     }
 }
 

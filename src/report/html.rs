@@ -213,6 +213,8 @@ pub struct Page<'a> {
     /// `table.md` (with the reference comparison) and `comparisons.md`.
     pub table_markdown: &'a str,
     pub comparisons_markdown: &'a str,
+    /// `training.md`, when jobs logged their trainings.
+    pub training_markdown: Option<&'a str>,
     /// Files beside the page, relative to its folder: the heat map, the CD
     /// diagram (None with no ranking, and why), the ROC figure per class.
     pub summary_png: &'a str,
@@ -304,6 +306,10 @@ pub fn page(input: &ReportInput, p: &Page) -> String {
     s.push_str(&markdown_to_html(p.table_markdown, 0));
     s.push_str("</section>\n<section id=\"comparisons\">\n");
     s.push_str(&markdown_to_html(p.comparisons_markdown, 0));
+    if let Some(training) = p.training_markdown {
+        s.push_str("</section>\n<section id=\"training\">\n");
+        s.push_str(&markdown_to_html(training, 0));
+    }
     s.push_str("</section>\n<section id=\"figures\">\n<h2>Figures</h2>\n");
     let _ = writeln!(
         s,

@@ -12,6 +12,7 @@ mod plot;
 mod side_by_side;
 mod stats;
 mod table;
+mod training;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -19,7 +20,7 @@ use std::path::{Path, PathBuf};
 use thiserror::Error;
 
 use crate::spec::{CellFormat, Protocol, Reference};
-use crate::store::{JobResult, Scores};
+use crate::store::{JobResult, Scores, TrainingLog};
 
 #[derive(Debug, Error)]
 pub enum ReportError {
@@ -64,6 +65,8 @@ pub struct Record {
     pub class_name: String,
     pub seed: u64,
     pub outcome: Outcome,
+    /// The training log stored with the job's model (neural methods).
+    pub training: Option<TrainingLog>,
 }
 
 /// Everything a report is made from.
@@ -127,7 +130,8 @@ pub fn write_side_by_side(
 /// Writes every report file of `input` into `dir` (created if needed):
 /// `table.md|csv|tex` (AUROC, with the reference comparison in `table.md`),
 /// `table-auprc.md|csv|tex`, `comparisons.md|csv` (Wilcoxon per pair with
-/// Holm, Friedman ranking; [`compare`]), `results.csv|parquet` (one row per job) and
+/// Holm, Friedman ranking; [`compare`]), `training.md|csv` (how the
+/// trainings ended, when jobs logged any; [`training`]), `results.csv|parquet` (one row per job) and
 /// `scores.parquet` (one row per test image of every finished job), and the
 /// plots `roc/<class>.png|svg` and `summary.png|svg`.
 pub fn write(input: &ReportInput, dir: &Path) -> Result<ReportSummary, ReportError> {
@@ -157,6 +161,10 @@ pub fn write(input: &ReportInput, dir: &Path) -> Result<ReportSummary, ReportErr
     let comparisons_markdown =
         compare::markdown(&input.experiment, &comparisons, table::seeds(input).len());
     put("comparisons.md", &comparisons_markdown)?;
+    let trainings = training::render(input)?;
+    if let Some((md, _)) = &trainings {
+        put("training.md", md)?;
+    }
 
     let mut data_files = Vec::new();
     for (name, grid) in [("table.csv", &auroc), ("table-auprc.csv", &auprc)] {
@@ -167,6 +175,11 @@ pub fn write(input: &ReportInput, dir: &Path) -> Result<ReportSummary, ReportErr
     let path = dir.join("comparisons.csv");
     export::write_csv(&compare::frame(&comparisons)?, &path, Some(6))?;
     data_files.push(path);
+    if let Some((_, numbers)) = &trainings {
+        let path = dir.join("training.csv");
+        export::write_csv(numbers, &path, Some(6))?;
+        data_files.push(path);
+    }
     let per_job = results.drop("row")?;
     let path = dir.join("results.csv");
     export::write_csv(&per_job, &path, None)?;
@@ -215,6 +228,7 @@ pub fn write(input: &ReportInput, dir: &Path) -> Result<ReportSummary, ReportErr
         &html::Page {
             table_markdown: &table_markdown,
             comparisons_markdown: &comparisons_markdown,
+            training_markdown: trainings.as_ref().map(|(md, _)| md.as_str()),
             summary_png: "summary.png",
             cd_png: cd,
             roc_pngs: &roc_pngs,

@@ -14,6 +14,7 @@ use crate::detector::{self, CheckpointPlan, CheckpointPolicy, Phase, Progress, R
 use crate::device::DeviceChoice;
 use crate::metrics;
 use crate::store::result::write_result_files;
+use crate::store::training::{TRAINING_LOG, TrainingLog};
 use crate::store::{
     JobLock, JobResult, LEASE_EXPIRY, ObjectKind, ObjectState, ScoreTable, Store, StoreError,
     VariantMetrics, now_rfc3339,
@@ -192,10 +193,14 @@ impl JobEnv {
         } else {
             None
         };
+        let logged = TrainingRecorder {
+            inner: progress,
+            log: Mutex::new(TrainingLog::default()),
+        };
         let ctx = RunContext {
             seed: job.seed,
             device: self.device,
-            progress,
+            progress: &logged,
             cancel,
             checkpoint: Some(CheckpointPlan {
                 dir: self.store.checkpoint_dir(&job.model_key),
@@ -215,6 +220,12 @@ impl JobEnv {
             let fitted = det.fit(&split.train, &ctx)?;
             let pending = self.store.begin(ObjectKind::Model, &job.model_key)?;
             fitted.save(pending.dir())?;
+            let log = logged.log.lock().unwrap_or_else(|p| p.into_inner()).clone();
+            if !log.epochs.is_empty() {
+                let path = pending.dir().join(TRAINING_LOG);
+                std::fs::write(&path, log.to_csv())
+                    .map_err(|e| StoreError::Io { path, source: e })?;
+            }
             let inputs = model_inputs(
                 &job.method,
                 &job.dataset_id,
@@ -304,6 +315,26 @@ impl JobEnv {
         d.insert("score".to_string(), score_s);
         pending.commit(inputs, &self.device.to_string(), started, d)?;
         Ok(result)
+    }
+}
+
+/// Passes phases on, keeping each finished epoch's numbers for the
+/// model's training log.
+struct TrainingRecorder<'a> {
+    inner: &'a dyn Progress,
+    log: Mutex<TrainingLog>,
+}
+
+impl Progress for TrainingRecorder<'_> {
+    fn phase(&self, phase: Phase) {
+        if let Phase::Training { log: Some(e), .. } = &phase {
+            self.log
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .epochs
+                .push(e.clone());
+        }
+        self.inner.phase(phase);
     }
 }
 

@@ -135,6 +135,7 @@ impl Progress for SlotProgress {
                 epoch,
                 epochs,
                 info,
+                ..
             } => format!("epoch {epoch}/{epochs} {info}"),
             Phase::Scoring { done, total } => format!("scoring {done}/{total}"),
         };

@@ -20,6 +20,7 @@
 pub mod key;
 mod object;
 pub mod result;
+pub mod training;
 
 use std::collections::{BTreeMap, HashSet};
 use std::fs;
@@ -35,6 +36,7 @@ use thiserror::Error;
 pub use key::{Key, STORE_VERSION};
 pub use object::{Manifest, PendingObject};
 pub use result::{JobResult, ScoreTable, Scores, VariantMetrics};
+pub use training::{EpochLog, TrainingLog};
 
 /// What can go wrong with the store.
 #[derive(Debug, Error)]

@@ -64,7 +64,7 @@ fn two_steps_give_finite_losses_and_one_score_per_image() {
     assert_eq!(model.score(&test, &c).expect("score"), variants[0].1);
     let phases = rec.phases();
     assert!(
-        matches!(&phases[0], Phase::Training { epoch: 1, epochs: 1, info } if info.contains("img/s")),
+        matches!(&phases[0], Phase::Training { epoch: 1, epochs: 1, info, .. } if info.contains("img/s")),
         "{phases:?}"
     );
 }

@@ -385,12 +385,14 @@ pub fn train(
         }
         at.epoch = epoch + 1;
         let mut info = meter.line();
+        let mut extra = Vec::new();
         if let Some(valid) = validation {
             let v = trainer
                 .eval_nets()
                 .mean_features(valid, params.score_batch_size, &eval_device);
             check_finite(v as f32, epoch + 1, at.step, "the validation score")?;
             info.push_str(&format!(", valid {v:.4}"));
+            extra.push(("valid", v));
             early.add(v);
         }
         let stop = early.stale > params.patience;
@@ -402,6 +404,7 @@ pub fn train(
             epoch: epoch + 1,
             epochs,
             info,
+            log: Some(meter.log(epoch + 1, &extra)),
         });
         if stop {
             break;

@@ -248,6 +248,7 @@ pub fn train(
             epoch: epoch + 1,
             epochs,
             info: format!("{phase}{}", meter.line()),
+            log: Some(meter.log(epoch + 1, &[])),
         });
     }
     Ok(trainer)

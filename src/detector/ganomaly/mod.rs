@@ -153,7 +153,7 @@ mod tests {
         assert!(s.iter().all(|v| v.is_finite() && *v >= 0.0));
         let phases = rec.phases();
         assert!(
-            matches!(&phases[0], Phase::Training { epoch: 1, epochs: 1, info } if info.contains("img/s")),
+            matches!(&phases[0], Phase::Training { epoch: 1, epochs: 1, info, .. } if info.contains("img/s")),
             "{phases:?}"
         );
         assert!(matches!(

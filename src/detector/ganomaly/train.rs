@@ -200,6 +200,7 @@ pub fn train(
             epoch: epoch + 1,
             epochs,
             info: meter.line(),
+            log: Some(meter.log(epoch + 1, &[])),
         });
     }
     Ok(trainer)

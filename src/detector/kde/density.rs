@@ -204,6 +204,7 @@ pub(super) fn cv_scores(
             epoch: f + 1,
             epochs: folds.len(),
             info: "bandwidth search (cross-validation folds)".into(),
+            log: None,
         });
     }
     Ok(mean)

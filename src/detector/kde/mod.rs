@@ -103,6 +103,7 @@ impl Kde {
             epoch: 0,
             epochs: p.cv_folds,
             info: "PCA".into(),
+            log: None,
         });
         let t = std::time::Instant::now();
         let scaling = Scaling::fit(p.gcn, normal);

@@ -1,0 +1,134 @@
+//! The training log stored with a model (`training.csv`): one line per
+//! epoch with its duration and the mean of each loss (and, for ALAD, the
+//! validation score), so that a report can show how a training ended and
+//! how long its epochs took.
+//!
+//! A job resumed from a checkpoint logs the epochs it ran itself: the log
+//! then starts after the checkpoint's epoch.
+
+use std::fmt::Write as _;
+use std::path::Path;
+
+/// The file's name in a model object.
+pub const TRAINING_LOG: &str = "training.csv";
+
+/// One epoch: its number (1-based), seconds, and named values in order.
+#[derive(Clone, Debug, PartialEq)]
+pub struct EpochLog {
+    pub epoch: usize,
+    pub seconds: f64,
+    pub values: Vec<(String, f64)>,
+}
+
+/// Every logged epoch of one training.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct TrainingLog {
+    pub epochs: Vec<EpochLog>,
+}
+
+impl TrainingLog {
+    /// The names of the values, from the first epoch.
+    pub fn names(&self) -> Vec<String> {
+        self.epochs
+            .first()
+            .map(|e| e.values.iter().map(|(n, _)| n.clone()).collect())
+            .unwrap_or_default()
+    }
+
+    /// Mean seconds per logged epoch.
+    pub fn seconds_per_epoch(&self) -> Option<f64> {
+        if self.epochs.is_empty() {
+            return None;
+        }
+        Some(self.epochs.iter().map(|e| e.seconds).sum::<f64>() / self.epochs.len() as f64)
+    }
+
+    /// `epoch,seconds,<names...>` then one line per epoch.
+    pub fn to_csv(&self) -> String {
+        let names = self.names();
+        let mut s = String::from("epoch,seconds");
+        for n in &names {
+            s.push(',');
+            s.push_str(n);
+        }
+        s.push('\n');
+        for e in &self.epochs {
+            let _ = write!(s, "{},{:.3}", e.epoch, e.seconds);
+            for n in &names {
+                let v = e.values.iter().find(|(k, _)| k == n).map(|(_, v)| *v);
+                match v {
+                    Some(v) => {
+                        let _ = write!(s, ",{v:.6}");
+                    }
+                    None => s.push(','),
+                }
+            }
+            s.push('\n');
+        }
+        s
+    }
+
+    /// Parses [`TrainingLog::to_csv`]'s text; `None` when it is not one.
+    pub fn parse(text: &str) -> Option<TrainingLog> {
+        let mut lines = text.lines();
+        let header: Vec<&str> = lines.next()?.split(',').collect();
+        if header.len() < 2 || header[0] != "epoch" || header[1] != "seconds" {
+            return None;
+        }
+        let mut epochs = Vec::new();
+        for line in lines.filter(|l| !l.is_empty()) {
+            let fields: Vec<&str> = line.split(',').collect();
+            if fields.len() != header.len() {
+                return None;
+            }
+            let values = header[2..]
+                .iter()
+                .zip(&fields[2..])
+                .filter_map(|(n, v)| Some((n.to_string(), v.parse().ok()?)))
+                .collect();
+            epochs.push(EpochLog {
+                epoch: fields[0].parse().ok()?,
+                seconds: fields[1].parse().ok()?,
+                values,
+            });
+        }
+        Some(TrainingLog { epochs })
+    }
+
+    /// The log of a model object's folder, if it has one.
+    pub fn read(dir: &Path) -> Option<TrainingLog> {
+        TrainingLog::parse(&std::fs::read_to_string(dir.join(TRAINING_LOG)).ok()?)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn csv_round_trip_and_means() {
+        let log = TrainingLog {
+            epochs: vec![
+                EpochLog {
+                    epoch: 3,
+                    seconds: 2.0,
+                    values: vec![("g".into(), 1.5), ("d".into(), 0.25)],
+                },
+                EpochLog {
+                    epoch: 4,
+                    seconds: 4.0,
+                    values: vec![("g".into(), 1.25), ("d".into(), 0.5)],
+                },
+            ],
+        };
+        let text = log.to_csv();
+        assert_eq!(
+            text,
+            "epoch,seconds,g,d\n3,2.000,1.500000,0.250000\n4,4.000,1.250000,0.500000\n"
+        );
+        assert_eq!(TrainingLog::parse(&text), Some(log.clone()));
+        assert_eq!(log.seconds_per_epoch(), Some(3.0));
+        assert_eq!(TrainingLog::parse("a,b\n"), None);
+        assert_eq!(TrainingLog::parse("epoch,seconds,g\n1,2\n"), None);
+    }
+}
