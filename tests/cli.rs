@@ -762,6 +762,11 @@ fn a_job_killed_while_training_resumes_from_its_checkpoint_to_the_same_scores() 
         walk(&store.join("objects/model")).is_empty(),
         "killed before the model was stored"
     );
+    runner(d.path())
+        .args(["--store", "killed", "cache", "ls"])
+        .assert()
+        .success()
+        .stdout(predicates::str::contains("training checkpoint after epoch"));
 
     let out = runner(d.path())
         .env("RUNNER_CHECKPOINT_MIN_SECS", "0")

@@ -39,9 +39,35 @@ pub(super) fn exec(cli: &Cli, c: &CacheCommand) -> anyhow::Result<u8> {
                     finished
                 );
             }
+            let checkpoints = store.checkpoints()?;
+            for c in &checkpoints {
+                bytes += c.bytes;
+                let age = c
+                    .modified
+                    .and_then(|m| std::time::SystemTime::now().duration_since(m).ok())
+                    .map(|d| show_age(d.as_secs() as i64))
+                    .unwrap_or_else(|| "?".into());
+                let after = c
+                    .epoch
+                    .map(|e| format!("training checkpoint after epoch {e}"))
+                    .unwrap_or_else(|| "training checkpoint (none complete)".into());
+                println!(
+                    "{:<6}  {:<16}  {:>9}  {:>8}  {:<8}  {after}",
+                    "ckpt",
+                    c.key.short(),
+                    show_bytes(c.bytes),
+                    age,
+                    ""
+                );
+            }
             println!(
-                "{} objects, {} in {}",
+                "{} objects{}, {} in {}",
                 objs.len(),
+                if checkpoints.is_empty() {
+                    String::new()
+                } else {
+                    format!(" and {} training checkpoint(s)", checkpoints.len())
+                },
                 show_bytes(bytes),
                 store.root().display()
             );

@@ -133,6 +133,16 @@ pub struct GcSummary {
     pub bytes_freed: u64,
 }
 
+/// The checkpoint of one model's training (see [`Store::checkpoint_dir`]).
+#[derive(Clone, Debug)]
+pub struct CheckpointInfo {
+    pub key: Key,
+    /// The epoch after which the newest complete checkpoint was written.
+    pub epoch: Option<usize>,
+    pub bytes: u64,
+    pub modified: Option<SystemTime>,
+}
+
 /// How often a held lock's lease is renewed (its file's modification time
 /// set to now), by a thread of the holder.
 pub const LEASE_RENEW: Duration = Duration::from_secs(15);
@@ -294,6 +304,39 @@ impl Store {
             Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(io_err(&dir)(e)),
             _ => Ok(()),
         }
+    }
+
+    /// The training checkpoints in the store, one per model being trained
+    /// (or whose training was cut), oldest key order.
+    pub fn checkpoints(&self) -> Result<Vec<CheckpointInfo>, StoreError> {
+        let mut out = Vec::new();
+        for dir in read_dir_sorted(&self.root.join("checkpoints"))? {
+            let Some(key) = dir
+                .file_name()
+                .and_then(|n| n.to_str())
+                .and_then(|n| n.parse::<Key>().ok())
+            else {
+                continue;
+            };
+            let epoch = read_dir_sorted(&dir)?
+                .iter()
+                .filter_map(|p| {
+                    p.file_name()?
+                        .to_str()?
+                        .strip_prefix("epoch-")?
+                        .parse::<usize>()
+                        .ok()
+                })
+                .max();
+            let modified = fs::metadata(&dir).and_then(|m| m.modified()).ok();
+            out.push(CheckpointInfo {
+                key,
+                epoch,
+                bytes: dir_size(&dir),
+                modified,
+            });
+        }
+        Ok(out)
     }
 
     /// Whether a complete object exists.
