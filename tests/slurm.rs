@@ -134,6 +134,15 @@ fn slow_runner(dir: &Path, secs: u32) -> PathBuf {
     p
 }
 
+/// The array id in a `runner run --detach` output ("... Slurm array 12 ...").
+fn array_id(text: &str) -> String {
+    text.split("Slurm array ")
+        .nth(1)
+        .and_then(|s| s.split_whitespace().next())
+        .unwrap_or_else(|| panic!("no array id in {text}"))
+        .to_string()
+}
+
 fn squeue_states(array: &str) -> String {
     let out = std::process::Command::new("squeue")
         .args(["-h", "-r", "-t", "all", "-o", "%i|%T", "-j", array])
@@ -334,12 +343,7 @@ fn runner_cancel_stops_the_tasks_and_leaves_the_store_consistent() {
         .unwrap();
     let text = stdout(&out);
     assert!(out.status.success(), "{}", all_output(&out));
-    let array = text
-        .split("Slurm array ")
-        .nth(1)
-        .and_then(|s| s.split_whitespace().next())
-        .unwrap_or_else(|| panic!("no array id in {text}"))
-        .to_string();
+    let array = array_id(&text);
     assert!(text.contains("runner status"), "{text}");
     runner(d.path())
         .args(["status", spec, "--store", "s"])
@@ -580,12 +584,7 @@ fn a_task_killed_while_training_resumes_when_resubmitted() {
         .unwrap();
     let text = stdout(&out);
     assert!(out.status.success(), "{}", all_output(&out));
-    let array = text
-        .split("Slurm array ")
-        .nth(1)
-        .and_then(|s| s.split_whitespace().next())
-        .unwrap_or_else(|| panic!("no array id in {text}"))
-        .to_string();
+    let array = array_id(&text);
     let store = d.path().join("s");
     wait_for("a checkpoint", Duration::from_secs(120), || {
         !checkpoints(&store).is_empty()
