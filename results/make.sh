@@ -1,0 +1,61 @@
+#!/usr/bin/env bash
+# Remakes every table of results/ from the specs in results/specs/: runs
+# them (jobs already in the store are not run again), then writes the tables
+# with `runner report` and copies its Markdown and CSV files here. Every
+# number under results/ comes from these commands.
+#
+#   results/make.sh                 # all records
+#   results/make.sh kde-mnist       # one record
+#
+# Environment: RUNNER (default target/release/runner), RUNNER_STORE (default
+# cache), RUNNER_DATA (where mnist/, cifar10-jpeg/ are; Fashion-MNIST also
+# comes from /usr/share/datasets/fashion-mnist, Debian's dataset-fashion-mnist).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+RUNNER=${RUNNER:-target/release/runner}
+STORE=${RUNNER_STORE:-cache}
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+
+# record name: the specs it puts side by side
+declare -A RECORDS=(
+  [kde-mnist]="kde-mnist-anomaly-class kde-mnist-one-class"
+  [kde-fashion-mnist]="kde-fashion-mnist-anomaly-class kde-fashion-mnist-one-class"
+  [kde-cifar10-jpeg]="kde-cifar10-jpeg-anomaly-class kde-cifar10-jpeg-one-class"
+  [gan-mnist-reduced]="gan-mnist-reduced gan-mnist-reduced-alad"
+)
+names=("$@")
+[ ${#names[@]} -gt 0 ] || names=(kde-mnist kde-fashion-mnist kde-cifar10-jpeg gan-mnist-reduced)
+
+{
+  "$RUNNER" --version
+  if git rev-parse --git-dir >/dev/null 2>&1; then
+    echo "source: commit $(git rev-parse --short HEAD)$(git diff --quiet HEAD -- src Cargo.toml Cargo.lock || echo ' with local changes')"
+  fi
+} > results/VERSION
+for name in "${names[@]}"; do
+  specs=()
+  for s in ${RECORDS[$name]}; do specs+=("results/specs/$s.yaml"); done
+  for s in "${specs[@]}"; do
+    start=$(date +%s)
+    "$RUNNER" --store "$STORE" run -q --no-report "$s"
+    echo "$s: $(( $(date +%s) - start )) s" >&2
+  done
+  mkdir -p "results/$name"
+  if [[ $name == kde-* ]]; then
+    # one method under two protocols: side by side
+    "$RUNNER" --store "$STORE" report -q --out "$work" --name "$name" "${specs[@]}" >/dev/null
+    cp "$work/$name/table.md" "results/$name/side-by-side.md"
+    cp "$work/$name/table.csv" "results/$name/side-by-side.csv"
+  else
+    for s in "${specs[@]}"; do
+      "$RUNNER" --store "$STORE" report -q --out "$work" "$s" >/dev/null
+    done
+  fi
+  for s in ${RECORDS[$name]}; do
+    for f in table.md table.csv results.csv training.md training.csv; do
+      [ -f "$work/$s/$f" ] && cp "$work/$s/$f" "results/$name/$s.$f"
+    done
+  done
+done
+echo "results: $(printf '%s ' "${names[@]}")" >&2
