@@ -195,21 +195,6 @@ struct StateFile {
     files: BTreeMap<String, String>,
 }
 
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
-}
-
-fn unhex32(s: &str) -> Option<[u8; 32]> {
-    let mut out = [0u8; 32];
-    if s.len() != 64 {
-        return None;
-    }
-    for (i, o) in out.iter_mut().enumerate() {
-        *o = u8::from_str_radix(s.get(2 * i..2 * i + 2)?, 16).ok()?;
-    }
-    Some(out)
-}
-
 fn digest_file(path: &Path) -> Result<String, NnError> {
     let bytes = fs::read(path).map_err(|e| io_error(path, "read it", e))?;
     Ok(blake3::hash(&bytes).to_hex().to_string())
@@ -287,7 +272,7 @@ impl StateWriter {
     /// The position of a random stream.
     pub fn rng(&mut self, name: &str, rng: &ChaCha8Rng) {
         let state = RngState {
-            seed: hex(&rng.get_seed()),
+            seed: hex::encode(rng.get_seed()),
             stream: rng.get_stream(),
             word_pos: rng.get_word_pos().to_string(),
         };
@@ -385,7 +370,8 @@ impl StateReader {
     pub fn rng(&self, name: &str) -> Result<ChaCha8Rng, NnError> {
         let s: RngState = self.value(name)?;
         let bad = || NnError::Checkpoint(format!("{name}: not a random stream state"));
-        let seed = unhex32(&s.seed).ok_or_else(bad)?;
+        let mut seed = [0u8; 32];
+        hex::decode_to_slice(&s.seed, &mut seed).map_err(|_| bad())?;
         let word_pos: u128 = s.word_pos.parse().map_err(|_| bad())?;
         let mut rng = ChaCha8Rng::from_seed(seed);
         rng.set_stream(s.stream);
