@@ -226,13 +226,7 @@ fn markdown(parts: &[Part], lines: &[Line], classes: &[String], name: &str) -> S
          95% confidence interval, or (standard deviation)); reference rows: the published \
          numbers, once each; difference rows: the result as shown minus its spec's reference.\n\n",
     );
-    let mut header = vec!["Row".to_string()];
-    header.extend(classes.iter().map(|c| md_escape(c)));
-    header.push("Mean".into());
-    let _ = writeln!(s, "| {} |", header.join(" | "));
-    let mut align = vec![":--".to_string()];
-    align.extend(std::iter::repeat_n("--:".to_string(), header.len() - 1));
-    let _ = writeln!(s, "|{}|", align.join("|"));
+    s.push_str(&table::md_head("Row", classes));
     for l in lines {
         let mut row = vec![md_escape(&l.label)];
         row.extend((0..l.values.len()).map(|j| shown(l, j)));

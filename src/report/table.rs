@@ -129,6 +129,17 @@ pub(super) fn md_escape(s: &str) -> String {
     s.replace('|', "\\|")
 }
 
+/// The first two lines of a Markdown table: `first`, one right-aligned
+/// column per class, then `Mean`.
+pub(super) fn md_head(first: &str, classes: &[String]) -> String {
+    let mut header = vec![first.to_string()];
+    header.extend(classes.iter().map(|c| md_escape(c)));
+    header.push("Mean".into());
+    let mut align = vec![":--".to_string()];
+    align.extend(std::iter::repeat_n("--:".to_string(), header.len() - 1));
+    format!("| {} |\n|{}|\n", header.join(" | "), align.join("|"))
+}
+
 fn class_header(grid: &Grid) -> Vec<String> {
     grid.classes.iter().map(|(_, n)| n.clone()).collect()
 }
@@ -199,13 +210,7 @@ fn heading(input: &ReportInput, metric: Metric) -> String {
 pub fn markdown(input: &ReportInput, grid: &Grid) -> String {
     let mut s = heading(input, grid.metric);
     let best = best(grid);
-    let mut header = vec!["Method".to_string()];
-    header.extend(class_header(grid).iter().map(|h| md_escape(h)));
-    header.push("Mean".into());
-    let _ = writeln!(s, "| {} |", header.join(" | "));
-    let mut align = vec![":--".to_string()];
-    align.extend(std::iter::repeat_n("--:".to_string(), header.len() - 1));
-    let _ = writeln!(s, "|{}|", align.join("|"));
+    s.push_str(&md_head("Method", &class_header(grid)));
     let mut partial_notes = Vec::new();
     for (r, label) in grid.rows.iter().enumerate() {
         let mut line = vec![md_escape(label)];
@@ -370,13 +375,7 @@ pub fn reference_markdown(input: &ReportInput, grid: &Grid) -> Option<String> {
             input.protocol.as_str()
         );
     }
-    let mut header = vec!["Method".to_string()];
-    header.extend(class_header(grid).iter().map(|h| md_escape(h)));
-    header.push("Mean".into());
-    let _ = writeln!(s, "| {} |", header.join(" | "));
-    let mut align = vec![":--".to_string()];
-    align.extend(std::iter::repeat_n("--:".to_string(), header.len() - 1));
-    let _ = writeln!(s, "|{}|", align.join("|"));
+    s.push_str(&md_head("Method", &class_header(grid)));
     for (r, label) in grid.rows.iter().enumerate() {
         let Some(values) = &refs[r] else { continue };
         let mut line = vec![md_escape(label)];
