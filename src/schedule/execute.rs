@@ -13,8 +13,8 @@ use crate::data::{self, DataOptions, Dataset};
 use crate::detector::{self, CheckpointPlan, CheckpointPolicy, Phase, Progress, RunContext};
 use crate::device::DeviceChoice;
 use crate::metrics;
+use crate::store::TrainingLog;
 use crate::store::result::write_result_files;
-use crate::store::training::{TRAINING_LOG, TrainingLog};
 use crate::store::{
     JobLock, JobResult, LEASE_EXPIRY, ObjectKind, ObjectState, ScoreTable, Store, StoreError,
     VariantMetrics, now_rfc3339,
@@ -222,9 +222,7 @@ impl JobEnv {
             fitted.save(pending.dir())?;
             let log = logged.log.lock().unwrap_or_else(|p| p.into_inner()).clone();
             if !log.epochs.is_empty() {
-                let path = pending.dir().join(TRAINING_LOG);
-                std::fs::write(&path, log.to_csv())
-                    .map_err(|e| StoreError::Io { path, source: e })?;
+                log.write(pending.dir())?;
             }
             let inputs = model_inputs(
                 &job.method,

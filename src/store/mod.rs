@@ -557,17 +557,11 @@ impl Store {
             }
         }
         // checkpoints of trainings no kept spec needs, unless one is running
-        for c in read_dir_sorted(&self.root.join("checkpoints"))? {
-            let Some(key) = c
-                .file_name()
-                .and_then(|n| n.to_str())
-                .and_then(|n| n.parse::<Key>().ok())
-            else {
-                continue;
-            };
-            if !keep.contains(&key) && !self.lock_path(&key).exists() {
-                s.bytes_freed += dir_size(&c);
-                fs::remove_dir_all(&c).map_err(io_err(&c))?;
+        for c in self.checkpoints()? {
+            if !keep.contains(&c.key) && !self.lock_path(&c.key).exists() {
+                let dir = self.checkpoint_dir(&c.key);
+                fs::remove_dir_all(&dir).map_err(io_err(&dir))?;
+                s.bytes_freed += c.bytes;
                 s.removed += 1;
             }
         }

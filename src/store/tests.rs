@@ -91,6 +91,34 @@ fn gc_keeps_only_listed_keys() {
     assert!(!s.contains(ObjectKind::Result, &b));
 }
 
+/// Checkpoints of kept models stay; of others, only a training in progress
+/// (its job locked) keeps its checkpoint. `checkpoints` lists them.
+#[test]
+fn gc_removes_checkpoints_no_spec_keeps_unless_training() {
+    let (_d, s) = store();
+    let [kept, orphan, running] = [4, 5, 6].map(|i| Key::of("model", &json!(i)));
+    for (k, epoch) in [(&kept, 2), (&orphan, 3), (&running, 4)] {
+        let dir = s.checkpoint_dir(k).join(format!("epoch-{epoch:06}"));
+        fs::create_dir_all(&dir).unwrap();
+        fs::write(dir.join("state.json"), "{}").unwrap();
+    }
+    let listed: Vec<(Key, Option<usize>)> = s
+        .checkpoints()
+        .unwrap()
+        .iter()
+        .map(|c| (c.key, c.epoch))
+        .collect();
+    assert_eq!(listed.len(), 3);
+    assert!(listed.contains(&(orphan, Some(3))), "{listed:?}");
+    let _lock = s.lock(&running, Duration::from_secs(3600)).unwrap();
+    let sum = s.gc(&HashSet::from([kept])).unwrap();
+    assert_eq!(sum.removed, 1);
+    assert!(sum.bytes_freed >= 2);
+    assert!(s.checkpoint_dir(&kept).is_dir());
+    assert!(!s.checkpoint_dir(&orphan).exists());
+    assert!(s.checkpoint_dir(&running).is_dir());
+}
+
 #[test]
 fn gc_never_removes_an_object_being_written() {
     let (_d, s) = store();

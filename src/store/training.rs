@@ -95,6 +95,12 @@ impl TrainingLog {
         Some(TrainingLog { epochs })
     }
 
+    /// Writes the log into a model object's folder (being written).
+    pub fn write(&self, dir: &Path) -> Result<(), super::StoreError> {
+        let path = dir.join(TRAINING_LOG);
+        std::fs::write(&path, self.to_csv()).map_err(super::io_err(&path))
+    }
+
     /// The log of a model object's folder, if it has one.
     pub fn read(dir: &Path) -> Option<TrainingLog> {
         TrainingLog::parse(&std::fs::read_to_string(dir.join(TRAINING_LOG)).ok()?)
