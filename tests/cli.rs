@@ -2,6 +2,9 @@
 //! runs, cache behaviour and reports out.
 
 mod common;
+#[path = "common/checkpoints.rs"]
+mod store_checkpoints;
+use store_checkpoints::checkpoints;
 
 use std::path::{Path, PathBuf};
 
@@ -696,20 +699,6 @@ fn a_sweep_over_alads_score_variants_scores_once() {
         .args(["status", s])
         .assert()
         .stdout(predicate::str::contains("3 jobs: 3 done"));
-}
-
-/// The checkpoints of a store's trainings in progress (`epoch-*` folders).
-fn checkpoints(store: &Path) -> Vec<PathBuf> {
-    walk(&store.join("checkpoints"))
-        .into_iter()
-        .filter_map(|p| p.parent().map(PathBuf::from))
-        .filter(|p| {
-            p.file_name()
-                .is_some_and(|n| n.to_string_lossy().starts_with("epoch-"))
-        })
-        .collect::<std::collections::BTreeSet<_>>()
-        .into_iter()
-        .collect()
 }
 
 const RESUME_SPEC: &str = "name: resume\ndataset: digits\nclasses: [3]\nseeds: [0]\nmethods:\n  - ganomaly: {image_size: 16, latent: 8, generator_width: 8, discriminator_width: 8, batch_size: 16, epochs: 12}\n";

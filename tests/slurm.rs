@@ -16,6 +16,10 @@ use std::time::{Duration, Instant};
 use assert_cmd::Command;
 use predicates::prelude::*;
 
+#[path = "common/checkpoints.rs"]
+mod store_checkpoints;
+use store_checkpoints::checkpoints;
+
 fn cluster() -> bool {
     if std::env::var_os("SLURM_CONF").is_none() {
         eprintln!(
@@ -525,27 +529,6 @@ fn spec_options_reach_sbatch_and_the_command_line_wins() {
         .args(["--executor", "local", "-j", "1"])
         .assert()
         .success();
-}
-
-/// The checkpoint folders (`epoch-*`) of a store's trainings in progress.
-fn checkpoints(store: &Path) -> Vec<PathBuf> {
-    let mut found = Vec::new();
-    for job in std::fs::read_dir(store.join("checkpoints"))
-        .into_iter()
-        .flatten()
-        .flatten()
-    {
-        for c in std::fs::read_dir(job.path())
-            .into_iter()
-            .flatten()
-            .flatten()
-        {
-            if c.file_name().to_string_lossy().starts_with("epoch-") {
-                found.push(c.path());
-            }
-        }
-    }
-    found
 }
 
 /// A task killed by Slurm in the middle of its training (scancel: the
