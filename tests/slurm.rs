@@ -147,6 +147,13 @@ fn array_id(text: &str) -> String {
         .to_string()
 }
 
+/// `runner run SPEC --store STORE --executor slurm` in `dir`.
+fn slurm_run(dir: &Path, spec: &str, store: &str) -> Command {
+    let mut c = runner(dir);
+    c.args(["run", spec, "--store", store, "--executor", "slurm"]);
+    c
+}
+
 fn squeue_states(array: &str) -> String {
     let out = std::process::Command::new("squeue")
         .args(["-h", "-r", "-t", "all", "-o", "%i|%T", "-j", array])
@@ -175,16 +182,8 @@ fn slurm_results_equal_local_results_and_a_finished_spec_submits_nothing() {
         .assert()
         .success();
     let t0 = Instant::now();
-    let out = runner(d.path())
-        .args([
-            "run",
-            spec,
-            "--store",
-            "cluster",
-            "--executor",
-            "slurm",
-            "--no-report",
-        ])
+    let out = slurm_run(d.path(), spec, "cluster")
+        .arg("--no-report")
         .output()
         .unwrap();
     eprintln!("slurm run of 3 jobs: {:.1} s", t0.elapsed().as_secs_f64());
@@ -203,16 +202,8 @@ fn slurm_results_equal_local_results_and_a_finished_spec_submits_nothing() {
     );
 
     // everything is cached: nothing is submitted
-    let out = runner(d.path())
-        .args([
-            "run",
-            spec,
-            "--store",
-            "cluster",
-            "--executor",
-            "slurm",
-            "--no-report",
-        ])
+    let out = slurm_run(d.path(), spec, "cluster")
+        .arg("--no-report")
         .output()
         .unwrap();
     assert!(out.status.success(), "{}", all_output(&out));
@@ -222,16 +213,8 @@ fn slurm_results_equal_local_results_and_a_finished_spec_submits_nothing() {
         all_output(&out)
     );
     assert_eq!(submissions(&d.path().join("cluster")).len(), 1);
-    runner(d.path())
-        .args([
-            "run",
-            spec,
-            "--store",
-            "cluster",
-            "--executor",
-            "slurm",
-            "--detach",
-        ])
+    slurm_run(d.path(), spec, "cluster")
+        .arg("--detach")
         .assert()
         .success()
         .stdout(predicate::str::contains("nothing to submit"));
@@ -262,16 +245,8 @@ fn a_failed_task_is_reported_with_its_reason_and_log_and_resubmitted() {
         .assert()
         .success();
     let other = other_build(d.path());
-    let out = runner(d.path())
-        .args([
-            "run",
-            spec,
-            "--store",
-            "s",
-            "--executor",
-            "slurm",
-            "--no-report",
-        ])
+    let out = slurm_run(d.path(), spec, "s")
+        .arg("--no-report")
         .arg("--runner-bin")
         .arg(&other)
         .output()
@@ -300,16 +275,8 @@ fn a_failed_task_is_reported_with_its_reason_and_log_and_resubmitted() {
     assert!(log_text.contains("same runner binary"), "{log_text}");
 
     // the next run submits the two failed jobs only, and they succeed
-    runner(d.path())
-        .args([
-            "run",
-            spec,
-            "--store",
-            "s",
-            "--executor",
-            "slurm",
-            "--no-report",
-        ])
+    slurm_run(d.path(), spec, "s")
+        .arg("--no-report")
         .assert()
         .success();
     let subs = submissions(&d.path().join("s"));
@@ -330,16 +297,8 @@ fn runner_cancel_stops_the_tasks_and_leaves_the_store_consistent() {
     let (d, spec) = setup();
     let spec = spec.to_str().unwrap();
     let slow = slow_runner(d.path(), 30);
-    let out = runner(d.path())
-        .args([
-            "run",
-            spec,
-            "--store",
-            "s",
-            "--executor",
-            "slurm",
-            "--detach",
-        ])
+    let out = slurm_run(d.path(), spec, "s")
+        .arg("--detach")
         .args(["--max-parallel", "1"])
         .arg("--runner-bin")
         .arg(&slow)
@@ -389,16 +348,8 @@ fn runner_cancel_stops_the_tasks_and_leaves_the_store_consistent() {
         .success()
         .stdout(predicate::str::contains("no Slurm task"));
     // and the next run does the whole spec
-    runner(d.path())
-        .args([
-            "run",
-            spec,
-            "--store",
-            "s",
-            "--executor",
-            "slurm",
-            "--no-report",
-        ])
+    slurm_run(d.path(), spec, "s")
+        .arg("--no-report")
         .assert()
         .success();
     runner(d.path())
@@ -552,16 +503,8 @@ fn a_task_killed_while_training_resumes_when_resubmitted() {
         .args(["run", spec, "--store", "local", "--no-report", "-j", "1"])
         .assert()
         .success();
-    let out = runner(d.path())
-        .args([
-            "run",
-            spec,
-            "--store",
-            "s",
-            "--executor",
-            "slurm",
-            "--detach",
-        ])
+    let out = slurm_run(d.path(), spec, "s")
+        .arg("--detach")
         .args(["--checkpoint-min-secs", "0"])
         .output()
         .unwrap();
@@ -589,17 +532,9 @@ fn a_task_killed_while_training_resumes_when_resubmitted() {
         "killed before the model was stored"
     );
 
-    let out = runner(d.path())
+    let out = slurm_run(d.path(), spec, "s")
         .env("RUNNER_LOG", "runner=info")
-        .args([
-            "run",
-            spec,
-            "--store",
-            "s",
-            "--executor",
-            "slurm",
-            "--no-report",
-        ])
+        .arg("--no-report")
         .args(["--checkpoint-min-secs", "0"])
         .output()
         .unwrap();
