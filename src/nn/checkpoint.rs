@@ -34,11 +34,11 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use super::NnError;
+use crate::store::{checkpoint_epoch, checkpoint_name};
 
 /// The checkpoint format of `state.json`.
 const FORMAT: u32 = 1;
 const STATE: &str = "state.json";
-const PREFIX: &str = "epoch-";
 
 /// How often a training run saves its state, wherever it runs.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -470,7 +470,7 @@ fn complete_checkpoints(dir: &Path) -> Vec<PathBuf> {
         .filter_map(|e| e.ok())
         .filter_map(|e| {
             let name = e.file_name().to_string_lossy().to_string();
-            let epoch = name.strip_prefix(PREFIX)?.parse().ok()?;
+            let epoch = checkpoint_epoch(&name)?;
             Some((epoch, e.path()))
         })
         .collect();
@@ -544,7 +544,7 @@ fn write_checkpoint(
     fs::write(&state_path, text).map_err(|e| io_error(&state_path, "write it", e))?;
     sync_file(&state_path)?;
     sync_file(&writing)?;
-    let done = plan.dir.join(format!("{PREFIX}{epoch:06}"));
+    let done = plan.dir.join(checkpoint_name(epoch));
     if done.exists() {
         fs::remove_dir_all(&done).map_err(|e| io_error(&done, "remove it", e))?;
     }

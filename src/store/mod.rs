@@ -133,6 +133,17 @@ pub struct GcSummary {
     pub bytes_freed: u64,
 }
 
+/// The folder name of a complete checkpoint, written after epoch `epoch`
+/// (inside [`Store::checkpoint_dir`]; written by `nn::checkpoint`).
+pub fn checkpoint_name(epoch: usize) -> String {
+    format!("epoch-{epoch:06}")
+}
+
+/// The epoch of a complete checkpoint's folder name (`None`: not one).
+pub fn checkpoint_epoch(name: &str) -> Option<usize> {
+    name.strip_prefix("epoch-")?.parse().ok()
+}
+
 /// The checkpoint of one model's training (see [`Store::checkpoint_dir`]).
 #[derive(Clone, Debug)]
 pub struct CheckpointInfo {
@@ -320,13 +331,7 @@ impl Store {
             };
             let epoch = read_dir_sorted(&dir)?
                 .iter()
-                .filter_map(|p| {
-                    p.file_name()?
-                        .to_str()?
-                        .strip_prefix("epoch-")?
-                        .parse::<usize>()
-                        .ok()
-                })
+                .filter_map(|p| checkpoint_epoch(p.file_name()?.to_str()?))
                 .max();
             let modified = fs::metadata(&dir).and_then(|m| m.modified()).ok();
             out.push(CheckpointInfo {
