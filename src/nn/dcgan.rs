@@ -21,6 +21,7 @@ use burn::tensor::activation::{leaky_relu, relu, tanh};
 use burn::tensor::{Device, Tensor};
 use rand_chacha::ChaCha8Rng;
 
+use super::conv::Convolve;
 use super::init::{constant_param, normal_param};
 
 /// Slope of the encoder's LeakyReLU.
@@ -92,7 +93,7 @@ pub struct DownBlock {
 
 impl DownBlock {
     pub fn forward(&self, x: Tensor<4>) -> Tensor<4> {
-        leaky_relu(self.norm.forward(self.conv.forward(x)), LEAK)
+        leaky_relu(self.norm.forward(self.conv.convolve(x)), LEAK)
     }
 }
 
@@ -142,11 +143,11 @@ impl EncoderConfig {
 impl Encoder {
     /// The 4x4 feature map before the last convolution, and the output.
     pub fn forward_features(&self, x: Tensor<4>) -> (Tensor<4>, Tensor<4>) {
-        let mut h = leaky_relu(self.first.forward(x), LEAK); // [b, w, s/2, s/2]
+        let mut h = leaky_relu(self.first.convolve(x), LEAK); // [b, w, s/2, s/2]
         for block in &self.pyramid {
             h = block.forward(h); // width doubles, side halves
         }
-        let out = self.last.forward(h.clone()); // [b, latent, 1, 1]
+        let out = self.last.convolve(h.clone()); // [b, latent, 1, 1]
         (h, out)
     }
 
@@ -178,7 +179,7 @@ pub struct UpBlock {
 
 impl UpBlock {
     pub fn forward(&self, x: Tensor<4>) -> Tensor<4> {
-        relu(self.norm.forward(self.conv.forward(x)))
+        relu(self.norm.forward(self.conv.convolve(x)))
     }
 }
 
@@ -227,7 +228,7 @@ impl Decoder {
         for block in &self.pyramid {
             h = block.forward(h); // width halves, side doubles
         }
-        tanh(self.last.forward(h)) // [b, c, s, s]
+        tanh(self.last.convolve(h)) // [b, c, s, s]
     }
 }
 

@@ -13,6 +13,7 @@ use burn::tensor::{Device, Tensor, TensorData};
 use rand::Rng;
 use rand_chacha::ChaCha8Rng;
 
+use super::conv::Convolve;
 use super::init::{constant_param, normal_values};
 
 /// How a kernel is initialised.
@@ -168,7 +169,7 @@ impl SameConvTranspose {
     pub fn forward(&self, x: Tensor<4>) -> Tensor<4> {
         let [b, _, h, w] = x.dims();
         let s = self.conv.stride;
-        let y = self.conv.forward(x);
+        let y = self.conv.convolve(x);
         let [_, c, yh, yw] = y.dims();
         if yh == h * s[0] && yw == w * s[1] {
             y

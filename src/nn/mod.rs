@@ -5,6 +5,7 @@
 
 pub mod batch;
 pub mod checkpoint;
+pub mod conv;
 pub mod dcgan;
 pub mod device;
 pub mod ema;

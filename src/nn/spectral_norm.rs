@@ -24,11 +24,11 @@
 use burn::module::{Module, RunningState};
 use burn::nn::conv::Conv2d;
 use burn::nn::{Linear, PaddingConfig2d};
-use burn::tensor::module::{conv2d, linear};
-use burn::tensor::ops::ConvOptions;
+use burn::tensor::module::linear;
 use burn::tensor::{Device, Tensor, TensorData};
 use rand_chacha::ChaCha8Rng;
 
+use super::conv;
 use super::layers::truncated_normal_values;
 
 /// TF's `eps` added to the norms of the power iteration.
@@ -118,17 +118,17 @@ impl SnConv2d {
             }
             _ => [(0, 0), (0, 0)],
         };
-        let options = ConvOptions::new_with_padding(
-            self.conv.stride,
-            pad,
-            self.conv.dilation,
-            self.conv.groups,
+        assert!(
+            self.conv.dilation == [1, 1] && self.conv.groups == 1,
+            "spectral-norm convolutions are plain (no dilation, one group)"
         );
-        conv2d(
+        conv::conv2d(
             x,
             self.kernel(),
             self.conv.bias.as_ref().map(|b| b.val()),
-            options,
+            self.conv.stride,
+            pad,
+            conv::conv_path(),
         )
     }
 }

@@ -39,6 +39,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::nn::NnError;
 use crate::nn::batch::Preprocessing;
+use crate::nn::conv::Convolve;
 use crate::nn::init::{constant_param, normal_param};
 use crate::nn::layers::{Init, SameConvTranspose, dense, dropout, keras_batch_norm, same_conv};
 use crate::nn::spectral_norm::{SnConv2d, SnLinear};
@@ -271,7 +272,7 @@ impl Encoder {
         for (conv, norm) in self.convs.iter().zip(&self.norms) {
             h = leaky_relu(norm.forward(conv.forward(h)), LEAK); // width doubles, side halves
         }
-        let z = self.last.forward(h); // [b, latent, 1, 1]
+        let z = self.last.convolve(h); // [b, latent, 1, 1]
         let [b, l, ..] = z.dims();
         z.reshape([b, l])
     }
@@ -293,7 +294,7 @@ impl Generator {
         let [b, l] = z.dims();
         let mut h = relu(
             self.first_norm
-                .forward(self.first.forward(z.reshape([b, l, 1, 1]))),
+                .forward(self.first.convolve(z.reshape([b, l, 1, 1]))),
         ); // [b, g', 4, 4]
         for (up, norm) in self.ups.iter().zip(&self.norms) {
             h = relu(norm.forward(up.forward(h))); // width halves, side doubles

@@ -26,6 +26,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::nn::NnError;
 use crate::nn::batch::Preprocessing;
+use crate::nn::conv::Convolve;
 use crate::nn::layers::{
     Init, SameConvTranspose, dense, dropout, keras_batch_norm, l2_penalty, private_running_stats,
     same_conv,
@@ -285,17 +286,17 @@ impl Discriminator {
         let [b, ..] = x.dims();
         match self {
             Discriminator::Mnist(d) => {
-                let h = leaky_relu(d.conv1.forward(x), MNIST_LEAK); // [b, w, s/2, s/2]
-                let h = leaky_relu(d.conv2.forward(h), MNIST_LEAK); // [b, w, s/4, s/4]
+                let h = leaky_relu(d.conv1.convolve(x), MNIST_LEAK); // [b, w, s/2, s/2]
+                let h = leaky_relu(d.conv2.convolve(h), MNIST_LEAK); // [b, w, s/4, s/4]
                 let h = leaky_relu(d.dense.forward(h.flatten::<2>(1, 3)), MNIST_LEAK); // [b, 16w]
                 d.out.forward(h).reshape([b])
             }
             Discriminator::Cifar10(d) => {
                 let mut h = x;
                 for blk in &d.downs {
-                    h = leaky_relu(blk.norm.forward(blk.conv.forward(h)), CIFAR_LEAK); // side halves
+                    h = leaky_relu(blk.norm.forward(blk.conv.convolve(h)), CIFAR_LEAK); // side halves
                 }
-                let mut h = leaky_relu(d.last.forward(h), CIFAR_LEAK).flatten::<2>(1, 3); // [b, 8w (s/16)^2]
+                let mut h = leaky_relu(d.last.convolve(h), CIFAR_LEAK).flatten::<2>(1, 3); // [b, 8w (s/16)^2]
                 if let Some(rng) = dropout_rng {
                     h = dropout(h, CIFAR_DROPOUT, rng);
                 }

@@ -32,6 +32,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::nn::NnError;
 use crate::nn::batch::Preprocessing;
+use crate::nn::conv::Convolve;
 use crate::nn::init::{constant_param, normal_param};
 use crate::nn::layers::dropout;
 use crate::spec::methods::OcGanParams;
@@ -259,7 +260,7 @@ impl DownBlock {
     }
 
     fn forward(&self, x: Tensor<4>) -> Tensor<4> {
-        leaky_relu(self.norm.forward(self.conv.forward(x)), LEAK)
+        leaky_relu(self.norm.forward(self.conv.convolve(x)), LEAK)
     }
 }
 
@@ -310,11 +311,11 @@ impl AutoEncoder {
     /// Images [b, c, s, s] -> codes [b, latent].
     pub fn encode(&self, x: Tensor<4>, activation: LatentActivation) -> Tensor<2> {
         let e = &self.encoder;
-        let mut h = leaky_relu(e.first.forward(x), LEAK); // [b, w, 2^(d+2) - 3, ..]
+        let mut h = leaky_relu(e.first.convolve(x), LEAK); // [b, w, 2^(d+2) - 3, ..]
         for block in &e.blocks {
             h = block.forward(h); // width doubles, side (s - 5) / 2 + 1
         }
-        let z = e.last.forward(h); // [b, latent, 1, 1]
+        let z = e.last.convolve(h); // [b, latent, 1, 1]
         let [b, latent, ..] = z.dims();
         let z = z.reshape([b, latent]);
         match activation {
@@ -328,7 +329,7 @@ impl AutoEncoder {
     pub fn decode(&self, z: Tensor<2>, mut dropout_rng: Option<Dropout>) -> Tensor<4> {
         let d = &self.decoder;
         let [b, latent] = z.dims();
-        let up = |blk: &UpBlock, h: Tensor<4>| blk.norm.forward(blk.conv.forward(h));
+        let up = |blk: &UpBlock, h: Tensor<4>| blk.norm.forward(blk.conv.convolve(h));
         let mut h = relu(up(&d.first, z.reshape([b, latent, 1, 1]))); // [b, w 2^(d-1), 5, 5]
         for (i, blk) in d.blocks.iter().enumerate() {
             h = up(blk, h); // width halves, side 2s + 3
@@ -339,7 +340,7 @@ impl AutoEncoder {
             }
             h = relu(h);
         }
-        tanh(d.last.forward(h)) // [b, c, s, s]
+        tanh(d.last.convolve(h)) // [b, c, s, s]
     }
 }
 
@@ -355,11 +356,11 @@ impl ImageDiscriminator {
     /// Images [b, c, s, s] -> logits of "real" [b].
     pub fn forward(&self, x: Tensor<4>) -> Tensor<1> {
         let [b, ..] = x.dims();
-        let mut h = leaky_relu(self.first.forward(x), LEAK);
+        let mut h = leaky_relu(self.first.convolve(x), LEAK);
         for block in &self.blocks {
             h = block.forward(h);
         }
-        self.last.forward(h).reshape([b]) // [b, 1, 1, 1] -> [b]
+        self.last.convolve(h).reshape([b]) // [b, 1, 1, 1] -> [b]
     }
 }
 
