@@ -104,7 +104,8 @@ say "device $DEVICE: ${ADAPTER:-none listed}${GPU_NAME:+; nvidia-smi: $GPU_NAME}
 # --- sizes ----------------------------------------------------------------
 if [ "$TINY" = 1 ]; then
     GAN="image_size: 16, latent: 8, generator_width: 4, discriminator_width: 4, batch_size: 8"
-    LIMITS="limits: {train: 64, test: 64}"
+    LIMITS="train_limit: 64
+test_limit: 64"
     K1=2 K2=6 TPUT_STEPS=2 STEP_CAP=120 TPUT_CAP=60 TORCH_ARGS="1 3 2 16 8"
 else
     GAN="image_size: 32, latent: 100, generator_width: 64, discriminator_width: 64, batch_size: 64"
@@ -136,6 +137,13 @@ run() {
     local rc=$?
     if [ "$rc" = 124 ]; then echo timeout; elif [ "$rc" != 0 ]; then echo failed; else echo $((SECONDS - t0)); fi
 }
+# secs T: "T s" for a number of seconds, else T (timeout, failed).
+secs() {
+    case "$1" in
+        ''|*[!0-9]*) echo "$1" ;;
+        *) echo "$1 s" ;;
+    esac
+}
 # auroc NAME: the AUROC column of reports/NAME/results.csv, space separated.
 auroc() {
     awk -F, 'NR == 1 { for (i = 1; i <= NF; i++) if ($i == "auroc") a = i; next } { printf "%.4f ", $a }' \
@@ -143,8 +151,8 @@ auroc() {
 }
 # train_seconds NAME: the training time in the only model manifest of that store.
 train_seconds() {
-    grep -ho '"train": [0-9.e+-]*' "$OUT"/stores/"$1"/objects/model/*/*/manifest.json 2>/dev/null \
-        | head -1 | sed 's/.*: //'
+    cat "$OUT"/stores/"$1"/objects/model/*/*/manifest.json 2>/dev/null \
+        | sed -n '/"durations"/,/}/p' | grep -o '"train": [0-9.e+-]*' | head -1 | sed 's/.*: //'
 }
 
 # --- 1. correctness against the CPU ---------------------------------------
@@ -168,7 +176,7 @@ else
     CHECK_OK="not run ($CHECK_T)"
     printf 'job\tcpu\tgpu\t|diff|\tverdict\n' >"$CHECK"
 fi
-say "   $CHECK_OK ($CHECK_T s)"
+say "   $CHECK_OK ($(secs "$CHECK_T"))"
 
 # --- 2a. the GANomaly training step ---------------------------------------
 say "2a. GANomaly training step: $K1 and $K2 steps, the difference of their training times"
@@ -179,7 +187,7 @@ STEP_MS=""
 if [ -n "$S1" ] && [ -n "$S2" ]; then
     STEP_MS=$(awk -v a="$S1" -v b="$S2" -v k1="$K1" -v k2="$K2" 'BEGIN { printf "%.1f", (b - a) / (k2 - k1) * 1000 }')
 fi
-say "   ${STEP_MS:-?} ms/step (training $S1 s for $K1 steps, $S2 s for $K2; runs $T1 s, $T2 s)"
+say "   ${STEP_MS:-?} ms/step (training ${S1:-?} s for $K1 steps, ${S2:-?} s for $K2; runs $(secs "$T1"), $(secs "$T2"))"
 TORCH_MS="" TORCH_DEV=""
 if "$PY" -c "import torch" 2>/dev/null; then
     TORCH_DEV=$("$PY" -c "import torch; print('cuda' if torch.cuda.is_available() else 'cpu')")
@@ -215,7 +223,7 @@ done
 say "2b. one full-size GANomaly job on MNIST (class 0, seed 0)"
 FULL_T=$(run full "$(left 100000)" "$(spec full '[0]' '')" --device "$DEVICE")
 FULL_AUROC=$(auroc full)
-say "   $FULL_T s, AUROC ${FULL_AUROC:-none}"
+say "   $(secs "$FULL_T"), AUROC ${FULL_AUROC:-none}"
 CLASSES_DONE=0
 if [ "$(left 100000)" -gt 30 ]; then
     say "2c. as many classes of the MNIST GANomaly grid as fit, --gpu-jobs $BEST_N"
@@ -258,7 +266,7 @@ SPEEDUP=$(awk -F'\t' 'NR == 2 && $3 != "-" { one = $3 } NR > 1 && $3 != "-" && $
     echo
     echo "## 2b. One full-size GANomaly job (MNIST class 0, seed 0)"
     echo
-    echo "- wall time: $FULL_T s (timeout = did not finish in the budget left); AUROC: ${FULL_AUROC:-none}"
+    echo "- wall time: $(secs "$FULL_T") (timeout: it did not finish in the budget left); AUROC: ${FULL_AUROC:-none}"
     echo "- projected from the step time: $(awk -v ms="$STEP_MS" -v s="$MNIST_STEPS" 'BEGIN { if (ms == "") print "?"; else printf "%.1f min", s * ms / 60000 }') of training ($MNIST_STEPS steps)"
     echo
     echo "## 2c. Throughput with N jobs on the GPU at once ($TPUT_STEPS-step jobs, scoring included)"
