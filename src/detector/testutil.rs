@@ -130,8 +130,9 @@ pub fn assert_diverges(det: &dyn Detector, train: &ImageSet) {
 /// finite score per test image, and a model saved on either device and
 /// loaded on the other scores as it did where it was made. The two backends
 /// round differently (other kernels, other summation orders), so the scores
-/// agree within `1e-3` relative to the largest score, not bit for bit:
-/// measured differences are near 1e-6 (printed with `--nocapture`).
+/// agree within `1e-3` relative to the largest score, not bit for bit (the
+/// differences are printed with `--nocapture`; same weights, one forward
+/// pass: float32 rounding alone should stay orders of magnitude below).
 #[cfg(feature = "vulkan")]
 pub fn assert_runs_on_vulkan(det: &dyn Detector, train: &ImageSet, test: &ImageSet) {
     let Some(vulkan) = crate::nn::vulkan::device_for_tests() else {
