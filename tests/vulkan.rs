@@ -86,9 +86,9 @@ fn model_devices(store: &Path) -> Vec<(String, String)> {
             let text = std::fs::read_to_string(obj.path().join("manifest.json")).unwrap();
             let v: serde_json::Value = serde_json::from_str(&text).unwrap();
             let method = v["inputs"]["method"]
-                .as_object()
-                .and_then(|o| o.keys().next().cloned())
-                .unwrap_or_default();
+                .as_str()
+                .unwrap_or_default()
+                .to_string();
             out.push((method, v["device"].as_str().unwrap_or_default().to_string()));
         }
     }
