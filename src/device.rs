@@ -1,20 +1,75 @@
-//! Which device a run uses (`--device cpu|cuda[:N]|vulkan[:N]`), as the
-//! command line, the scheduler and the store see it: a name, with no burn in
-//! sight. `nn::device` maps it to burn's device (`cpu` is burn's flex backend,
-//! `cuda:N` burn-cuda, `vulkan:N` wgpu on Vulkan). Each needs its Cargo feature.
+//! Which device a run uses (`--device cpu|cuda[:N]|vulkan[:KIND[:N]]`), as
+//! the command line, the scheduler and the store see it: a name, with no burn
+//! in sight. `nn::device` maps it to burn's device (`cpu` is burn's flex
+//! backend, `cuda:N` burn-cuda, `vulkan...` wgpu pinned to Vulkan). Each needs
+//! its Cargo feature.
+//!
+//! | spelling              | adapter                                                       |
+//! |-----------------------|---------------------------------------------------------------|
+//! | `vulkan`              | the best one present (discrete, then integrated, ..., then CPU) |
+//! | `vulkan:discrete:N`   | the N-th discrete GPU (from 0)                                |
+//! | `vulkan:integrated:N` | the N-th integrated GPU                                       |
+//! | `vulkan:virtual:N`    | the N-th virtual GPU (a GPU handed to a virtual machine)      |
+//! | `vulkan:cpu`          | a software adapter on the CPU (Mesa's lavapipe)               |
+//! | `vulkan:N`            | older spelling of `vulkan:discrete:N`                         |
 
 use std::fmt;
 use std::str::FromStr;
 
 use thiserror::Error;
 
+/// Every spelling `--device` accepts, for help texts and errors.
+pub const DEVICE_SPELLINGS: &str = "cpu, cuda[:N], vulkan, vulkan:discrete[:N], \
+vulkan:integrated[:N], vulkan:virtual[:N], vulkan:cpu (vulkan:N means vulkan:discrete:N)";
+
 /// A compute device named on the command line.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
 pub enum DeviceChoice {
     #[default]
     Cpu,
     Cuda(usize),
-    Vulkan(usize),
+    Vulkan(VulkanAdapter),
+}
+
+/// Which Vulkan adapter a `vulkan...` device names. The index counts adapters
+/// of that kind only, in the order the Vulkan loader lists them.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub enum VulkanAdapter {
+    /// The best adapter present (wgpu's high-performance preference).
+    #[default]
+    Best,
+    Discrete(usize),
+    Integrated(usize),
+    Virtual(usize),
+    /// A software adapter running on the CPU (lavapipe).
+    Cpu,
+}
+
+impl VulkanAdapter {
+    /// The kind's word in a spelling (`discrete`, ...); `None` for `Best`.
+    pub fn kind_word(&self) -> Option<&'static str> {
+        match self {
+            VulkanAdapter::Best => None,
+            VulkanAdapter::Discrete(_) => Some("discrete"),
+            VulkanAdapter::Integrated(_) => Some("integrated"),
+            VulkanAdapter::Virtual(_) => Some("virtual"),
+            VulkanAdapter::Cpu => Some("cpu"),
+        }
+    }
+}
+
+impl fmt::Display for VulkanAdapter {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            VulkanAdapter::Best => write!(f, "vulkan"),
+            VulkanAdapter::Cpu => write!(f, "vulkan:cpu"),
+            VulkanAdapter::Discrete(i)
+            | VulkanAdapter::Integrated(i)
+            | VulkanAdapter::Virtual(i) => {
+                write!(f, "vulkan:{}:{i}", self.kind_word().unwrap_or_default())
+            }
+        }
+    }
 }
 
 impl fmt::Display for DeviceChoice {
@@ -22,38 +77,72 @@ impl fmt::Display for DeviceChoice {
         match self {
             DeviceChoice::Cpu => write!(f, "cpu"),
             DeviceChoice::Cuda(i) => write!(f, "cuda:{i}"),
-            DeviceChoice::Vulkan(i) => write!(f, "vulkan:{i}"),
+            DeviceChoice::Vulkan(a) => write!(f, "{a}"),
         }
     }
 }
 
 impl DeviceChoice {
-    /// Whether jobs on this device share one accelerator (and so run one at a time).
+    /// Whether jobs on this device share one accelerator (and so take one of
+    /// its `--gpu-jobs` slots while they run).
     pub fn is_gpu(&self) -> bool {
         !matches!(self, DeviceChoice::Cpu)
     }
 }
 
+/// A `--device` value that names no device.
+#[derive(Clone, Debug, Error, PartialEq, Eq)]
+#[error("unknown device `{given}`: {why}; use one of {DEVICE_SPELLINGS}")]
+pub struct DeviceParseError {
+    pub given: String,
+    pub why: String,
+}
+
 impl FromStr for DeviceChoice {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, String> {
-        let (kind, idx) = match s.split_once(':') {
-            Some((k, i)) => (
-                k,
-                i.parse::<usize>()
-                    .map_err(|_| format!("`{i}` is not a device index"))?,
-            ),
-            None => (s, 0),
+    type Err = DeviceParseError;
+    fn from_str(s: &str) -> Result<Self, DeviceParseError> {
+        let fail = |why: String| DeviceParseError {
+            given: s.to_string(),
+            why,
         };
-        let d = match kind {
-            "cpu" => DeviceChoice::Cpu,
-            "cuda" => DeviceChoice::Cuda(idx),
-            "vulkan" => DeviceChoice::Vulkan(idx),
-            _ => {
-                return Err(format!(
-                    "unknown device `{s}`: use cpu, cuda[:N] or vulkan[:N]"
-                ));
+        fn index(i: &str) -> Result<usize, String> {
+            i.parse::<usize>()
+                .map_err(|_| format!("`{i}` is not a device index (0, 1, ...)"))
+        }
+        let parts: Vec<&str> = s.split(':').collect();
+        let d = match parts.as_slice() {
+            ["cpu"] => DeviceChoice::Cpu,
+            ["cuda"] => DeviceChoice::Cuda(0),
+            ["cuda", i] => DeviceChoice::Cuda(index(i).map_err(fail)?),
+            ["vulkan"] => DeviceChoice::Vulkan(VulkanAdapter::Best),
+            ["vulkan", "cpu"] => DeviceChoice::Vulkan(VulkanAdapter::Cpu),
+            ["vulkan", "cpu", _] => {
+                return Err(fail("`vulkan:cpu` takes no index".to_string()));
             }
+            ["vulkan", kind, rest @ ..] if rest.len() <= 1 => {
+                let i = match rest.first() {
+                    Some(i) => index(i).map_err(fail)?,
+                    None => 0,
+                };
+                let adapter = match *kind {
+                    "discrete" => VulkanAdapter::Discrete(i),
+                    "integrated" => VulkanAdapter::Integrated(i),
+                    "virtual" => VulkanAdapter::Virtual(i),
+                    n if rest.is_empty() && n.bytes().all(|b| b.is_ascii_digit()) => {
+                        VulkanAdapter::Discrete(index(n).map_err(fail)?)
+                    }
+                    other => {
+                        return Err(fail(format!(
+                            "`{other}` is not a Vulkan adapter kind (discrete, integrated, virtual, cpu)"
+                        )));
+                    }
+                };
+                DeviceChoice::Vulkan(adapter)
+            }
+            [kind, ..] if matches!(*kind, "cpu" | "cuda" | "vulkan") => {
+                return Err(fail("too many `:` parts".to_string()));
+            }
+            _ => return Err(fail("not a device name".to_string())),
         };
         Ok(d)
     }
@@ -101,19 +190,62 @@ mod tests {
 
     #[test]
     fn parses_and_prints_devices() {
-        for s in ["cpu", "cuda:1", "vulkan:0"] {
+        for s in [
+            "cpu",
+            "cuda:1",
+            "vulkan",
+            "vulkan:cpu",
+            "vulkan:discrete:0",
+            "vulkan:integrated:2",
+            "vulkan:virtual:1",
+        ] {
             let d: DeviceChoice = s.parse().expect("valid device");
             assert_eq!(d.to_string(), s);
         }
-        assert_eq!("cuda".parse::<DeviceChoice>(), Ok(DeviceChoice::Cuda(0)));
-        assert!("tpu".parse::<DeviceChoice>().is_err());
+        let p = |s: &str| s.parse::<DeviceChoice>();
+        assert_eq!(p("cuda"), Ok(DeviceChoice::Cuda(0)));
+        assert_eq!(
+            p("vulkan:integrated"),
+            Ok(DeviceChoice::Vulkan(VulkanAdapter::Integrated(0)))
+        );
+    }
+
+    #[test]
+    fn the_older_vulkan_index_means_the_nth_discrete_gpu() {
+        let d: DeviceChoice = "vulkan:1".parse().expect("valid");
+        assert_eq!(d, DeviceChoice::Vulkan(VulkanAdapter::Discrete(1)));
+        assert_eq!(d.to_string(), "vulkan:discrete:1");
+    }
+
+    #[test]
+    fn bad_spellings_say_why_and_list_the_spellings() {
+        for (s, why) in [
+            ("tpu", "not a device name"),
+            ("vulkan:gpu", "`gpu` is not a Vulkan adapter kind"),
+            ("vulkan:discrete:x", "`x` is not a device index"),
+            ("vulkan:cpu:0", "takes no index"),
+            ("vulkan:discrete:0:1", "too many `:` parts"),
+            ("cuda:-1", "`-1` is not a device index"),
+        ] {
+            let e = s.parse::<DeviceChoice>().expect_err(s).to_string();
+            assert!(e.contains(why), "{s}: {e}");
+            assert!(e.contains("vulkan:integrated[:N]"), "{s}: {e}");
+            assert!(e.contains(&format!("`{s}`")), "{s}: {e}");
+        }
+    }
+
+    #[test]
+    fn only_accelerators_take_gpu_slots() {
+        assert!(!DeviceChoice::Cpu.is_gpu());
+        assert!(DeviceChoice::Cuda(0).is_gpu());
+        assert!(DeviceChoice::Vulkan(VulkanAdapter::Cpu).is_gpu());
     }
 
     #[test]
     fn missing_feature_names_it() {
         #[cfg(not(feature = "vulkan"))]
         {
-            let e = DeviceChoice::Vulkan(0)
+            let e = DeviceChoice::Vulkan(VulkanAdapter::Best)
                 .check_available()
                 .expect_err("no vulkan");
             assert!(e.to_string().contains("--features vulkan"), "{e}");

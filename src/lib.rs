@@ -6,8 +6,8 @@
 //! (load, split) -> `detector` (fit, score) -> `metrics` -> `store`;
 //! `report` turns stored results into tables and plots.
 //!
-//! `spec`, `metrics`, `store` and `device` (the device named on the command
-//! line, without burn) are leaves; `schedule` -> spec, data,
+//! `spec`, `metrics`, `store`, `panics` (panics as job failures) and `device`
+//! (the device named on the command line, without burn) are leaves; `schedule` -> spec, data,
 //! detector, metrics, store; `report` -> spec, metrics, store; `cli` -> all.
 //! `schedule` and `report` never import each other: `cli` joins a plan and
 //! the store into the report's input. Only `nn` and `detector` import burn.
@@ -19,6 +19,7 @@ pub mod device;
 pub mod error;
 pub mod metrics;
 pub mod nn;
+pub mod panics;
 pub mod report;
 pub mod schedule;
 pub mod spec;

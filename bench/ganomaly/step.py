@@ -4,7 +4,9 @@ G_E -> G_D -> E, discriminator with its 4x4 feature map, one forward pass of
 each, the feature-matching term through D with its parameters frozen, one
 backward pass, Adam on G and on D.
 
-Usage: step.py CHANNELS STEPS THREADS [SIDE] [BATCH]
+Usage: step.py CHANNELS STEPS THREADS [SIDE] [BATCH] [DEVICE]
+DEVICE is a torch device (`cpu`, the default, or `cuda`); on a GPU each
+timing waits for the device (torch.cuda.synchronize).
 Prints `pytorch channels=C ms_per_step=M (median of N)`, then
 `sgemm_gflops=P` (a 2048^3 matrix product on the same threads) and
 `step_gflop=F` (multiply-adds x 2 of the step's convolutions)."""
@@ -93,14 +95,21 @@ def main():
     c, steps, threads = int(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3])
     side = int(sys.argv[4]) if len(sys.argv) > 4 else 32
     batch = int(sys.argv[5]) if len(sys.argv) > 5 else 64
+    device = torch.device(sys.argv[6] if len(sys.argv) > 6 else "cpu")
+
+    def sync():
+        if device.type == "cuda":
+            torch.cuda.synchronize()
+
     torch.set_num_threads(threads)
     torch.manual_seed(0)
     g, d = Gen(side, c, 100, 64), Enc(side, c, 1, 64)
     g.apply(init)
     d.apply(init)
+    g, d = g.to(device), d.to(device)
     opt_g = torch.optim.Adam(g.parameters(), lr=2e-4, betas=(0.5, 0.999))
     opt_d = torch.optim.Adam(d.parameters(), lr=2e-4, betas=(0.5, 0.999))
-    x = torch.rand(batch, c, side, side) * 2 - 1
+    x = (torch.rand(batch, c, side, side) * 2 - 1).to(device)
 
     def step():
         fake, z, z_hat = g(x)
@@ -127,21 +136,25 @@ def main():
 
     for _ in range(2):
         step()
+    sync()
     times = []
     for _ in range(steps):
         t = time.perf_counter()
         step()
+        sync()
         times.append((time.perf_counter() - t) * 1e3)
     times.sort()
     print(f"pytorch channels={c} ms_per_step={times[len(times) // 2]:.1f} (median of {steps})")
 
     n = 2048
-    a, b = torch.rand(n, n), torch.rand(n, n)
+    a, b = torch.rand(n, n, device=device), torch.rand(n, n, device=device)
     a @ b
+    sync()
     best = float("inf")
     for _ in range(5):
         t = time.perf_counter()
         a @ b
+        sync()
         best = min(best, time.perf_counter() - t)
     print(f"sgemm_gflops={2 * n ** 3 / best / 1e9:.1f}")
 

@@ -1,4 +1,4 @@
-//! The command line: `runner run|plan|status|report|cache|data|cancel|schema`
+//! The command line: `runner run|plan|status|report|cache|data|devices|cancel|schema`
 //! (and the hidden `exec-job` that cluster tasks call). Thin: parse, call the
 //! library, print, choose the exit code.
 //!
@@ -11,6 +11,7 @@
 //! report.rs    report (and the report input gathered from a plan and the store)
 //! cache.rs     cache ls|verify|gc
 //! data.rs      data ls|fetch|verify
+//! devices.rs   devices
 //! cancel.rs    cancel
 //! schema.rs    schema
 //! exec_job.rs  exec-job
@@ -19,6 +20,7 @@
 mod cache;
 mod cancel;
 mod data;
+mod devices;
 mod exec_job;
 mod plan;
 mod report;
@@ -48,6 +50,7 @@ Examples:
   runner run experiments/mnist.yaml --executor slurm --store /shared/cache --gpus-per-job 1 --device cuda
   runner cancel experiments/mnist.yaml            scancel the spec's Slurm tasks
   runner data ls                                  datasets found on this machine
+  runner devices                                  CPU, GPUs and Vulkan adapters, with their --device names
   runner cache verify                             recompute every digest in the store";
 
 #[derive(Parser, Debug)]
@@ -99,6 +102,8 @@ pub enum Command {
     /// Find, download and verify datasets.
     #[command(subcommand)]
     Data(DataCommand),
+    /// List the compute devices (CPU, Vulkan adapters) with their `--device` names.
+    Devices,
     /// Print the JSON Schema of experiment specs (for editors).
     Schema,
     /// Cancel the Slurm tasks of a spec's unfinished jobs (scancel).
@@ -124,13 +129,20 @@ pub struct SpecArgs {
 pub struct RunArgs {
     #[command(flatten)]
     pub spec: SpecArgs,
-    /// Parallel jobs (default: the number of cores). Jobs on a GPU share it.
+    /// Parallel jobs (default: the number of cores, at least --gpu-jobs).
     #[arg(short = 'j', long = "jobs")]
     pub jobs: Option<usize>,
+    /// How many jobs may use the GPU at once (small networks leave a large GPU
+    /// mostly idle: 2-8 can raise throughput; each needs its own GPU memory).
+    #[arg(long, value_name = "N", default_value_t = 1, value_parser = clap::value_parser!(u16).range(1..=256))]
+    pub gpu_jobs: u16,
     /// Stop launching jobs after the first failure.
     #[arg(long)]
     pub fail_fast: bool,
-    /// Compute device for neural methods: cpu, cuda[:N] or vulkan[:N].
+    /// Compute device for neural methods: cpu, cuda[:N], vulkan (the best
+    /// Vulkan adapter), vulkan:discrete:N, vulkan:integrated:N,
+    /// vulkan:virtual:N or vulkan:cpu (software, lavapipe); vulkan:N is
+    /// vulkan:discrete:N. `runner devices` lists what this machine has.
     #[arg(long, default_value = "cpu")]
     pub device: DeviceChoice,
     /// Never download data.
@@ -372,6 +384,7 @@ fn dispatch(cli: &Cli) -> anyhow::Result<u8> {
         Command::Report(a) => report::exec(cli, a),
         Command::Cache(c) => cache::exec(cli, c),
         Command::Data(d) => data::exec(d),
+        Command::Devices => devices::exec(),
         Command::Schema => schema::exec(),
         Command::Cancel(a) => cancel::exec(cli, a),
         Command::ExecJob(a) => exec_job::exec(cli, a),

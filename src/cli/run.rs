@@ -35,14 +35,23 @@ pub(super) fn exec(cli: &Cli, a: &RunArgs) -> anyhow::Result<u8> {
         return run_slurm(cli, a, &plan, &store, spec_slurm, data);
     }
     a.device.check_available().map_err(crate::Error::from)?;
-    let workers = a.jobs.unwrap_or_else(num_cpus::get).max(1);
+    let gpu_jobs = usize::from(a.gpu_jobs);
+    let workers = a
+        .jobs
+        .unwrap_or_else(|| num_cpus::get().max(gpu_jobs))
+        .max(1);
     let cancel = Arc::new(AtomicBool::new(false));
     install_ctrlc(cancel.clone());
     let standing = plan.standing(&store);
     let pending = standing.pending.len();
     if !cli.quiet {
+        let slots = if a.device.is_gpu() {
+            format!(" ({} GPU job(s) at once)", gpu_jobs.min(workers))
+        } else {
+            String::new()
+        };
         eprintln!(
-            "{}: {} jobs, {} cached, {} to run with {} worker(s) on {}",
+            "{}: {} jobs, {} cached, {} to run with {} worker(s) on {}{slots}",
             spec.name,
             plan.jobs.len(),
             standing.cached,
@@ -58,7 +67,9 @@ pub(super) fn exec(cli: &Cli, a: &RunArgs) -> anyhow::Result<u8> {
     };
     let executor = LocalExecutor {
         workers,
-        runner: JobEnv::new(store.clone(), data, a.device).with_checkpoints(a.checkpoints.policy()),
+        runner: JobEnv::new(store.clone(), data, a.device)
+            .with_checkpoints(a.checkpoints.policy())
+            .with_gpu_jobs(gpu_jobs),
     };
     let summary = schedule::run_standing(&plan, &standing, &executor, &control)?;
     finish_run(cli, a, &plan, &store, &summary)

@@ -220,3 +220,56 @@ pub fn assert_resume_is_bit_identical(
         "resumed scores differ from an uninterrupted training"
     );
 }
+
+/// What every neural detector promises on Vulkan (lavapipe in CI; skipped
+/// with a printed reason where no adapter is found, failed under
+/// `RUNNER_REQUIRE_VULKAN=1`): a short fit on the Vulkan device gives one
+/// finite score per test image, and a model saved on either device and
+/// loaded on the other scores as it did where it was made. The two backends
+/// round differently (other kernels, other summation orders), so the scores
+/// agree within `1e-3` relative to the largest score, not bit for bit (the
+/// differences are printed with `--nocapture`; same weights, one forward
+/// pass: float32 rounding alone should stay orders of magnitude below).
+#[cfg(feature = "vulkan")]
+pub fn assert_runs_on_vulkan(det: &dyn Detector, train: &ImageSet, test: &ImageSet) {
+    let Some(vulkan) = crate::nn::vulkan::device_for_tests() else {
+        return;
+    };
+    let cancel = AtomicBool::new(false);
+    let on = |device| RunContext {
+        seed: 3,
+        device,
+        progress: &NoProgress,
+        cancel: &cancel,
+        checkpoint: None,
+    };
+    let (cpu, gpu) = (on(DeviceChoice::Cpu), on(vulkan));
+    for (made, other) in [(&gpu, &cpu), (&cpu, &gpu)] {
+        let model = det.fit(train, made).expect("fit");
+        let here = model.score(test, made).expect("score where made");
+        assert_eq!(here.len(), test.len());
+        assert!(here.iter().all(|s| s.is_finite()), "{here:?}");
+        let dir = tempfile::tempdir().expect("tempdir");
+        model.save(dir.path()).expect("save");
+        let back = det
+            .load(dir.path(), other)
+            .expect("load on the other device");
+        let there = back.score(test, other).expect("score on the other device");
+        let scale = here.iter().fold(1e-3f32, |m, s| m.max(s.abs()));
+        let worst = here
+            .iter()
+            .zip(&there)
+            .map(|(a, b)| (a - b).abs() / scale)
+            .fold(0.0f32, f32::max);
+        eprintln!(
+            "made on {}, loaded on {}: largest score difference {worst:.2e} of the largest score",
+            made.device, other.device
+        );
+        assert!(
+            worst <= 1e-3,
+            "{here:?} on {} vs {there:?} on {}",
+            made.device,
+            other.device
+        );
+    }
+}

@@ -1,4 +1,4 @@
-//! Shared deep-learning blocks on burn: device selection, DCGAN encoder and
+//! Shared deep-learning blocks on burn: device selection (Vulkan adapters in `vulkan`), DCGAN encoder and
 //! decoder, seeded initialisation, spectral normalisation, moving averages
 //! of weights, image batching, training checkpoints, and the training-loop
 //! helpers every GAN uses. Only this module and `detector/` import burn.
@@ -14,6 +14,7 @@ pub mod layers;
 pub mod loss;
 pub mod spectral_norm;
 pub mod train;
+pub mod vulkan;
 
 use thiserror::Error;
 
@@ -30,6 +31,9 @@ pub enum NnError {
     },
     #[error(transparent)]
     Device(#[from] crate::device::DeviceUnavailable),
+    /// A Vulkan device that this machine cannot give (no driver, no such adapter).
+    #[error(transparent)]
+    Adapter(#[from] vulkan::AdapterError),
     /// Images that do not fit the method's declared input.
     #[error("{0}")]
     Input(String),

@@ -1,7 +1,9 @@
 //! Running one job for real: locate and load the data (once per process),
 //! split it, load the model from the store or train and store it, score the
 //! test set, compute the metrics, store the result. Failures are recorded in
-//! the store with their error, never as results.
+//! the store with their error, never as results; a panic inside a job (burn's
+//! GPU backends panic on device errors) is that job's failure, and the other
+//! jobs go on. Jobs on a GPU take one of its `--gpu-jobs` slots.
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::atomic::AtomicBool;
@@ -21,6 +23,7 @@ use crate::store::{
 };
 
 use super::job::{model_inputs, result_inputs};
+use super::slots::Slots;
 use super::slurm::build_id;
 use super::{Job, JobOutcome, ScheduleError};
 
@@ -33,8 +36,9 @@ pub struct JobEnv {
     /// How often training saves its state (into the store's `checkpoints/`).
     pub checkpoints: CheckpointPolicy,
     datasets: Mutex<HashMap<String, Arc<Dataset>>>,
-    /// Held by jobs that use the GPU, so that they share it one at a time.
-    gpu: Mutex<()>,
+    /// Taken by jobs that use the GPU while they train and score (one by
+    /// default: one GPU job at a time).
+    gpu: Slots,
 }
 
 impl JobEnv {
@@ -45,13 +49,19 @@ impl JobEnv {
             device,
             checkpoints: CheckpointPolicy::default(),
             datasets: Mutex::new(HashMap::new()),
-            gpu: Mutex::new(()),
+            gpu: Slots::new(1),
         }
     }
 
     /// The same, saving training state as `policy` says.
     pub fn with_checkpoints(mut self, policy: CheckpointPolicy) -> JobEnv {
         self.checkpoints = policy;
+        self
+    }
+
+    /// Lets `n` jobs use the GPU at once (`--gpu-jobs`; at least one).
+    pub fn with_gpu_jobs(mut self, n: usize) -> JobEnv {
+        self.gpu = Slots::new(n);
         self
     }
 
@@ -130,7 +140,11 @@ impl JobEnv {
         progress: &dyn Progress,
         cancel: &AtomicBool,
     ) -> JobOutcome {
-        match self.try_run(job, progress, cancel) {
+        let ran =
+            crate::panics::catch(|| self.try_run(job, progress, cancel)).unwrap_or_else(|p| {
+                Err(ScheduleError::Other(format!("panicked on device {}: {p}", self.device)).into())
+            });
+        match ran {
             Ok(r) => {
                 self.store.clear_failure(&job.key);
                 JobOutcome::Done(r)
@@ -189,9 +203,16 @@ impl JobEnv {
 
         let det = detector::build(&job.method);
         let _gpu = if self.device.is_gpu() && det.uses_device() {
-            Some(self.gpu.lock().unwrap_or_else(|p| p.into_inner()))
+            Some(self.gpu.take())
         } else {
             None
+        };
+        // The device that makes this job's model and scores: the manifests and
+        // the result record it (KDE runs on the CPU whatever `--device` says).
+        let made_on = if det.uses_device() {
+            self.device
+        } else {
+            DeviceChoice::Cpu
         };
         let logged = TrainingRecorder {
             inner: progress,
@@ -235,7 +256,7 @@ impl JobEnv {
             let mut d = BTreeMap::new();
             d.insert("load".to_string(), load_s);
             d.insert("train".to_string(), t1.elapsed().as_secs_f64());
-            pending.commit(inputs, &self.device.to_string(), started.clone(), d)?;
+            pending.commit(inputs, &made_on.to_string(), started.clone(), d)?;
             if let Err(e) = self.store.remove_checkpoints(&job.model_key) {
                 tracing::warn!("{}: {e}", job.title());
             }
@@ -284,7 +305,7 @@ impl JobEnv {
             n_test: split.test.len(),
             train_seconds: train_s,
             score_seconds: score_s,
-            device: self.device.to_string(),
+            device: made_on.to_string(),
             trained,
             variants: if several { variants } else { BTreeMap::new() },
         };
@@ -311,7 +332,7 @@ impl JobEnv {
         d.insert("load".to_string(), load_s);
         d.insert("train".to_string(), train_s);
         d.insert("score".to_string(), score_s);
-        pending.commit(inputs, &self.device.to_string(), started, d)?;
+        pending.commit(inputs, &made_on.to_string(), started, d)?;
         Ok(result)
     }
 }

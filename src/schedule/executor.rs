@@ -72,7 +72,10 @@ impl<R: JobRunner> Executor for LocalExecutor<R> {
                         let i = next.fetch_add(1, Ordering::SeqCst);
                         let Some(job) = jobs.get(i) else { break };
                         slot.start(&job.title());
-                        let outcome = runner.run(job, &slot, &control.cancel);
+                        // A panic is this job's failure; the worker goes on.
+                        let outcome =
+                            crate::panics::catch(|| runner.run(job, &slot, &control.cancel))
+                                .unwrap_or_else(|p| JobOutcome::Failed(format!("panicked: {p}")));
                         slot.idle();
                         // decided by the worker, not the receiver, so no further job is taken
                         if control.fail_fast && matches!(outcome, JobOutcome::Failed(_)) {

@@ -7,6 +7,7 @@ pub mod executor;
 pub mod job;
 pub mod plan;
 pub mod progress;
+pub mod slots;
 pub mod slurm;
 
 use thiserror::Error;

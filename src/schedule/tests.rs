@@ -64,6 +64,22 @@ impl JobRunner for Mock {
     }
 }
 
+/// Panics on the jobs whose title contains `panic_on`; the rest succeed.
+struct Panicky {
+    panic_on: &'static str,
+    done: Mutex<usize>,
+}
+
+impl JobRunner for Panicky {
+    fn run(&self, job: &Job, _: &dyn Progress, _: &AtomicBool) -> JobOutcome {
+        if job.title().contains(self.panic_on) {
+            panic!("wgpu device lost");
+        }
+        *self.done.lock().unwrap() += 1;
+        JobOutcome::Done(result(0.9))
+    }
+}
+
 fn control(fail_fast: bool) -> Control {
     Control {
         cancel: Arc::new(AtomicBool::new(false)),
@@ -199,6 +215,29 @@ fn continues_after_a_failure_and_exits_non_zero() {
         vec![("kde | class 2 (2) | seed 0".to_string(), "boom".to_string())]
     );
     assert_eq!(s.succeeded, 11);
+    assert_eq!(s.exit_code(), 1);
+}
+
+#[test]
+fn a_panicking_job_fails_alone_with_its_message_and_the_others_go_on() {
+    let d = tempfile::tempdir().unwrap();
+    let store = Store::open(d.path()).unwrap();
+    let ex = LocalExecutor {
+        workers: 2,
+        runner: Panicky {
+            panic_on: "kde | class 2 (2) | seed 0",
+            done: Mutex::new(0),
+        },
+    };
+    let s = run(&plan(), &store, &ex, &control(false)).unwrap();
+    assert_eq!(*ex.runner.done.lock().unwrap(), 11);
+    assert_eq!(
+        s.failed,
+        vec![(
+            "kde | class 2 (2) | seed 0".to_string(),
+            "panicked: wgpu device lost".to_string()
+        )]
+    );
     assert_eq!(s.exit_code(), 1);
 }
 

@@ -128,6 +128,16 @@ fn scores_do_not_depend_on_batching_or_order() {
 }
 
 /// Every variant survives the round trip (the shared check covers `score`).
+#[cfg(feature = "vulkan")]
+#[test]
+fn two_steps_on_vulkan_and_save_load_across_devices() {
+    crate::detector::testutil::assert_runs_on_vulkan(
+        &Alad::new(tiny(2)),
+        &bars(8, 1, 16, false, 0),
+        &bars(5, 1, 16, true, 1),
+    );
+}
+
 #[test]
 fn save_and_load_give_identical_scores() {
     let det = Alad::new(tiny(2));

@@ -215,6 +215,16 @@ mod tests {
         );
     }
 
+    #[cfg(feature = "vulkan")]
+    #[test]
+    fn two_steps_on_vulkan_and_save_load_across_devices() {
+        crate::detector::testutil::assert_runs_on_vulkan(
+            &FenceGan::new(tiny(Network::Mnist, 2)),
+            &bars(8, 1, 8, false, 0),
+            &bars(5, 1, 8, true, 1),
+        );
+    }
+
     #[test]
     fn save_and_load_give_identical_scores() {
         for (network, ch, side) in [(Network::Mnist, 1, 8), (Network::Cifar10, 3, 16)] {

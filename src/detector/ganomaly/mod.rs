@@ -223,6 +223,16 @@ mod tests {
         );
     }
 
+    #[cfg(feature = "vulkan")]
+    #[test]
+    fn two_steps_on_vulkan_and_save_load_across_devices() {
+        crate::detector::testutil::assert_runs_on_vulkan(
+            &Ganomaly::new(tiny(2)),
+            &bars(8, 1, 16, false, 0),
+            &bars(5, 1, 16, true, 1),
+        );
+    }
+
     #[test]
     fn cancel_stops_training() {
         assert_fit_cancels_and_needs_two_images(

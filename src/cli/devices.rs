@@ -1,0 +1,114 @@
+//! `runner devices`: the devices this build and this machine offer, with the
+//! `--device` spelling of each (Vulkan adapters as the Vulkan loader lists
+//! them), or what to install or rebuild when there are none.
+
+use crate::nn::vulkan::{self, AdapterError, AdapterSummary, INSTALL_HINT};
+
+pub(super) fn exec() -> anyhow::Result<u8> {
+    print!(
+        "{}",
+        render(num_cpus::get(), cfg!(feature = "cuda"), &vulkan::adapters())
+    );
+    Ok(0)
+}
+
+/// The listing: the CPU, CUDA (named, not probed), then each Vulkan adapter.
+fn render(
+    threads: usize,
+    cuda_built: bool,
+    vulkan: &Result<Vec<AdapterSummary>, AdapterError>,
+) -> String {
+    let mut out = String::new();
+    let row = |out: &mut String, device: &str, kind: &str, name: &str, driver: &str| {
+        out.push_str(format!("{device:<22} {kind:<10} {name:<36} {driver}").trim_end());
+        out.push('\n');
+    };
+    row(&mut out, "DEVICE", "KIND", "NAME", "DRIVER");
+    row(
+        &mut out,
+        "cpu",
+        "cpu",
+        &format!("this machine's CPU, {threads} threads"),
+        "burn flex",
+    );
+    if cuda_built {
+        row(
+            &mut out,
+            "cuda:N",
+            "discrete",
+            "the N-th CUDA GPU (not listed here)",
+            "CUDA",
+        );
+    }
+    let notes = match vulkan {
+        Ok(found) => {
+            for a in found {
+                let device = a
+                    .spelling
+                    .map(|s| s.to_string())
+                    .unwrap_or_else(|| "-".to_string());
+                let device = if a.default {
+                    format!("{device} (vulkan)")
+                } else {
+                    device
+                };
+                row(&mut out, &device, a.kind, &a.name, &a.driver);
+            }
+            if found.is_empty() {
+                format!("No Vulkan adapter found: {INSTALL_HINT}.\n")
+            } else {
+                "`--device vulkan` selects the adapter marked (vulkan); the others by their spelling.\n"
+                    .to_string()
+            }
+        }
+        Err(e) => format!("Vulkan: {e}.\n"),
+    };
+    if !cuda_built {
+        out.push_str("CUDA: not in this build (rebuild with `--features cuda`).\n");
+    }
+    out.push_str(&notes);
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lists_the_cpu_and_each_vulkan_adapter_with_its_spelling() {
+        let found = vulkan::name_adapters(vec![
+            (
+                "Intel(R) Iris(R) Xe Graphics".into(),
+                "integrated",
+                "Intel open-source Mesa driver Mesa 23.2.1".into(),
+            ),
+            (
+                "llvmpipe (LLVM 15.0.6, 256 bits)".into(),
+                "cpu",
+                "llvmpipe Mesa 22.3.6 (LLVM 15.0.6)".into(),
+            ),
+            (
+                "NVIDIA GeForce RTX 4070 Laptop GPU".into(),
+                "discrete",
+                "NVIDIA 550.54.14".into(),
+            ),
+        ]);
+        insta::assert_snapshot!("devices_laptop", render(8, false, &Ok(found)));
+    }
+
+    #[test]
+    fn no_driver_says_what_to_install_and_no_feature_says_what_to_rebuild() {
+        let none = render(2, true, &Ok(vec![]));
+        assert!(none.contains("mesa-vulkan-drivers"), "{none}");
+        assert!(none.contains("cuda:N"), "{none}");
+        let unbuilt = render(
+            2,
+            false,
+            &Err(AdapterError::NotBuilt {
+                device: "vulkan".into(),
+            }),
+        );
+        assert!(unbuilt.contains("--features vulkan"), "{unbuilt}");
+        assert!(unbuilt.contains("--features cuda"), "{unbuilt}");
+    }
+}

@@ -1,0 +1,365 @@
+//! Vulkan adapters through wgpu: which ones this machine has (for `runner
+//! devices` and for errors that name them), and the burn device of a
+//! `vulkan...` choice, acquired once per process so that a missing driver or
+//! adapter is an error (never a panic inside burn) and every job after the
+//! first gets the same answer at once.
+
+use thiserror::Error;
+
+use crate::device::{DeviceChoice, VulkanAdapter};
+
+/// What to install when Vulkan finds no adapter at all.
+pub const INSTALL_HINT: &str = "install a Vulkan driver and the Vulkan loader: on Debian or \
+Ubuntu `apt-get install libvulkan1 mesa-vulkan-drivers` (Mesa's drivers for AMD and Intel GPUs, \
+and lavapipe, which runs Vulkan on the CPU: slow, for tests), or for an NVIDIA GPU its \
+vendor's driver with the Vulkan ICD (Debian: nvidia-driver and nvidia-vulkan-icd)";
+
+/// One Vulkan adapter, as `runner devices` shows it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct AdapterSummary {
+    /// The adapter's name (`llvmpipe (LLVM 15.0.6, 256 bits)`, `NVIDIA H100 ...`).
+    pub name: String,
+    /// `discrete`, `integrated`, `virtual`, `cpu` or `other`.
+    pub kind: &'static str,
+    /// The driver and its version (`llvmpipe`, `Mesa 22.3.6`).
+    pub driver: String,
+    /// The graphics API (always `vulkan` here).
+    pub backend: String,
+    /// The `--device` spelling that selects this adapter (none for `other`).
+    pub spelling: Option<DeviceChoice>,
+    /// Whether plain `--device vulkan` selects this one.
+    pub default: bool,
+}
+
+/// Why a Vulkan device cannot be used.
+#[derive(Clone, Debug, Error, PartialEq, Eq)]
+pub enum AdapterError {
+    #[error("device {device} is not available in this build: rebuild with `--features vulkan`")]
+    NotBuilt { device: String },
+    #[error(
+        "device {device}: no Vulkan driver found (no adapter answered); {INSTALL_HINT}. \
+`runner devices` lists the adapters found"
+    )]
+    NoDriver { device: String },
+    #[error(
+        "device {device}: no {kind} adapter number {index} among the Vulkan adapters found ({found}); \
+use {choices}, or install the driver of that GPU. `runner devices` lists the adapters found"
+    )]
+    NoSuchAdapter {
+        device: String,
+        kind: &'static str,
+        index: usize,
+        found: String,
+        choices: String,
+    },
+    #[error(
+        "device {device}: the Vulkan adapter could not be opened: {why}. `runner devices` lists the adapters found"
+    )]
+    Open { device: String, why: String },
+}
+
+/// The Vulkan adapters of this machine in the loader's order (an empty list
+/// when there is no Vulkan driver), or `NotBuilt` without the `vulkan` feature.
+pub fn adapters() -> Result<Vec<AdapterSummary>, AdapterError> {
+    imp::adapters()
+}
+
+/// The burn device of `adapter`, acquired on first use in this process.
+pub fn acquire(adapter: VulkanAdapter) -> Result<burn::tensor::Device, AdapterError> {
+    imp::acquire(adapter)
+}
+
+/// Gives `--device` spellings to adapters listed in the loader's order: the
+/// N-th adapter of a kind is `vulkan:KIND:N`, the first CPU one `vulkan:cpu`;
+/// the default is the first of the best kind (discrete, integrated, other,
+/// virtual, cpu: wgpu's high-performance order).
+pub fn name_adapters(listed: Vec<(String, &'static str, String)>) -> Vec<AdapterSummary> {
+    let mut counts = std::collections::HashMap::<&str, usize>::new();
+    let mut out: Vec<AdapterSummary> = listed
+        .into_iter()
+        .map(|(name, kind, driver)| {
+            let n = counts.entry(kind).or_insert(0);
+            let i = *n;
+            *n += 1;
+            let adapter = match kind {
+                "discrete" => Some(VulkanAdapter::Discrete(i)),
+                "integrated" => Some(VulkanAdapter::Integrated(i)),
+                "virtual" => Some(VulkanAdapter::Virtual(i)),
+                "cpu" if i == 0 => Some(VulkanAdapter::Cpu),
+                _ => None,
+            };
+            AdapterSummary {
+                name,
+                kind,
+                driver,
+                backend: "vulkan".to_string(),
+                spelling: adapter.map(DeviceChoice::Vulkan),
+                default: false,
+            }
+        })
+        .collect();
+    let rank = |k: &str| match k {
+        "discrete" => 0,
+        "integrated" => 1,
+        "other" => 2,
+        "virtual" => 3,
+        _ => 4,
+    };
+    if let Some(best) = (0..out.len()).min_by_key(|&i| (rank(out[i].kind), i)) {
+        out[best].default = true;
+    }
+    out
+}
+
+/// Checks that `adapter` is among `found` before burn is asked for it, so
+/// that the error names what is there and what to type instead.
+pub fn check_present(adapter: VulkanAdapter, found: &[AdapterSummary]) -> Result<(), AdapterError> {
+    let device = DeviceChoice::Vulkan(adapter).to_string();
+    if found.is_empty() {
+        return Err(AdapterError::NoDriver { device });
+    }
+    let (kind, index) = match adapter {
+        VulkanAdapter::Best => return Ok(()),
+        VulkanAdapter::Discrete(i) => ("discrete", i),
+        VulkanAdapter::Integrated(i) => ("integrated", i),
+        VulkanAdapter::Virtual(i) => ("virtual", i),
+        VulkanAdapter::Cpu => ("cpu", 0),
+    };
+    if found.iter().filter(|a| a.kind == kind).count() > index {
+        return Ok(());
+    }
+    let mut choices = vec!["--device vulkan".to_string()];
+    choices.extend(
+        found
+            .iter()
+            .filter_map(|a| a.spelling)
+            .map(|s| format!("--device {s}")),
+    );
+    let found_list: Vec<String> = found
+        .iter()
+        .map(|a| format!("{}: {}", a.kind, a.name))
+        .collect();
+    Err(AdapterError::NoSuchAdapter {
+        device,
+        kind,
+        index,
+        found: found_list.join(", "),
+        choices: choices.join(", "),
+    })
+}
+
+#[cfg(feature = "vulkan")]
+mod imp {
+    use std::future::Future;
+    use std::sync::{Arc, Mutex, OnceLock};
+    use std::task::{Context, Poll, Wake, Waker};
+
+    use burn::tensor::wgpu::{WgpuBackend, wgpu};
+    use burn::tensor::{Device, DeviceKind};
+
+    use super::{AdapterError, AdapterSummary, check_present, name_adapters};
+    use crate::device::{DeviceChoice, VulkanAdapter};
+
+    /// Each adapter asked for in this process, with what came of it.
+    type Acquired = Vec<(VulkanAdapter, Result<Device, AdapterError>)>;
+    static ACQUIRED: Mutex<Acquired> = Mutex::new(Vec::new());
+    static FOUND: OnceLock<Vec<AdapterSummary>> = OnceLock::new();
+
+    pub fn adapters() -> Result<Vec<AdapterSummary>, AdapterError> {
+        Ok(found().to_vec())
+    }
+
+    /// The adapters, listed once per process (instances of the Vulkan loader
+    /// are best not made and dropped over and over).
+    fn found() -> &'static [AdapterSummary] {
+        FOUND.get_or_init(|| {
+            let instance = wgpu::Instance::new(wgpu::InstanceDescriptor {
+                backends: wgpu::Backends::VULKAN,
+                ..wgpu::InstanceDescriptor::new_without_display_handle()
+            });
+            let listed = block_on(instance.enumerate_adapters(wgpu::Backends::VULKAN))
+                .iter()
+                .map(|a| {
+                    let info = a.get_info();
+                    let kind = match info.device_type {
+                        wgpu::DeviceType::DiscreteGpu => "discrete",
+                        wgpu::DeviceType::IntegratedGpu => "integrated",
+                        wgpu::DeviceType::VirtualGpu => "virtual",
+                        wgpu::DeviceType::Cpu => "cpu",
+                        wgpu::DeviceType::Other => "other",
+                    };
+                    let driver = format!("{} {}", info.driver, info.driver_info)
+                        .trim()
+                        .to_string();
+                    (info.name, kind, driver)
+                })
+                .collect();
+            name_adapters(listed)
+        })
+    }
+
+    pub fn acquire(adapter: VulkanAdapter) -> Result<Device, AdapterError> {
+        let mut acquired = ACQUIRED.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some((_, r)) = acquired.iter().find(|(a, _)| *a == adapter) {
+            return r.clone();
+        }
+        let r = check_present(adapter, found()).and_then(|()| open(adapter));
+        acquired.push((adapter, r.clone()));
+        r
+    }
+
+    fn open(adapter: VulkanAdapter) -> Result<Device, AdapterError> {
+        let kind = match adapter {
+            VulkanAdapter::Best => DeviceKind::DefaultDevice,
+            VulkanAdapter::Discrete(i) => DeviceKind::DiscreteGpu(i),
+            VulkanAdapter::Integrated(i) => DeviceKind::IntegratedGpu(i),
+            VulkanAdapter::Virtual(i) => DeviceKind::VirtualGpu(i),
+            VulkanAdapter::Cpu => DeviceKind::Cpu,
+        };
+        // burn's own acquisition panics on failure; this one returns the error.
+        let opened = crate::panics::catch(|| {
+            Device::wgpu_options()
+                .device_kind(kind)
+                .graphics_api(WgpuBackend::Vulkan)
+                .init()
+        });
+        let why = match opened {
+            Ok(Ok(device)) => return Ok(device),
+            Ok(Err(e)) => e.to_string(),
+            Err(panic) => panic,
+        };
+        Err(AdapterError::Open {
+            device: DeviceChoice::Vulkan(adapter).to_string(),
+            why,
+        })
+    }
+
+    /// Runs a future to its end on this thread (wgpu's native futures are
+    /// ready at once; this only waits if one is not).
+    fn block_on<F: Future>(f: F) -> F::Output {
+        struct Unpark(std::thread::Thread);
+        impl Wake for Unpark {
+            fn wake(self: Arc<Self>) {
+                self.0.unpark();
+            }
+        }
+        let waker = Waker::from(Arc::new(Unpark(std::thread::current())));
+        let mut cx = Context::from_waker(&waker);
+        let mut f = std::pin::pin!(f);
+        loop {
+            if let Poll::Ready(v) = f.as_mut().poll(&mut cx) {
+                return v;
+            }
+            std::thread::park();
+        }
+    }
+}
+
+#[cfg(not(feature = "vulkan"))]
+mod imp {
+    use super::{AdapterError, AdapterSummary};
+    use crate::device::{DeviceChoice, VulkanAdapter};
+
+    pub fn adapters() -> Result<Vec<AdapterSummary>, AdapterError> {
+        Err(AdapterError::NotBuilt {
+            device: "vulkan".to_string(),
+        })
+    }
+
+    pub fn acquire(adapter: VulkanAdapter) -> Result<burn::tensor::Device, AdapterError> {
+        Err(AdapterError::NotBuilt {
+            device: DeviceChoice::Vulkan(adapter).to_string(),
+        })
+    }
+}
+
+/// The Vulkan device the tests of this crate run on: lavapipe (`vulkan:cpu`)
+/// where it is installed, else the best adapter; `None` (with the reason
+/// printed) when there is none, unless `RUNNER_REQUIRE_VULKAN=1` (CI), where
+/// a missing adapter fails the test.
+#[cfg(all(test, feature = "vulkan"))]
+pub fn device_for_tests() -> Option<DeviceChoice> {
+    let found = adapters().unwrap_or_default();
+    let pick = if found.iter().any(|a| a.kind == "cpu") {
+        Some(DeviceChoice::Vulkan(VulkanAdapter::Cpu))
+    } else if !found.is_empty() {
+        Some(DeviceChoice::Vulkan(VulkanAdapter::Best))
+    } else {
+        None
+    };
+    if pick.is_none() {
+        let why = format!("no Vulkan adapter: {INSTALL_HINT}");
+        if std::env::var("RUNNER_REQUIRE_VULKAN").is_ok_and(|v| v == "1") {
+            panic!("RUNNER_REQUIRE_VULKAN=1 but {why}");
+        }
+        eprintln!("skipped (Vulkan test): {why}");
+    }
+    pick
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn laptop() -> Vec<AdapterSummary> {
+        name_adapters(vec![
+            ("Intel Iris".into(), "integrated", "Mesa 23".into()),
+            ("llvmpipe".into(), "cpu", "llvmpipe".into()),
+            ("RTX 4060".into(), "discrete", "NVIDIA 550".into()),
+            ("RTX 4090".into(), "discrete", "NVIDIA 550".into()),
+        ])
+    }
+
+    #[test]
+    fn adapters_are_named_by_kind_and_index_and_the_best_is_the_default() {
+        let found = laptop();
+        let spell: Vec<String> = found
+            .iter()
+            .map(|a| a.spelling.map(|s| s.to_string()).unwrap_or_default())
+            .collect();
+        assert_eq!(
+            spell,
+            [
+                "vulkan:integrated:0",
+                "vulkan:cpu",
+                "vulkan:discrete:0",
+                "vulkan:discrete:1"
+            ]
+        );
+        let defaults: Vec<bool> = found.iter().map(|a| a.default).collect();
+        assert_eq!(defaults, [false, false, true, false]);
+        let soft = name_adapters(vec![("llvmpipe".into(), "cpu", "llvmpipe".into())]);
+        assert!(soft[0].default);
+    }
+
+    #[test]
+    fn a_missing_adapter_names_what_is_there_and_what_to_type() {
+        let soft = name_adapters(vec![("llvmpipe (LLVM 15)".into(), "cpu", String::new())]);
+        let e = check_present(VulkanAdapter::Discrete(0), &soft)
+            .expect_err("no discrete GPU")
+            .to_string();
+        for part in [
+            "vulkan:discrete:0",
+            "no discrete adapter number 0",
+            "cpu: llvmpipe (LLVM 15)",
+            "--device vulkan:cpu",
+            "runner devices",
+        ] {
+            assert!(e.contains(part), "{part}: {e}");
+        }
+        assert!(check_present(VulkanAdapter::Cpu, &soft).is_ok());
+        assert!(check_present(VulkanAdapter::Best, &soft).is_ok());
+        assert!(check_present(VulkanAdapter::Discrete(1), &laptop()).is_ok());
+        assert!(check_present(VulkanAdapter::Discrete(2), &laptop()).is_err());
+    }
+
+    #[test]
+    fn no_adapter_at_all_says_what_to_install() {
+        let e = check_present(VulkanAdapter::Best, &[])
+            .expect_err("nothing")
+            .to_string();
+        assert!(e.contains("no Vulkan driver found"), "{e}");
+        assert!(e.contains("mesa-vulkan-drivers"), "{e}");
+        assert!(e.contains("libvulkan1"), "{e}");
+    }
+}
