@@ -18,14 +18,12 @@ fn render(
     cuda_built: bool,
     vulkan: &Result<Vec<AdapterSummary>, AdapterError>,
 ) -> String {
-    let mut out = String::new();
-    let row = |out: &mut String, device: &str, kind: &str, name: &str, driver: &str| {
-        out.push_str(format!("{device:<22} {kind:<10} {name:<36} {driver}").trim_end());
-        out.push('\n');
+    let mut rows: Vec<[String; 4]> = Vec::new();
+    let mut row = |device: &str, kind: &str, name: &str, driver: &str| {
+        rows.push([device, kind, name, driver].map(str::to_string));
     };
-    row(&mut out, "DEVICE", "KIND", "NAME", "DRIVER");
+    row("DEVICE", "KIND", "NAME", "DRIVER");
     row(
-        &mut out,
         "cpu",
         "cpu",
         &format!("this machine's CPU, {threads} threads"),
@@ -33,7 +31,6 @@ fn render(
     );
     if cuda_built {
         row(
-            &mut out,
             "cuda:N",
             "discrete",
             "the N-th CUDA GPU (not listed here)",
@@ -52,7 +49,7 @@ fn render(
                 } else {
                     device
                 };
-                row(&mut out, &device, a.kind, &a.name, &a.driver);
+                row(&device, a.kind, &a.name, &a.driver);
             }
             if found.is_empty() {
                 format!("No Vulkan adapter found: {INSTALL_HINT}.\n")
@@ -63,6 +60,21 @@ fn render(
         }
         Err(e) => format!("Vulkan: {e}.\n"),
     };
+    // Columns as wide as their widest cell.
+    let widths: Vec<usize> = (0..3)
+        .map(|i| rows.iter().map(|r| r[i].chars().count()).max().unwrap_or(0))
+        .collect();
+    let mut out = String::new();
+    for [device, kind, name, driver] in &rows {
+        let line = format!(
+            "{device:<w0$}  {kind:<w1$}  {name:<w2$}  {driver}",
+            w0 = widths[0],
+            w1 = widths[1],
+            w2 = widths[2]
+        );
+        out.push_str(line.trim_end());
+        out.push('\n');
+    }
     if !cuda_built {
         out.push_str("CUDA: not in this build (rebuild with `--features cuda`).\n");
     }
