@@ -15,6 +15,7 @@ use rand_chacha::ChaCha8Rng;
 
 use super::conv::Convolve;
 use super::init::{constant_param, normal_values};
+use super::reduce::sum_all;
 
 /// How a kernel is initialised.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -204,7 +205,7 @@ pub fn dropout<const D: usize>(x: Tensor<D>, rate: f64, rng: &mut ChaCha8Rng) ->
 
 /// Keras `l2(weight)` on one kernel: weight * sum(w^2), a loss term.
 pub fn l2_penalty<const D: usize>(kernel: &Param<Tensor<D>>, weight: f64) -> Tensor<1> {
-    kernel.val().square().sum().mul_scalar(weight)
+    sum_all(kernel.val().square()).mul_scalar(weight)
 }
 
 /// A `[n, dim]` batch of N(0, 1) noise from `rng`.

@@ -12,6 +12,7 @@ pub mod ema;
 pub mod init;
 pub mod layers;
 pub mod loss;
+pub mod reduce;
 pub mod spectral_norm;
 pub mod train;
 pub mod vulkan;

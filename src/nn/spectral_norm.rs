@@ -30,6 +30,7 @@ use rand_chacha::ChaCha8Rng;
 
 use super::conv;
 use super::layers::truncated_normal_values;
+use super::reduce::sum_all;
 
 /// TF's `eps` added to the norms of the power iteration.
 const EPS: f64 = 1e-12;
@@ -67,9 +68,10 @@ impl SpectralNorm {
     pub fn sigma(&self, w: Tensor<2>) -> Tensor<2> {
         let u = self.u.value_sync();
         let v = u.matmul(w.clone().transpose()); // [1, rows]
-        let v = v.clone() / (v.square().sum().sqrt().add_scalar(EPS)).reshape([1, 1]);
+        let v = v.clone() / (sum_all(v.square()).sqrt().add_scalar(EPS)).reshape([1, 1]);
         let vw = v.matmul(w); // [1, out]
-        let u_hat = vw.clone() / (vw.clone().square().sum().sqrt().add_scalar(EPS)).reshape([1, 1]);
+        let u_hat =
+            vw.clone() / (sum_all(vw.clone().square()).sqrt().add_scalar(EPS)).reshape([1, 1]);
         let sigma = vw.matmul(u_hat.clone().transpose()); // [1, 1]
         if u_hat.is_autodiff() {
             self.u.update(u_hat.detach());

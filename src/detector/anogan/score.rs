@@ -41,6 +41,7 @@ use crate::detector::{DetectorError, Fitted, RunContext};
 use crate::nn::NnError;
 use crate::nn::batch::PreparedImages;
 use crate::nn::init::stream;
+use crate::nn::reduce::sum_all;
 use crate::spec::methods::AnoGanParams;
 
 const NET_FILE: &str = "anogan-net.json";
@@ -205,7 +206,7 @@ impl AnoGanModel {
         for t in 1..s.steps {
             ctx.check_cancel()?;
             let leaf = z.clone().autodiff().require_grad();
-            let grads = self.losses(&x, &fx, leaf.clone()).sum().backward();
+            let grads = sum_all(self.losses(&x, &fx, leaf.clone())).backward();
             let g = leaf.grad(&grads).ok_or_else(|| {
                 DetectorError::Other("the latent search got no gradient for z".into())
             })?;

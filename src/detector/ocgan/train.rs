@@ -45,6 +45,7 @@ use crate::nn::checkpoint::{Checkpointer, LoopState, Resumable, StateReader, Sta
 use crate::nn::NnError;
 use crate::nn::init::{normal_values, stream};
 use crate::nn::loss::bce_with_logits;
+use crate::nn::reduce::sum_all;
 use crate::nn::train::{EpochMeter, check_finite, epoch_batches, steps_per_epoch};
 use crate::spec::methods::OcGanParams;
 use crate::spec::methods::ocgan::ResolvedOcGan;
@@ -164,7 +165,7 @@ impl Trainer {
                 }),
             );
             let logit = frozen_classifier.forward(fake); // [b]
-            let grads = softplus(logit, 1.0).sum().backward();
+            let grads = sum_all(softplus(logit, 1.0)).backward();
             if let Some(g) = leaf.grad(&grads) {
                 mu = mu - g.mul_scalar(self.params.mining_step_size);
             }
