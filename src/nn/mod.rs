@@ -38,6 +38,9 @@ pub enum NnError {
     /// Images that do not fit the method's declared input.
     #[error("{0}")]
     Input(String),
+    /// A device whose driver cannot run this network.
+    #[error("{0}")]
+    DriverLimit(String),
     /// A training checkpoint that cannot be written or read.
     #[error("checkpoint: {0}")]
     Checkpoint(String),

@@ -111,6 +111,40 @@ pub fn name_adapters(listed: Vec<(String, &'static str, String)>) -> Vec<Adapter
     out
 }
 
+/// The adapter of `found` that `adapter` selects, if any.
+pub fn selected(adapter: VulkanAdapter, found: &[AdapterSummary]) -> Option<&AdapterSummary> {
+    let wanted = DeviceChoice::Vulkan(adapter);
+    found.iter().find(|a| match adapter {
+        VulkanAdapter::Best => a.default,
+        _ => a.spelling == Some(wanted),
+    })
+}
+
+/// Why a network with dense layers cannot run on the adapter `adapter`
+/// selects, when that adapter is lavapipe (Mesa's Vulkan driver on the CPU,
+/// named `llvmpipe`): every burn matrix-product kernel crashes it while it
+/// compiles the kernel (SIGSEGV inside `libvulkan_lvp.so`, in
+/// `vkCreateComputePipelines`, seen with Mesa 22.3.6 and 25.0.7, even for a
+/// 2x3 by 3x4 product), which would kill the whole process. Convolutions,
+/// element-wise operations and reductions run there (GANomaly and AnoGAN
+/// train on it). `None` for every other adapter.
+pub fn dense_layers_refused(
+    adapter: VulkanAdapter,
+    found: &[AdapterSummary],
+    method: &str,
+) -> Option<String> {
+    let a = selected(adapter, found)?;
+    a.name.starts_with("llvmpipe").then(|| {
+        format!(
+            "{method} on {}: {method}'s dense layers need burn's matrix-product kernels, which crash \
+             lavapipe ({}, Mesa's Vulkan driver that runs on the CPU) while it compiles them; run \
+             {method} with --device cpu, or on a GPU's Vulkan driver",
+            DeviceChoice::Vulkan(adapter),
+            a.name
+        )
+    })
+}
+
 /// Checks that `adapter` is among `found` before burn is asked for it, so
 /// that the error names what is there and what to type instead.
 pub fn check_present(adapter: VulkanAdapter, found: &[AdapterSummary]) -> Result<(), AdapterError> {
@@ -299,6 +333,40 @@ pub fn device_for_tests() -> Option<DeviceChoice> {
 
 #[cfg(test)]
 mod tests {
+    /// lavapipe is refused for dense layers when it is what the choice
+    /// selects (`vulkan:cpu`, or `vulkan` with no GPU), never otherwise.
+    #[test]
+    fn dense_layers_are_refused_on_lavapipe_only() {
+        let llvmpipe = (
+            "llvmpipe (LLVM 15.0.6, 256 bits)".to_string(),
+            "cpu",
+            "llvmpipe Mesa 22.3.6".to_string(),
+        );
+        let gpu = (
+            "NVIDIA H200".to_string(),
+            "discrete",
+            "NVIDIA 570".to_string(),
+        );
+        let only_cpu = name_adapters(vec![llvmpipe.clone()]);
+        let both = name_adapters(vec![llvmpipe, gpu]);
+        let why = dense_layers_refused(VulkanAdapter::Best, &only_cpu, "ALAD").expect("refused");
+        assert!(why.contains("ALAD") && why.contains("lavapipe"), "{why}");
+        assert!(why.contains("--device cpu"), "{why}");
+        assert!(dense_layers_refused(VulkanAdapter::Cpu, &both, "ALAD").is_some());
+        assert_eq!(
+            dense_layers_refused(VulkanAdapter::Best, &both, "ALAD"),
+            None
+        );
+        assert_eq!(
+            dense_layers_refused(VulkanAdapter::Discrete(0), &both, "ALAD"),
+            None
+        );
+        assert_eq!(
+            selected(VulkanAdapter::Best, &both).map(|a| a.kind),
+            Some("discrete")
+        );
+    }
+
     use super::*;
 
     fn laptop() -> Vec<AdapterSummary> {

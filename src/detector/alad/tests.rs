@@ -5,6 +5,7 @@
 use std::sync::atomic::AtomicBool;
 
 use super::*;
+use crate::nn::device::burn_device;
 use crate::detector::testutil::{
     Record, assert_diverges, assert_fit_cancels_and_needs_two_images,
     assert_resume_is_bit_identical, assert_save_load_round_trip, bars, ctx, digits_with_anomaly,

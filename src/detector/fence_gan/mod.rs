@@ -40,7 +40,7 @@ use std::path::Path;
 use crate::data::ImageSet;
 use crate::detector::{Detector, DetectorError, Fitted, MethodDetector, RunContext};
 use crate::nn::batch::PreparedImages;
-use crate::nn::device::burn_device;
+use crate::nn::device::burn_device_for_dense;
 use crate::spec::methods::FenceGanParams;
 
 pub use score::FenceGanModel;
@@ -61,7 +61,7 @@ impl FenceGan {
         normal: &ImageSet,
         ctx: &RunContext,
     ) -> Result<FenceGanModel, DetectorError> {
-        let device = burn_device(ctx.device)?;
+        let device = burn_device_for_dense(ctx.device, "FenceGAN")?;
         let net =
             model::NetConfig::new(&self.params, normal.channels, normal.height, normal.width)?;
         let images = PreparedImages::new(normal, &net.preprocessing())?;
@@ -87,7 +87,7 @@ impl Detector for FenceGan {
     }
 
     fn load(&self, dir: &Path, ctx: &RunContext) -> Result<Box<dyn Fitted>, DetectorError> {
-        let device = burn_device(ctx.device)?;
+        let device = burn_device_for_dense(ctx.device, "FenceGAN")?;
         Ok(Box::new(FenceGanModel::load(
             dir,
             device,
@@ -105,6 +105,7 @@ mod tests {
     use std::sync::atomic::AtomicBool;
 
     use super::*;
+    use crate::nn::device::burn_device;
     use crate::detector::testutil::{
         Record, assert_diverges, assert_fit_cancels_and_needs_two_images,
         assert_resume_is_bit_identical, assert_save_load_round_trip, bars, ctx,
