@@ -378,6 +378,16 @@ mod tests {
         side: [usize; 2],
     }
 
+    fn shape(cin: usize, cout: usize, k: usize, s: usize, side: [usize; 2]) -> Shape {
+        Shape {
+            cin,
+            cout,
+            k,
+            s,
+            side,
+        }
+    }
+
     /// A convolution with padding `[top, left, bottom, right]`.
     fn conv_case(shape: Shape, pads: [usize; 4], seed: u64) -> f32 {
         let Shape {
@@ -464,13 +474,7 @@ mod tests {
         .into_iter()
         .enumerate()
         {
-            let shape = Shape {
-                cin,
-                cout,
-                k,
-                s,
-                side,
-            };
+            let shape = shape(cin, cout, k, s, side);
             let d = conv_case(shape, pads, seed as u64 * 10);
             assert!(
                 d < TOL,
@@ -493,13 +497,7 @@ mod tests {
         .into_iter()
         .enumerate()
         {
-            let shape = Shape {
-                cin,
-                cout,
-                k,
-                s,
-                side,
-            };
+            let shape = shape(cin, cout, k, s, side);
             let d = conv_t_case(shape, [p, op], seed as u64 * 10);
             assert!(
                 d < TOL,
@@ -518,17 +516,7 @@ mod tests {
             let (cin, cout) = (rng.random_range(1..=4), rng.random_range(1..=4));
             let side = [rng.random_range(k..=k + 6), rng.random_range(k..=k + 6)];
             let pads = [0, 1, 2, 3].map(|_| rng.random_range(0..k));
-            let d = conv_case(
-                Shape {
-                    cin,
-                    cout,
-                    k,
-                    s,
-                    side,
-                },
-                pads,
-                100 + case,
-            );
+            let d = conv_case(shape(cin, cout, k, s, side), pads, 100 + case);
             assert!(
                 d < TOL,
                 "conv {cin}->{cout} k{k} s{s} {pads:?} {side:?}: {d}"
@@ -536,14 +524,7 @@ mod tests {
             let p = rng.random_range(0..k);
             let op = rng.random_range(0..s.min(p + 1));
             let tside = [rng.random_range(1..=5), rng.random_range(1..=5)];
-            let shape = Shape {
-                cin,
-                cout,
-                k,
-                s,
-                side: tside,
-            };
-            let d = conv_t_case(shape, [p, op], 200 + case);
+            let d = conv_t_case(shape(cin, cout, k, s, tside), [p, op], 200 + case);
             assert!(
                 d < TOL,
                 "conv_t {cin}->{cout} k{k} s{s} p{p} op{op} {tside:?}: {d}"
