@@ -125,9 +125,13 @@ pub fn selected(adapter: VulkanAdapter, found: &[AdapterSummary]) -> Option<&Ada
 /// named `llvmpipe`): every burn matrix-product kernel crashes it while it
 /// compiles the kernel (SIGSEGV inside `libvulkan_lvp.so`, in
 /// `vkCreateComputePipelines`, seen with Mesa 22.3.6 and 25.0.7, even for a
-/// 2x3 by 3x4 product), which would kill the whole process. Convolutions,
-/// element-wise operations and reductions run there (GANomaly and AnoGAN
-/// train on it). `None` for every other adapter.
+/// 2x3 by 3x4 product), which would kill the whole process. That kernel's
+/// SPIR-V (cubecl 0.11.3) also fails `spirv-val` (SPIRV-Tools 2023.1: an
+/// `OpInBoundsAccessChain` indexes past a workgroup variable's vector
+/// type), so the fault may lie with the generated code, not the driver
+/// alone; GPU drivers are not refused, as untested here. Convolutions,
+/// element-wise operations and reductions run on lavapipe (GANomaly and
+/// AnoGAN train on it). `None` for every other adapter.
 pub fn dense_layers_refused(
     adapter: VulkanAdapter,
     found: &[AdapterSummary],
