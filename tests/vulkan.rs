@@ -5,9 +5,9 @@
 //! never a panic).
 //!
 //! They run on whatever Vulkan adapter is present: Mesa's lavapipe
-//! (`vulkan:cpu`, package mesa-vulkan-drivers) in CI. Without one they are
-//! skipped with a printed reason, unless `RUNNER_REQUIRE_VULKAN=1` (CI),
-//! where they fail.
+//! (`vulkan:cpu`, package mesa-vulkan-drivers) under `.ci/run --vulkan`.
+//! Without one they are skipped with a printed reason, unless
+//! `RUNNER_REQUIRE_VULKAN=1` (set by `--vulkan`), where they fail.
 #![cfg(feature = "vulkan")]
 
 use std::collections::BTreeMap;
@@ -97,7 +97,7 @@ fn model_devices(store: &Path) -> Vec<(String, String)> {
 }
 
 /// Quickstart's KDE and GANomaly (its network, batch and learning rate,
-/// 2 epochs instead of 5 to keep CI short) on two digits, one seed.
+/// 2 epochs instead of 5 to keep the run short) on two digits, one seed.
 const QUICK: &str = "\
 name: quick
 dataset: digits
