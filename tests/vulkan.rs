@@ -56,6 +56,14 @@ fn vulkan_device(dir: &Path) -> Option<&'static str> {
     None
 }
 
+/// A scratch folder and the Vulkan device to test on, or `None` (skip) as
+/// [`vulkan_device`] says.
+fn on_vulkan() -> Option<(tempfile::TempDir, &'static str)> {
+    let d = tempfile::tempdir().unwrap();
+    let device = vulkan_device(d.path())?;
+    Some((d, device))
+}
+
 /// `reports/<name>/results.csv` as (method, class) -> (auroc, device).
 fn results(dir: &Path, name: &str) -> BTreeMap<(String, String), (f64, String)> {
     let text = std::fs::read_to_string(dir.join("reports").join(name).join("results.csv"))
@@ -122,8 +130,7 @@ const AUROC_TOLERANCE: f64 = 0.02;
 
 #[test]
 fn kde_and_ganomaly_on_vulkan_agree_with_the_cpu_and_manifests_name_the_device() {
-    let d = tempfile::tempdir().unwrap();
-    let Some(device) = vulkan_device(d.path()) else {
+    let Some((d, device)) = on_vulkan() else {
         return;
     };
     let spec = write(d.path(), "quick.yaml", QUICK);
@@ -196,8 +203,7 @@ methods:
 
 #[test]
 fn several_gpu_jobs_at_once_give_the_results_of_one_at_a_time() {
-    let d = tempfile::tempdir().unwrap();
-    let Some(device) = vulkan_device(d.path()) else {
+    let Some((d, device)) = on_vulkan() else {
         return;
     };
     let spec = write(d.path(), "tiny.yaml", TINY);
@@ -226,8 +232,7 @@ fn several_gpu_jobs_at_once_give_the_results_of_one_at_a_time() {
 
 #[test]
 fn a_missing_adapter_fails_its_jobs_clearly_without_a_panic() {
-    let d = tempfile::tempdir().unwrap();
-    let Some(_) = vulkan_device(d.path()) else {
+    let Some((d, _)) = on_vulkan() else {
         return;
     };
     // One more discrete GPU than this machine has (the 0th on lavapipe).
@@ -295,8 +300,7 @@ fn without_a_vulkan_driver_devices_and_run_say_what_to_install() {
 
 #[test]
 fn devices_lists_the_adapters_with_their_spelling() {
-    let d = tempfile::tempdir().unwrap();
-    let Some(device) = vulkan_device(d.path()) else {
+    let Some((d, device)) = on_vulkan() else {
         return;
     };
     let listed = devices(d.path());
