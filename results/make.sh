@@ -22,7 +22,7 @@ declare -A RECORDS=(
   [kde-mnist]="kde-mnist-anomaly-class kde-mnist-one-class"
   [kde-fashion-mnist]="kde-fashion-mnist-anomaly-class kde-fashion-mnist-one-class"
   [kde-cifar10-jpeg]="kde-cifar10-jpeg-anomaly-class kde-cifar10-jpeg-one-class"
-  [gan-mnist-reduced]="gan-mnist-reduced gan-mnist-reduced-alad"
+  [gan-mnist-reduced]="gan-mnist-reduced gan-mnist-reduced-alad gan-mnist-reduced-ocgan gan-mnist-reduced-anogan"
 )
 names=("$@")
 [ ${#names[@]} -gt 0 ] || names=(kde-mnist kde-fashion-mnist kde-cifar10-jpeg gan-mnist-reduced)
