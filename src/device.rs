@@ -58,16 +58,29 @@ impl VulkanAdapter {
     }
 }
 
+impl VulkanAdapter {
+    /// The index among adapters of its kind (0 for `Best` and `Cpu`).
+    pub fn index(&self) -> usize {
+        match self {
+            VulkanAdapter::Discrete(i)
+            | VulkanAdapter::Integrated(i)
+            | VulkanAdapter::Virtual(i) => *i,
+            VulkanAdapter::Best | VulkanAdapter::Cpu => 0,
+        }
+    }
+}
+
 impl fmt::Display for VulkanAdapter {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             VulkanAdapter::Best => write!(f, "vulkan"),
             VulkanAdapter::Cpu => write!(f, "vulkan:cpu"),
-            VulkanAdapter::Discrete(i)
-            | VulkanAdapter::Integrated(i)
-            | VulkanAdapter::Virtual(i) => {
-                write!(f, "vulkan:{}:{i}", self.kind_word().unwrap_or_default())
-            }
+            _ => write!(
+                f,
+                "vulkan:{}:{}",
+                self.kind_word().unwrap_or_default(),
+                self.index()
+            ),
         }
     }
 }

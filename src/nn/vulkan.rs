@@ -156,16 +156,11 @@ pub fn check_present(adapter: VulkanAdapter, found: &[AdapterSummary]) -> Result
     if found.is_empty() {
         return Err(AdapterError::NoDriver { device });
     }
-    let (kind, index) = match adapter {
-        VulkanAdapter::Best => return Ok(()),
-        VulkanAdapter::Discrete(i) => ("discrete", i),
-        VulkanAdapter::Integrated(i) => ("integrated", i),
-        VulkanAdapter::Virtual(i) => ("virtual", i),
-        VulkanAdapter::Cpu => ("cpu", 0),
-    };
-    if found.iter().filter(|a| a.kind == kind).count() > index {
+    // `vulkan` always selects one when any adapter is found.
+    if selected(adapter, found).is_some() {
         return Ok(());
     }
+    let (kind, index) = (adapter.kind_word().unwrap_or_default(), adapter.index());
     let mut choices = vec!["--device vulkan".to_string()];
     choices.extend(
         found
