@@ -244,21 +244,6 @@ pub fn assert_runs_on_vulkan(det: &dyn Detector, train: &ImageSet, test: &ImageS
         checkpoint: None,
     };
     let (cpu, gpu) = (on(DeviceChoice::Cpu), on(vulkan));
-    // A method with dense layers is refused on lavapipe, whose compiler
-    // crashes on burn's matrix products (see `nn::vulkan`): the refusal is
-    // checked here and printed; the method runs on other Vulkan drivers.
-    match det.fit(train, &gpu) {
-        Err(crate::detector::DetectorError::Nn(crate::nn::NnError::DriverLimit(why))) => {
-            assert!(
-                why.contains("lavapipe") && why.contains("--device cpu"),
-                "{why}"
-            );
-            eprintln!("not run on {vulkan} (a driver limit): {why}");
-            return;
-        }
-        Err(e) => panic!("fit on {vulkan}: {e}"),
-        Ok(_) => {}
-    }
     for (made, other) in [(&gpu, &cpu), (&cpu, &gpu)] {
         let model = det.fit(train, made).expect("fit");
         let here = model.score(test, made).expect("score where made");

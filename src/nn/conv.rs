@@ -239,7 +239,7 @@ pub fn conv2d_gemm(
         .select(0, rows)
         .reshape([b * ho * wo, kh * kw * cin]);
     let taps = weight.permute([0, 2, 3, 1]).reshape([cout, kh * kw * cin]);
-    let mut y = cols.matmul(taps.transpose()); // [b * ho * wo, cout]
+    let mut y = super::dense::matmul(cols, taps.transpose()); // [b * ho * wo, cout]
     if let Some(bias) = bias {
         y = y + bias.reshape([1, cout]);
     }
@@ -277,10 +277,7 @@ pub fn conv_transpose2d_gemm(
     let device = x.device();
     let rows = window_rows(b, [fh, fw], [h, w], [kh, kw], stride, &device);
     let taps = weight.permute([0, 2, 3, 1]).reshape([cin, kh * kw * cout]);
-    let cols = x
-        .permute([0, 2, 3, 1])
-        .reshape([b * h * w, cin])
-        .matmul(taps)
+    let cols = super::dense::matmul(x.permute([0, 2, 3, 1]).reshape([b * h * w, cin]), taps)
         .reshape([b * h * w * kh * kw, cout]);
     let full = Tensor::<2>::zeros([b * fh * fw, cout], &device).select_assign(
         0,

@@ -24,22 +24,6 @@ pub fn burn_device(choice: DeviceChoice) -> Result<burn::tensor::Device, NnError
     }
 }
 
-/// [`burn_device`] for a network with dense layers (matrix products):
-/// refuses, with the reason, a Vulkan adapter whose driver crashes on them
-/// (lavapipe, see [`super::vulkan::dense_layers_refused`]).
-pub fn burn_device_for_dense(
-    choice: DeviceChoice,
-    method: &str,
-) -> Result<burn::tensor::Device, NnError> {
-    if let DeviceChoice::Vulkan(a) = choice {
-        let found = super::vulkan::adapters().unwrap_or_default();
-        if let Some(why) = super::vulkan::dense_layers_refused(a, &found, method) {
-            return Err(NnError::DriverLimit(why));
-        }
-    }
-    burn_device(choice)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -7,6 +7,7 @@ pub mod batch;
 pub mod checkpoint;
 pub mod conv;
 pub mod dcgan;
+pub mod dense;
 pub mod device;
 pub mod ema;
 pub mod init;
@@ -38,9 +39,6 @@ pub enum NnError {
     /// Images that do not fit the method's declared input.
     #[error("{0}")]
     Input(String),
-    /// A device whose driver cannot run this network.
-    #[error("{0}")]
-    DriverLimit(String),
     /// A training checkpoint that cannot be written or read.
     #[error("checkpoint: {0}")]
     Checkpoint(String),

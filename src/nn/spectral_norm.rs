@@ -24,11 +24,11 @@
 use burn::module::{Module, RunningState};
 use burn::nn::conv::Conv2d;
 use burn::nn::{Linear, PaddingConfig2d};
-use burn::tensor::module::linear;
 use burn::tensor::{Device, Tensor, TensorData};
 use rand_chacha::ChaCha8Rng;
 
 use super::conv;
+use super::dense::{linear, matmul};
 use super::layers::truncated_normal_values;
 use super::reduce::sum_all;
 
@@ -67,12 +67,12 @@ impl SpectralNorm {
     /// power iteration; u is updated when `w` is on an autodiff device.
     pub fn sigma(&self, w: Tensor<2>) -> Tensor<2> {
         let u = self.u.value_sync();
-        let v = u.matmul(w.clone().transpose()); // [1, rows]
+        let v = matmul(u, w.clone().transpose()); // [1, rows]
         let v = v.clone() / (sum_all(v.square()).sqrt().add_scalar(EPS)).reshape([1, 1]);
-        let vw = v.matmul(w); // [1, out]
+        let vw = matmul(v, w); // [1, out]
         let u_hat =
             vw.clone() / (sum_all(vw.clone().square()).sqrt().add_scalar(EPS)).reshape([1, 1]);
-        let sigma = vw.matmul(u_hat.clone().transpose()); // [1, 1]
+        let sigma = matmul(vw, u_hat.clone().transpose()); // [1, 1]
         if u_hat.is_autodiff() {
             self.u.update(u_hat.detach());
         }

@@ -120,33 +120,17 @@ pub fn selected(adapter: VulkanAdapter, found: &[AdapterSummary]) -> Option<&Ada
     })
 }
 
-/// Why a network with dense layers cannot run on the adapter `adapter`
-/// selects, when that adapter is lavapipe (Mesa's Vulkan driver on the CPU,
-/// named `llvmpipe`): every burn matrix-product kernel crashes it while it
-/// compiles the kernel (SIGSEGV inside `libvulkan_lvp.so`, in
-/// `vkCreateComputePipelines`, seen with Mesa 22.3.6 and 25.0.7, even for a
-/// 2x3 by 3x4 product), which would kill the whole process. That kernel's
-/// SPIR-V (cubecl 0.11.3) also fails `spirv-val` (SPIRV-Tools 2023.1: an
-/// `OpInBoundsAccessChain` indexes past a workgroup variable's vector
-/// type), so the fault may lie with the generated code, not the driver
-/// alone; GPU drivers are not refused, as untested here. Convolutions,
-/// element-wise operations and reductions run on lavapipe (GANomaly and
-/// AnoGAN train on it). `None` for every other adapter.
-pub fn dense_layers_refused(
-    adapter: VulkanAdapter,
-    found: &[AdapterSummary],
-    method: &str,
-) -> Option<String> {
-    let a = selected(adapter, found)?;
-    a.name.starts_with("llvmpipe").then(|| {
-        format!(
-            "{method} on {}: {method}'s dense layers need burn's matrix-product kernels, which crash \
-             lavapipe ({}, Mesa's Vulkan driver that runs on the CPU) while it compiles them; run \
-             {method} with --device cpu, or on a GPU's Vulkan driver",
-            DeviceChoice::Vulkan(adapter),
-            a.name
-        )
-    })
+/// Whether `summary` is lavapipe (Mesa's Vulkan driver on the CPU, named
+/// `llvmpipe`), whose compiler crashes on burn's matrix-product kernels:
+/// `nn::dense` multiplies matrices without them there.
+pub fn is_lavapipe(summary: &AdapterSummary) -> bool {
+    summary.name.starts_with("llvmpipe")
+}
+
+/// Whether `device` is a Vulkan adapter acquired in this process whose driver
+/// crashes on burn's matrix-product kernels (lavapipe, see `nn::dense`).
+pub fn matmul_crashes(device: &burn::tensor::Device) -> bool {
+    imp::matmul_crashes(device)
 }
 
 /// Checks that `adapter` is among `found` before burn is asked for it, so
@@ -190,13 +174,17 @@ mod imp {
     use burn::tensor::wgpu::{WgpuBackend, wgpu};
     use burn::tensor::{Device, DeviceKind};
 
-    use super::{AdapterError, AdapterSummary, check_present, name_adapters};
+    use super::{
+        AdapterError, AdapterSummary, check_present, is_lavapipe, name_adapters, selected,
+    };
     use crate::device::{DeviceChoice, VulkanAdapter};
 
     /// Each adapter asked for in this process, with what came of it.
     type Acquired = Vec<(VulkanAdapter, Result<Device, AdapterError>)>;
     static ACQUIRED: Mutex<Acquired> = Mutex::new(Vec::new());
     static FOUND: OnceLock<Vec<AdapterSummary>> = OnceLock::new();
+    /// The devices acquired on lavapipe (see `nn::dense`).
+    static LAVAPIPE: Mutex<Vec<Device>> = Mutex::new(Vec::new());
 
     pub fn adapters() -> Result<Vec<AdapterSummary>, AdapterError> {
         Ok(found().to_vec())
@@ -237,8 +225,22 @@ mod imp {
             return r.clone();
         }
         let r = check_present(adapter, found()).and_then(|()| open(adapter));
+        if let Ok(device) = &r
+            && selected(adapter, found()).is_some_and(is_lavapipe)
+        {
+            lavapipe().push(device.clone());
+        }
         acquired.push((adapter, r.clone()));
         r
+    }
+
+    fn lavapipe() -> std::sync::MutexGuard<'static, Vec<Device>> {
+        LAVAPIPE.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    pub fn matmul_crashes(device: &Device) -> bool {
+        // Device equality ignores autodiff.
+        lavapipe().iter().any(|d| d == device)
     }
 
     fn open(adapter: VulkanAdapter) -> Result<Device, AdapterError> {
@@ -304,6 +306,10 @@ mod imp {
             device: DeviceChoice::Vulkan(adapter).to_string(),
         })
     }
+
+    pub fn matmul_crashes(_device: &burn::tensor::Device) -> bool {
+        false
+    }
 }
 
 /// The Vulkan device the tests of this crate run on: lavapipe (`vulkan:cpu`)
@@ -332,38 +338,36 @@ pub fn device_for_tests() -> Option<DeviceChoice> {
 
 #[cfg(test)]
 mod tests {
-    /// lavapipe is refused for dense layers when it is what the choice
-    /// selects (`vulkan:cpu`, or `vulkan` with no GPU), never otherwise.
+    /// Only lavapipe is taken for the driver that cannot compile burn's
+    /// matrix products; the CPU backend never is.
     #[test]
-    fn dense_layers_are_refused_on_lavapipe_only() {
-        let llvmpipe = (
-            "llvmpipe (LLVM 15.0.6, 256 bits)".to_string(),
-            "cpu",
-            "llvmpipe Mesa 22.3.6".to_string(),
-        );
-        let gpu = (
-            "NVIDIA H200".to_string(),
-            "discrete",
-            "NVIDIA 570".to_string(),
-        );
-        let only_cpu = name_adapters(vec![llvmpipe.clone()]);
-        let both = name_adapters(vec![llvmpipe, gpu]);
-        let why = dense_layers_refused(VulkanAdapter::Best, &only_cpu, "ALAD").expect("refused");
-        assert!(why.contains("ALAD") && why.contains("lavapipe"), "{why}");
-        assert!(why.contains("--device cpu"), "{why}");
-        assert!(dense_layers_refused(VulkanAdapter::Cpu, &both, "ALAD").is_some());
-        assert_eq!(
-            dense_layers_refused(VulkanAdapter::Best, &both, "ALAD"),
-            None
-        );
-        assert_eq!(
-            dense_layers_refused(VulkanAdapter::Discrete(0), &both, "ALAD"),
-            None
-        );
-        assert_eq!(
-            selected(VulkanAdapter::Best, &both).map(|a| a.kind),
-            Some("discrete")
-        );
+    fn lavapipe_alone_multiplies_matrices_by_sums() {
+        let found = name_adapters(vec![
+            (
+                "llvmpipe (LLVM 15.0.6, 256 bits)".into(),
+                "cpu",
+                "llvmpipe Mesa 22.3.6".into(),
+            ),
+            ("NVIDIA H200".into(), "discrete", "NVIDIA 570".into()),
+        ]);
+        let lavapipe: Vec<bool> = found.iter().map(is_lavapipe).collect();
+        assert_eq!(lavapipe, [true, false]);
+        #[cfg(feature = "flex")]
+        assert!(!matmul_crashes(&burn::tensor::Device::flex()));
+    }
+
+    /// The lavapipe device of the Vulkan tests is known as such once
+    /// acquired, with or without autodiff.
+    #[cfg(feature = "vulkan")]
+    #[test]
+    fn the_acquired_lavapipe_device_is_known() {
+        let Some(DeviceChoice::Vulkan(a)) = device_for_tests() else {
+            return;
+        };
+        let device = acquire(a).expect("acquired");
+        let on_lavapipe = selected(a, &adapters().expect("built")).is_some_and(is_lavapipe);
+        assert_eq!(matmul_crashes(&device), on_lavapipe);
+        assert_eq!(matmul_crashes(&device.clone().autodiff()), on_lavapipe);
     }
 
     use super::*;

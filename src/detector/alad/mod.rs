@@ -95,7 +95,7 @@ use rand::seq::SliceRandom;
 use crate::data::ImageSet;
 use crate::detector::{Detector, DetectorError, Fitted, MethodDetector, RunContext};
 use crate::nn::batch::PreparedImages;
-use crate::nn::device::burn_device_for_dense;
+use crate::nn::device::burn_device;
 use crate::nn::init::stream;
 use crate::spec::methods::AladParams;
 
@@ -137,7 +137,7 @@ impl Alad {
         if n < 2 {
             return Err(DetectorError::TooFewImages(n));
         }
-        let device = burn_device_for_dense(ctx.device, "ALAD")?;
+        let device = burn_device(ctx.device)?;
         let net = model::NetConfig::new(&self.params, normal.channels)?;
         let (train_idx, valid_idx) = self.split(n, ctx.seed);
         let prep = net.preprocessing();
@@ -178,7 +178,7 @@ impl Detector for Alad {
     }
 
     fn load(&self, dir: &Path, ctx: &RunContext) -> Result<Box<dyn Fitted>, DetectorError> {
-        let device = burn_device_for_dense(ctx.device, "ALAD")?;
+        let device = burn_device(ctx.device)?;
         Ok(Box::new(AladModel::load(
             dir,
             device,

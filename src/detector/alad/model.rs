@@ -40,6 +40,7 @@ use serde::{Deserialize, Serialize};
 use crate::nn::NnError;
 use crate::nn::batch::Preprocessing;
 use crate::nn::conv::Convolve;
+use crate::nn::dense::Dense;
 use crate::nn::init::{constant_param, normal_param};
 use crate::nn::layers::{Init, SameConvTranspose, dense, dropout, keras_batch_norm, same_conv};
 use crate::nn::spectral_norm::{SnConv2d, SnLinear};
@@ -332,7 +333,7 @@ impl DiscriminatorXz {
         let hz = drop(leaky_relu(self.z2.forward(hz), LEAK), &mut d); // [b, 4w]
         let y = Tensor::cat(vec![hx, hz], 1);
         let features = drop(leaky_relu(self.joint.forward(y), LEAK), &mut d); // [b, 8w]
-        let logit = self.out.forward(features.clone()).reshape([b]);
+        let logit = self.out.dense(features.clone()).reshape([b]);
         (logit, features)
     }
 }
@@ -357,7 +358,7 @@ impl DiscriminatorXx {
         let h = drop(leaky_relu(self.conv1.forward(pair), LEAK), &mut d); // [b, w, s, s/2]
         let h = drop(leaky_relu(self.conv2.forward(h), LEAK), &mut d); // [b, 2w, s/2, s/4]
         let features: Tensor<2> = h.flatten(1, 3);
-        let logit = self.out.forward(features.clone()).reshape([b]);
+        let logit = self.out.dense(features.clone()).reshape([b]);
         (logit, features)
     }
 }
@@ -381,7 +382,7 @@ impl DiscriminatorZz {
         let y = Tensor::cat(vec![z, other], 1); // [b, 2 latent]
         let y = drop(leaky_relu(self.d1.forward(y), LEAK), &mut d);
         let y = drop(leaky_relu(self.d2.forward(y), LEAK), &mut d);
-        self.out.forward(y).reshape([b])
+        self.out.dense(y).reshape([b])
     }
 }
 

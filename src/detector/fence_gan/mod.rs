@@ -40,7 +40,7 @@ use std::path::Path;
 use crate::data::ImageSet;
 use crate::detector::{Detector, DetectorError, Fitted, MethodDetector, RunContext};
 use crate::nn::batch::PreparedImages;
-use crate::nn::device::burn_device_for_dense;
+use crate::nn::device::burn_device;
 use crate::spec::methods::FenceGanParams;
 
 pub use score::FenceGanModel;
@@ -61,7 +61,7 @@ impl FenceGan {
         normal: &ImageSet,
         ctx: &RunContext,
     ) -> Result<FenceGanModel, DetectorError> {
-        let device = burn_device_for_dense(ctx.device, "FenceGAN")?;
+        let device = burn_device(ctx.device)?;
         let net =
             model::NetConfig::new(&self.params, normal.channels, normal.height, normal.width)?;
         let images = PreparedImages::new(normal, &net.preprocessing())?;
@@ -87,7 +87,7 @@ impl Detector for FenceGan {
     }
 
     fn load(&self, dir: &Path, ctx: &RunContext) -> Result<Box<dyn Fitted>, DetectorError> {
-        let device = burn_device_for_dense(ctx.device, "FenceGAN")?;
+        let device = burn_device(ctx.device)?;
         Ok(Box::new(FenceGanModel::load(
             dir,
             device,

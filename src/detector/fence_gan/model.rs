@@ -27,6 +27,7 @@ use serde::{Deserialize, Serialize};
 use crate::nn::NnError;
 use crate::nn::batch::Preprocessing;
 use crate::nn::conv::Convolve;
+use crate::nn::dense::Dense;
 use crate::nn::layers::{
     Init, SameConvTranspose, dense, dropout, keras_batch_norm, l2_penalty, private_running_stats,
     same_conv,
@@ -231,8 +232,8 @@ impl Generator {
     pub fn forward(&self, z: Tensor<2>) -> Tensor<4> {
         match self {
             Generator::Mnist(g) => {
-                let h = g.norm1.forward(relu(g.dense1.forward(z))); // [b, 16w]
-                let h = g.norm2.forward(relu(g.dense2.forward(h))); // [b, (s/4)^2 2w]
+                let h = g.norm1.forward(relu(g.dense1.dense(z))); // [b, 16w]
+                let h = g.norm2.forward(relu(g.dense2.dense(h))); // [b, (s/4)^2 2w]
                 let [b, f] = h.dims();
                 let w2 = g.up.conv.weight.dims()[0];
                 let start = ((f / w2) as f64).sqrt().round() as usize;
@@ -241,7 +242,7 @@ impl Generator {
                 tanh(g.last.forward(h)) // [b, c, s, s]
             }
             Generator::Cifar10(g) => {
-                let h = g.dense.forward(z); // [b, (s/16)^2 8w]
+                let h = g.dense.dense(z); // [b, (s/16)^2 8w]
                 let [b, f] = h.dims();
                 let w8 = g.norm.gamma.dims()[0];
                 let start = ((f / w8) as f64).sqrt().round() as usize;
@@ -288,8 +289,8 @@ impl Discriminator {
             Discriminator::Mnist(d) => {
                 let h = leaky_relu(d.conv1.convolve(x), MNIST_LEAK); // [b, w, s/2, s/2]
                 let h = leaky_relu(d.conv2.convolve(h), MNIST_LEAK); // [b, w, s/4, s/4]
-                let h = leaky_relu(d.dense.forward(h.flatten::<2>(1, 3)), MNIST_LEAK); // [b, 16w]
-                d.out.forward(h).reshape([b])
+                let h = leaky_relu(d.dense.dense(h.flatten::<2>(1, 3)), MNIST_LEAK); // [b, 16w]
+                d.out.dense(h).reshape([b])
             }
             Discriminator::Cifar10(d) => {
                 let mut h = x;
@@ -300,7 +301,7 @@ impl Discriminator {
                 if let Some(rng) = dropout_rng {
                     h = dropout(h, CIFAR_DROPOUT, rng);
                 }
-                d.out.forward(h).reshape([b])
+                d.out.dense(h).reshape([b])
             }
         }
     }

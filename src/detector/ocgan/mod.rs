@@ -45,7 +45,7 @@ use std::path::Path;
 use crate::data::ImageSet;
 use crate::detector::{Detector, DetectorError, Fitted, MethodDetector, RunContext};
 use crate::nn::batch::PreparedImages;
-use crate::nn::device::burn_device_for_dense;
+use crate::nn::device::burn_device;
 use crate::spec::methods::OcGanParams;
 
 pub use score::OcGanModel;
@@ -66,7 +66,7 @@ impl OcGan {
         normal: &ImageSet,
         ctx: &RunContext,
     ) -> Result<OcGanModel, DetectorError> {
-        let device = burn_device_for_dense(ctx.device, "OCGAN")?;
+        let device = burn_device(ctx.device)?;
         let net = model::NetConfig::new(&self.params, normal.channels)?;
         let images = PreparedImages::new(normal, &net.preprocessing())?;
         let trainer = train::train(&images, net.clone(), &self.params, ctx, &device)?;
@@ -91,7 +91,7 @@ impl Detector for OcGan {
     }
 
     fn load(&self, dir: &Path, ctx: &RunContext) -> Result<Box<dyn Fitted>, DetectorError> {
-        let device = burn_device_for_dense(ctx.device, "OCGAN")?;
+        let device = burn_device(ctx.device)?;
         Ok(Box::new(OcGanModel::load(
             dir,
             device,

@@ -33,6 +33,7 @@ use serde::{Deserialize, Serialize};
 use crate::nn::NnError;
 use crate::nn::batch::Preprocessing;
 use crate::nn::conv::Convolve;
+use crate::nn::dense::Dense;
 use crate::nn::init::{constant_param, normal_param};
 use crate::nn::layers::dropout;
 use crate::spec::methods::OcGanParams;
@@ -377,7 +378,7 @@ impl LatentDiscriminator {
         let last = self.layers.len() - 1;
         let mut h = z;
         for (i, layer) in self.layers.iter().enumerate() {
-            h = layer.forward(h);
+            h = layer.dense(h);
             if i < last {
                 h = relu(h);
             }
