@@ -1,8 +1,9 @@
 //! Shared deep-learning blocks on burn: device selection (Vulkan adapters in
 //! `vulkan`), convolutions and matrix products on every backend (`conv`,
-//! `dense`, `reduce`), DCGAN encoder and decoder, seeded initialisation, spectral normalisation, moving averages
-//! of weights, image batching, training checkpoints, and the training-loop
-//! helpers every GAN uses. Only this module and `detector/` import burn.
+//! `dense`, `reduce`), DCGAN encoder and decoder, seeded initialisation,
+//! spectral normalisation, moving averages of weights, image batching,
+//! training checkpoints, and the training-loop helpers every GAN uses. Only
+//! this module and `detector/` import burn.
 
 pub mod batch;
 pub mod checkpoint;
