@@ -221,9 +221,9 @@ pub fn assert_resume_is_bit_identical(
     );
 }
 
-/// What every neural detector promises on Vulkan (lavapipe under
-/// `.ci/run --vulkan`; skipped with a printed reason where no adapter is
-/// found, failed under `RUNNER_REQUIRE_VULKAN=1`): a short fit on the Vulkan device gives one
+/// What every neural detector promises on Vulkan (lavapipe under `.ci/run`;
+/// skipped with a printed reason where no adapter is found, failed under
+/// `RUNNER_REQUIRE_VULKAN=1`): a short fit on the Vulkan device gives one
 /// finite score per test image, and a model saved on either device and
 /// loaded on the other scores as it did where it was made. The two backends
 /// round differently (other kernels, other summation orders), so the scores

@@ -314,8 +314,8 @@ mod imp {
 
 /// The Vulkan device the tests of this crate run on: lavapipe (`vulkan:cpu`)
 /// where it is installed, else the best adapter; `None` (with the reason
-/// printed) when there is none, unless `RUNNER_REQUIRE_VULKAN=1` (`.ci/run --vulkan`), where
-/// a missing adapter fails the test.
+/// printed) when there is none, unless `RUNNER_REQUIRE_VULKAN=1` (set by
+/// `.ci/run`), where a missing adapter fails the test.
 #[cfg(all(test, feature = "vulkan"))]
 pub fn device_for_tests() -> Option<DeviceChoice> {
     let found = adapters().unwrap_or_default();
