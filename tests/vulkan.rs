@@ -7,7 +7,7 @@
 //! They run on whatever Vulkan adapter is present: Mesa's lavapipe
 //! (`vulkan:cpu`, package mesa-vulkan-drivers) under `.ci/run`.
 //! Without one they are skipped with a printed reason, unless
-//! `RUNNER_REQUIRE_VULKAN=1` (set by `--vulkan`), where they fail.
+//! `RUNNER_REQUIRE_VULKAN=1` (set by `.ci/run`), where they fail.
 #![cfg(feature = "vulkan")]
 
 use std::collections::BTreeMap;
