@@ -56,9 +56,7 @@ impl VulkanAdapter {
             VulkanAdapter::Cpu => Some("cpu"),
         }
     }
-}
 
-impl VulkanAdapter {
     /// The index among adapters of its kind (0 for `Best` and `Cpu`).
     pub fn index(&self) -> usize {
         match self {

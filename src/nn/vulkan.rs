@@ -183,8 +183,6 @@ mod imp {
     type Acquired = Vec<(VulkanAdapter, Result<Device, AdapterError>)>;
     static ACQUIRED: Mutex<Acquired> = Mutex::new(Vec::new());
     static FOUND: OnceLock<Vec<AdapterSummary>> = OnceLock::new();
-    /// The devices acquired on lavapipe (see `nn::dense`).
-    static LAVAPIPE: Mutex<Vec<Device>> = Mutex::new(Vec::new());
 
     pub fn adapters() -> Result<Vec<AdapterSummary>, AdapterError> {
         Ok(found().to_vec())
@@ -219,28 +217,26 @@ mod imp {
         })
     }
 
+    fn lock_acquired() -> std::sync::MutexGuard<'static, Acquired> {
+        ACQUIRED.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
     pub fn acquire(adapter: VulkanAdapter) -> Result<Device, AdapterError> {
-        let mut acquired = ACQUIRED.lock().unwrap_or_else(|p| p.into_inner());
+        let mut acquired = lock_acquired();
         if let Some((_, r)) = acquired.iter().find(|(a, _)| *a == adapter) {
             return r.clone();
         }
         let r = check_present(adapter, found()).and_then(|()| open(adapter));
-        if let Ok(device) = &r
-            && selected(adapter, found()).is_some_and(is_lavapipe)
-        {
-            lavapipe().push(device.clone());
-        }
         acquired.push((adapter, r.clone()));
         r
     }
 
-    fn lavapipe() -> std::sync::MutexGuard<'static, Vec<Device>> {
-        LAVAPIPE.lock().unwrap_or_else(|p| p.into_inner())
-    }
-
     pub fn matmul_crashes(device: &Device) -> bool {
-        // Device equality ignores autodiff.
-        lavapipe().iter().any(|d| d == device)
+        lock_acquired().iter().any(|(adapter, r)| {
+            // Device equality ignores autodiff.
+            r.as_ref().is_ok_and(|d| d == device)
+                && selected(*adapter, found()).is_some_and(is_lavapipe)
+        })
     }
 
     fn open(adapter: VulkanAdapter) -> Result<Device, AdapterError> {
