@@ -299,7 +299,8 @@ mod tests {
     use super::*;
     use burn::module::Param;
     use burn::nn::conv::{Conv2dConfig, ConvTranspose2dConfig};
-    use burn::tensor::TensorData;
+
+    use crate::nn::testutil::{max_abs_diff, random};
 
     fn cpu() -> Device {
         Device::flex()
@@ -307,25 +308,6 @@ mod tests {
 
     fn autodiff() -> Device {
         cpu().autodiff()
-    }
-
-    fn max_abs_diff<const D: usize>(a: Tensor<D>, b: Tensor<D>) -> f32 {
-        assert_eq!(a.dims(), b.dims());
-        let a = a.into_data().as_slice::<f32>().expect("f32").to_vec();
-        let b = b.into_data().as_slice::<f32>().expect("f32").to_vec();
-        a.iter()
-            .zip(&b)
-            .map(|(x, y)| (x - y).abs())
-            .fold(0.0, f32::max)
-    }
-
-    fn random<const D: usize>(dims: [usize; D], seed: u64, device: &Device) -> Tensor<D> {
-        // Seeded through the data, not burn's global RNG.
-        use rand::{Rng, SeedableRng};
-        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(seed);
-        let n: usize = dims.iter().product();
-        let v: Vec<f32> = (0..n).map(|_| rng.random_range(-1.0..1.0)).collect();
-        Tensor::from_data(TensorData::new(v, dims), device)
     }
 
     /// Forward and all gradients of both paths on one layer: the largest

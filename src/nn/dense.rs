@@ -86,18 +86,9 @@ fn matmul_by_sums(a: Tensor<2>, b: Tensor<2>) -> Tensor<2> {
 mod tests {
     use super::*;
     use burn::nn::LinearConfig;
-    use burn::tensor::{Device, TensorData};
+    use burn::tensor::Device;
 
-    fn tensor(dims: [usize; 2], seed: usize, dev: &Device) -> Tensor<2> {
-        let values = (0..dims[0] * dims[1])
-            .map(|i| ((i * 7919 + seed * 104_729) % 97) as f32 / 48.5 - 1.0)
-            .collect::<Vec<_>>();
-        Tensor::from_data(TensorData::new(values, dims), dev)
-    }
-
-    fn close(a: Tensor<2>, b: Tensor<2>) -> f32 {
-        (a - b).abs().max().into_scalar::<f32>()
-    }
+    use crate::nn::testutil::{max_abs_diff, random};
 
     /// The multiply-and-sum equals burn's product, in one chunk and in many
     /// (a chunk size that does not divide `k`), forward and backward.
@@ -105,19 +96,19 @@ mod tests {
     fn products_by_sums_equal_burns_products_and_gradients() {
         let dev = Device::flex();
         for (m, k, n) in [(3, 5, 4), (1, 1, 1), (16, 5, 500_000)] {
-            let (a, b) = (tensor([m, k], 1, &dev), tensor([k, n], 2, &dev));
+            let (a, b) = (random([m, k], 1, &dev), random([k, n], 2, &dev));
             let want = a.clone().matmul(b.clone());
             let got = matmul_by_sums(a.clone(), b.clone());
             assert_eq!(got.dims(), [m, n]);
-            assert!(close(want, got) < 1e-4, "({m}, {k}, {n})");
+            assert!(max_abs_diff(want, got) < 1e-4, "({m}, {k}, {n})");
         }
         // the last shape is cut along k into chunks of 2, 2 and 1
         assert_eq!(CHUNK_ELEMENTS / (16 * 500_000), 2);
 
         let ad = Device::flex().autodiff();
         let grads = |by_sums: bool| {
-            let a = tensor([4, 6], 3, &ad).require_grad();
-            let b = tensor([6, 5], 4, &ad).require_grad();
+            let a = random([4, 6], 3, &ad).require_grad();
+            let b = random([6, 5], 4, &ad).require_grad();
             let y = if by_sums {
                 matmul_by_sums(a.clone(), b.clone())
             } else {
@@ -139,7 +130,7 @@ mod tests {
     fn dense_is_burns_linear_on_the_cpu() {
         let dev = Device::flex();
         let layer = LinearConfig::new(6, 3).init(&dev);
-        let x = tensor([5, 6], 5, &dev);
+        let x = random([5, 6], 5, &dev);
         assert_eq!(
             layer.dense(x.clone()).into_data(),
             layer.forward(x.clone()).into_data()

@@ -17,6 +17,8 @@ pub mod layers;
 pub mod loss;
 pub mod reduce;
 pub mod spectral_norm;
+#[cfg(test)]
+mod testutil;
 pub mod train;
 pub mod vulkan;
 
