@@ -15,7 +15,7 @@ use std::sync::atomic::AtomicBool;
 use std::time::Instant;
 
 use runner::data::{DataOptions, ImageSet, Split};
-use runner::detector::anogan::AnoGan;
+use runner::detector::gan::GanDetector;
 use runner::detector::{Fitted, NoProgress, RunContext};
 use runner::device::DeviceChoice;
 use runner::spec::methods::AnoGanParams;
@@ -83,17 +83,17 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         cancel: &cancel,
         checkpoint: None,
     };
-    let mut model = AnoGan::new(params).fit_model(&split.train, &ctx)?;
+    let (mut model, _) = GanDetector(params).fit_model(&split.train, &ctx)?;
     let n = images.min(split.test.len());
     let test = split.test.subset(&(0..n).collect::<Vec<_>>());
     let few = split.test.subset(&(0..(n / 8).max(2)).collect::<Vec<_>>());
     // Warm-up: thread pool, allocator, packing buffers.
-    model.score_batch_size = 2;
+    model.params.score_batch_size = 2;
     model.score(&few.subset(&[0, 1]), &ctx)?;
 
-    model.score_batch_size = n;
+    model.params.score_batch_size = n;
     let (batched, batched_rate) = rate(&model, &test, &ctx)?;
-    model.score_batch_size = 1;
+    model.params.score_batch_size = 1;
     let (single, single_rate) = rate(&model, &few, &ctx)?;
     let worst = single
         .iter()

@@ -6,10 +6,12 @@
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use runner::data::ImageSet;
-use runner::detector::ganomaly::model::NetConfig;
+use runner::detector::gan::{Step, Training};
+use runner::detector::ganomaly::model::shapes;
 use runner::detector::ganomaly::train::Trainer;
 use runner::device::DeviceChoice;
 use runner::nn::batch::PreparedImages;
+use runner::nn::dcgan::DcganNet;
 use runner::nn::device::burn_device;
 use runner::spec::methods::GanomalyParams;
 
@@ -41,21 +43,28 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             .collect(),
         labels: vec![0; n],
     };
-    let net = NetConfig::new(&params, channels)?;
+    let net = DcganNet::new(shapes(&params), channels)?;
     let prepared = PreparedImages::new(&images, &net.preprocessing())?;
     let device = burn_device(DeviceChoice::Cpu)?;
     let mut trainer = Trainer::new(net, &params, 0, &device);
     let idx: Vec<usize> = (0..batch).collect();
+    let batches = [idx.as_slice()];
+    let step = Step {
+        epoch: 0,
+        index: 0,
+        total: steps + 2,
+        batches: &batches,
+    };
     // Warm-up: allocator pools, packing buffers, thread pool start.
     for _ in 0..2 {
-        trainer.step(&prepared, &idx);
+        trainer.step(&prepared, &step);
     }
     let mut times = Vec::with_capacity(steps);
     for _ in 0..steps {
         let t = std::time::Instant::now();
-        let l = trainer.step(&prepared, &idx);
+        let l = trainer.step(&prepared, &step);
         times.push(t.elapsed().as_secs_f64() * 1e3);
-        if !l.generator.is_finite() {
+        if !l.iter().all(|v| v.is_finite()) {
             return Err("non-finite loss".into());
         }
     }

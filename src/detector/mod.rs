@@ -6,8 +6,10 @@
 //! scores images and saves itself into a store object's folder.
 //!
 //! The detector modules are the registry's (`spec::methods::for_each_method`):
-//! each method's folder here is named as in specs and implements
-//! [`MethodDetector`] for its params type.
+//! each method's folder here is named as in specs. The five GANs implement
+//! [`gan::Gan`] for their params type and share one harness ([`gan`]: the
+//! detector, the training driver, persistence, scoring, contract tests);
+//! KDE is a [`Detector`] of its own.
 
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -20,7 +22,7 @@ use crate::spec::MethodConfig;
 
 pub use crate::nn::checkpoint::{CheckpointPlan, CheckpointPolicy};
 
-pub mod stored;
+pub mod gan;
 #[cfg(test)]
 pub mod testutil;
 
@@ -38,10 +40,16 @@ macro_rules! define_detectors {
 }
 crate::spec::methods::for_each_method!(define_detectors);
 
-/// How a method's parameters become its detector: each detector module
-/// implements it for its params type.
+/// How a method's parameters become its detector: every GAN through
+/// [`gan::GanDetector`], KDE by its own impl.
 pub trait MethodDetector {
     fn detector(&self) -> Box<dyn Detector>;
+}
+
+impl<P: gan::Gan> MethodDetector for P {
+    fn detector(&self) -> Box<dyn Detector> {
+        Box::new(gan::GanDetector(self.clone()))
+    }
 }
 
 /// What can go wrong while fitting, scoring, saving or loading a detector.
@@ -56,6 +64,35 @@ pub enum DetectorError {
     TooFewImages(usize),
     #[error("model file {path}: {reason}")]
     Model { path: String, reason: String },
+    #[error(
+        "the {method} model was trained on {trained}-channel images but the test images have {given} channels"
+    )]
+    ChannelMismatch {
+        method: String,
+        trained: usize,
+        given: usize,
+    },
+    #[error(
+        "the {method} model was trained on {trained}x{trained} images but the test images are {height}x{width}"
+    )]
+    SizeMismatch {
+        method: String,
+        trained: usize,
+        height: usize,
+        width: usize,
+    },
+    #[error("scoring gave {got:?} scores in {columns} column(s) for a batch of {images} images")]
+    ScoreCount {
+        got: Vec<usize>,
+        images: usize,
+        columns: usize,
+    },
+    #[error("{0} got no gradient")]
+    NoGradient(&'static str),
+    #[error("cannot read the scores off the device: {0}")]
+    ScoreData(String),
+    #[error("the {method} model has no score named `{name}`")]
+    NoSuchScore { method: &'static str, name: String },
     #[error("{0}")]
     Other(String),
 }

@@ -12,6 +12,10 @@
 //! Convolutions have no bias. Weights are drawn from N(0, 0.02), BatchNorm
 //! scales from N(1, 0.02) with zero shifts (the reference `weights_init`),
 //! all from the caller's seeded RNG.
+//!
+//! [`DcganNet`] gives the shapes of a generator and discriminator pair built
+//! from these blocks, and [`Discriminator`] the discriminator AnoGAN and
+//! GANomaly share.
 
 use burn::config::Config;
 use burn::module::Module;
@@ -20,9 +24,13 @@ use burn::nn::{BatchNorm, BatchNormConfig, PaddingConfig2d};
 use burn::tensor::activation::{leaky_relu, relu, tanh};
 use burn::tensor::{Device, Tensor};
 use rand_chacha::ChaCha8Rng;
+use serde::{Deserialize, Serialize};
 
+use super::NnError;
+use super::batch::Preprocessing;
 use super::conv::Convolve;
 use super::init::{constant_param, normal_param};
+use crate::spec::methods::input::{ChannelStats, Normalization};
 
 /// Slope of the encoder's LeakyReLU.
 const LEAK: f64 = 0.2;
@@ -229,6 +237,110 @@ impl Decoder {
             h = block.forward(h); // width halves, side doubles
         }
         tanh(self.last.convolve(h)) // [b, c, s, s]
+    }
+}
+
+/// The shapes of a DCGAN generator and discriminator pair and their input
+/// (AnoGAN's and GANomaly's networks); saved next to the weights.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct DcganNet {
+    pub image_size: usize,
+    /// The per-channel normalisation the networks were trained with.
+    pub stats: ChannelStats,
+    pub channels: usize,
+    pub latent: usize,
+    pub generator_width: usize,
+    pub discriminator_width: usize,
+}
+
+/// What fixes a [`DcganNet`], from a method's parameters.
+pub struct DcganShapes<'a> {
+    pub image_size: usize,
+    pub normalization: &'a Normalization,
+    /// The method's official normalisation for a channel count.
+    pub official: fn(usize) -> Normalization,
+    pub latent: usize,
+    pub generator_width: usize,
+    pub discriminator_width: usize,
+}
+
+impl DcganNet {
+    /// The networks for `channels`-channel images; an error when the
+    /// normalisation does not fit that many channels.
+    pub fn new(shapes: DcganShapes, channels: usize) -> Result<DcganNet, NnError> {
+        let input = Preprocessing::new(
+            Some(shapes.image_size),
+            shapes.normalization,
+            channels,
+            shapes.official,
+        )?;
+        Ok(DcganNet {
+            image_size: shapes.image_size,
+            stats: input.stats,
+            channels,
+            latent: shapes.latent,
+            generator_width: shapes.generator_width,
+            discriminator_width: shapes.discriminator_width,
+        })
+    }
+
+    /// How images become the networks' input.
+    pub fn preprocessing(&self) -> Preprocessing {
+        Preprocessing {
+            side: Some(self.image_size),
+            stats: self.stats.clone(),
+        }
+    }
+
+    /// An encoder of the generator's width to `outputs` values.
+    pub fn encoder(&self, outputs: usize) -> EncoderConfig {
+        EncoderConfig::new(
+            self.image_size,
+            self.channels,
+            outputs,
+            self.generator_width,
+        )
+    }
+
+    /// A decoder from the latent code to an image.
+    pub fn decoder(&self) -> DecoderConfig {
+        DecoderConfig::new(
+            self.image_size,
+            self.channels,
+            self.latent,
+            self.generator_width,
+        )
+    }
+
+    /// The discriminator, initialised from `rng`.
+    pub fn discriminator(&self, rng: &mut ChaCha8Rng, device: &Device) -> Discriminator {
+        Discriminator {
+            encoder: EncoderConfig::new(
+                self.image_size,
+                self.channels,
+                1,
+                self.discriminator_width,
+            )
+            .init(rng, device),
+        }
+    }
+}
+
+/// The DCGAN discriminator: an encoder with one output (a logit; the
+/// references' sigmoid is folded into the losses) whose last 4x4 feature
+/// map is also given (GANomaly's feature matching, AnoGAN's discrimination
+/// loss).
+#[derive(Module, Debug)]
+pub struct Discriminator {
+    encoder: Encoder,
+}
+
+impl Discriminator {
+    /// The feature map f(x) [b, 4w, 4, 4] and the logit [b] of "real".
+    pub fn forward(&self, x: Tensor<4>) -> (Tensor<4>, Tensor<1>) {
+        let (features, out) = self.encoder.forward_features(x);
+        let [b, ..] = out.dims();
+        (features, out.reshape([b]))
     }
 }
 

@@ -22,7 +22,7 @@ use burn::module::{Module, ModuleMapper, ModuleVisitor, Param, ParamId};
 use burn::tensor::Tensor;
 
 use super::NnError;
-use super::checkpoint::{StateReader, StateWriter};
+use super::checkpoint::State;
 
 /// The moving averages of one module's parameters.
 pub struct Ema {
@@ -108,31 +108,34 @@ impl Ema {
         module.map(&mut Apply(self))
     }
 
-    /// Writes the shadows into a checkpoint as `name`.
-    pub fn save_state(&self, name: &str, w: &mut StateWriter) -> Result<(), NnError> {
-        let mut parts: Vec<(u64, Tensor<1>)> = self
-            .shadows
-            .iter()
-            .map(|(id, t)| (id.val(), t.clone()))
-            .collect();
-        parts.sort_by_key(|(id, _)| *id);
-        w.floats(name, &parts)
-    }
-
-    /// Replaces the shadows with those of a checkpoint, on `device`.
-    pub fn load_state(
+    /// Saves the shadows into a checkpoint as `name`, or loads them back
+    /// (on `device`, without autodiff).
+    pub fn visit(
         &mut self,
         name: &str,
-        r: &StateReader,
+        state: &mut State,
         device: &burn::tensor::Device,
     ) -> Result<(), NnError> {
-        let device = device.clone().without_autodiff();
-        self.shadows = r
-            .floats(name, &device)?
-            .into_iter()
-            .map(|(id, t)| (ParamId::from(id), t))
-            .collect();
-        Ok(())
+        match state {
+            State::Save(w) => {
+                let mut parts: Vec<(u64, Tensor<1>)> = self
+                    .shadows
+                    .iter()
+                    .map(|(id, t)| (id.val(), t.clone()))
+                    .collect();
+                parts.sort_by_key(|(id, _)| *id);
+                w.floats(name, &parts)
+            }
+            State::Load(r) => {
+                let device = device.clone().without_autodiff();
+                self.shadows = r
+                    .floats(name, &device)?
+                    .into_iter()
+                    .map(|(id, t)| (ParamId::from(id), t))
+                    .collect();
+                Ok(())
+            }
+        }
     }
 }
 

@@ -1,10 +1,15 @@
 //! Training-loop helpers shared by the GANs: seeded epoch orders, mini-batch
-//! slicing, non-finite loss detection and the per-epoch progress line.
+//! slicing, Adam from a method's parameters, a generator and discriminator
+//! pair with their optimisers, non-finite loss detection and the per-epoch
+//! progress line.
 
+use burn::module::Module;
+use burn::optim::{AdamConfig, ModuleOptimizer};
 use rand::seq::SliceRandom;
 use rand_chacha::ChaCha8Rng;
 
 use super::NnError;
+use super::checkpoint::{Resumable, State};
 
 /// The mini-batches of one epoch: a seeded shuffle of `0..n`, cut into
 /// batches of `batch` images. The last incomplete batch is dropped (as the
@@ -22,6 +27,46 @@ pub fn epoch_batches(n: usize, batch: usize, rng: &mut ChaCha8Rng) -> Vec<Vec<us
 /// Steps in one epoch of `n` images (see [`epoch_batches`]).
 pub fn steps_per_epoch(n: usize, batch: usize) -> usize {
     if n < batch { 1 } else { n / batch }
+}
+
+/// Adam with the moments' decay rates of a method's parameters and its
+/// `epsilon` (1e-8 in PyTorch and TensorFlow, 1e-7 in Keras).
+pub fn adam(beta1: f64, beta2: f64, epsilon: f32) -> AdamConfig {
+    AdamConfig::new()
+        .with_beta_1(beta1 as f32)
+        .with_beta_2(beta2 as f32)
+        .with_epsilon(epsilon)
+}
+
+/// A generator and a discriminator with an Adam state each: the part of
+/// AnoGAN's, FenceGAN's and GANomaly's trainers they share, saved in
+/// checkpoints as `generator`, `discriminator`, `opt_g` and `opt_d`.
+pub struct Adversaries<G: Module, D: Module> {
+    pub generator: G,
+    pub discriminator: D,
+    pub opt_g: ModuleOptimizer,
+    pub opt_d: ModuleOptimizer,
+}
+
+impl<G: Module, D: Module> Adversaries<G, D> {
+    /// The two networks with fresh `adam` states.
+    pub fn new(generator: G, discriminator: D, adam: &AdamConfig) -> Self {
+        Adversaries {
+            generator,
+            discriminator,
+            opt_g: adam.init(),
+            opt_d: adam.init(),
+        }
+    }
+}
+
+impl<G: Module, D: Module> Resumable for Adversaries<G, D> {
+    fn visit(&mut self, state: &mut State) -> Result<(), NnError> {
+        state.module("generator", &mut self.generator)?;
+        state.module("discriminator", &mut self.discriminator)?;
+        state.optimizer("opt_g", &mut self.opt_g)?;
+        state.optimizer("opt_d", &mut self.opt_d)
+    }
 }
 
 /// `Err(Diverged)` when a loss value is NaN or infinite.

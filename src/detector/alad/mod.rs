@@ -8,11 +8,22 @@
 //! E(G(z))); an image is anomalous when D_xx tells it from its
 //! reconstruction.
 //!
-//! - [`model`]: the networks (and the MNIST network, which the reference lacks).
+//! - [`model`]: the networks (and the MNIST network, which the reference
+//!   lacks), and the four scores from one pass ([`model::EvalNets`]).
 //! - [`train`]: the losses, the alternating updates, the moving averages and
 //!   early stopping.
-//! - [`score`]: the four scores (`features`, `l1`, `l2`, `logits`) from one
-//!   pass, save and load.
+//! - here: what the harness (`detector::gan`) needs.
+//!
+//! The scores of alad/run.py, with x_rec = G(E(x)) and f_xx D_xx's
+//! features, per image:
+//! - `features` = ||f_xx(x, x) - f_xx(x, x_rec)||_1 (`score_fm`, `--d 1`);
+//! - `l1` = sum |x - x_rec|, `l2` = sqrt(sum (x - x_rec)^2);
+//! - `logits` = BCE(D_xx(x, x_rec), 1) = softplus(-logit) (`score_ch`).
+//!
+//! All from the moving averages of E, G and D_xx in eval mode (BatchNorm
+//! running statistics, no dropout, spectral normalisation from the stored
+//! u), on a device without autodiff. Stored: `alad-net.json`,
+//! `alad-encoder.bpk`, `alad-generator.bpk` and `alad-dxx.bpk`.
 //!
 //! Shared blocks: `nn::spectral_norm` (utils/sn.py) and `nn::ema` (TF's
 //! ExponentialMovingAverage, 0.999, whose averages are what is scored and
@@ -49,7 +60,7 @@
 //!
 //! # What the study's 0.491 on MNIST shows
 //!
-//! Measured with the ignored `tests::explore_run` (dev profile, 2 shared
+//! Measured with `examples/alad_explore.rs` (dev profile, 2 shared
 //! CPU cores, so narrow networks and short budgets; numbers in the ALAD
 //! report of this branch's notes):
 //! - The study's per-digit ALAD AUROCs (0.743 0.296 0.684 0.525 0.456
@@ -85,61 +96,72 @@
 //!   the method and its settings, not of this port.
 
 pub mod model;
-pub mod score;
 pub mod train;
 
-use std::path::Path;
+#[cfg(test)]
+mod tests;
 
+use burn::tensor::Device;
 use rand::seq::SliceRandom;
+use rand_chacha::ChaCha8Rng;
 
 use crate::data::ImageSet;
-use crate::detector::{Detector, DetectorError, Fitted, MethodDetector, RunContext};
-use crate::nn::batch::PreparedImages;
-use crate::nn::device::burn_device;
+use crate::detector::gan::{Batch, Columns, Gan, GanModel, ModelFiles, Net};
+use crate::detector::DetectorError;
+use crate::nn::batch::{PreparedImages, Preprocessing};
 use crate::nn::init::stream;
 use crate::spec::methods::AladParams;
 
-pub use score::AladModel;
+use model::{EvalNets, NetConfig};
+use train::Trainer;
 
-/// ALAD with its (checked) parameters.
-pub struct Alad {
-    pub params: AladParams,
+/// The indices of the training and (with early stopping) validation
+/// images: a seeded `validation_fraction` of the normal images held out.
+pub fn split(params: &AladParams, n: usize, seed: u64) -> (Vec<usize>, Vec<usize>) {
+    let mut order: Vec<usize> = (0..n).collect();
+    if !params.early_stop {
+        return (order, Vec::new());
+    }
+    let held = (n as f64 * params.validation_fraction).floor() as usize;
+    if held == 0 || n - held < 2 {
+        return (order, Vec::new());
+    }
+    order.shuffle(&mut stream(seed, train::STREAM_VALIDATION));
+    let valid = order.split_off(n - held);
+    (order, valid)
 }
 
-impl Alad {
-    pub fn new(params: AladParams) -> Alad {
-        Alad { params }
+impl Net for NetConfig {
+    fn preprocessing(&self) -> Preprocessing {
+        NetConfig::preprocessing(self)
+    }
+}
+
+impl Gan for AladParams {
+    const TITLE: &'static str = "ALAD";
+    /// As `AladScore::ALL` names them.
+    const SCORES: &'static [&'static str] = &["features", "l1", "l2", "logits"];
+    type Net = NetConfig;
+    type Trainer = Trainer;
+    type Scorer = EvalNets;
+
+    fn net(&self, normal: &ImageSet) -> Result<NetConfig, DetectorError> {
+        Ok(NetConfig::new(self, normal.channels)?)
     }
 
-    /// The indices of the training and (with early stopping) validation
-    /// images: a seeded `validation_fraction` of the normal images held out.
-    pub fn split(&self, n: usize, seed: u64) -> (Vec<usize>, Vec<usize>) {
-        let mut order: Vec<usize> = (0..n).collect();
-        if !self.params.early_stop {
-            return (order, Vec::new());
-        }
-        let held = (n as f64 * self.params.validation_fraction).floor() as usize;
-        if held == 0 || n - held < 2 {
-            return (order, Vec::new());
-        }
-        order.shuffle(&mut stream(seed, train::STREAM_VALIDATION));
-        let valid = order.split_off(n - held);
-        (order, valid)
+    fn new_trainer(&self, net: &NetConfig, seed: u64, device: &Device) -> Result<Trainer, DetectorError> {
+        Ok(Trainer::new(net.clone(), self, seed, device, None))
     }
 
-    /// Trains and returns the concrete model (and the epochs it ran).
-    pub fn fit_model(
+    /// Holds out the validation images of early stopping.
+    fn trainer(
         &self,
+        net: &NetConfig,
         normal: &ImageSet,
-        ctx: &RunContext,
-    ) -> Result<(AladModel, usize), DetectorError> {
-        let n = normal.len();
-        if n < 2 {
-            return Err(DetectorError::TooFewImages(n));
-        }
-        let device = burn_device(ctx.device)?;
-        let net = model::NetConfig::new(&self.params, normal.channels)?;
-        let (train_idx, valid_idx) = self.split(n, ctx.seed);
+        seed: u64,
+        device: &Device,
+    ) -> Result<(Trainer, PreparedImages), DetectorError> {
+        let (train_idx, valid_idx) = split(self, normal.len(), seed);
         let prep = net.preprocessing();
         let images = PreparedImages::new(&normal.subset(&train_idx), &prep)?;
         let validation = if valid_idx.is_empty() {
@@ -147,50 +169,34 @@ impl Alad {
         } else {
             Some(PreparedImages::new(&normal.subset(&valid_idx), &prep)?)
         };
-        let (trainer, epochs) = train::train(
-            &images,
-            validation.as_ref(),
-            net.clone(),
-            &self.params,
-            ctx,
-            &device,
-        )?;
-        let model = AladModel::new(
-            net,
-            trainer.eval_nets(),
-            device,
-            self.params.score_batch_size,
-            self.params.score,
-        );
-        Ok((model, epochs))
+        let trainer = Trainer::new(net.clone(), self, seed, device, validation);
+        Ok((trainer, images))
+    }
+
+    /// The moving averages.
+    fn scorer(trainer: &Trainer) -> EvalNets {
+        trainer.eval_nets()
+    }
+
+    fn blank_scorer(net: &NetConfig, rng: &mut ChaCha8Rng, device: &Device) -> EvalNets {
+        EvalNets {
+            encoder: net.encoder(rng, device),
+            generator: net.generator(rng, device),
+            dxx: net.dxx(rng, device),
+        }
+    }
+
+    fn scorer_files(nets: &mut EvalNets, files: &mut ModelFiles) -> Result<(), DetectorError> {
+        files.module("encoder", "the encoder", &mut nets.encoder)?;
+        files.module("generator", "the generator", &mut nets.generator)?;
+        files.module("dxx", "D_xx", &mut nets.dxx)
+    }
+
+    fn score_batch_size(&self) -> usize {
+        self.score_batch_size
+    }
+
+    fn score_batch(model: &GanModel<Self>, batch: &Batch) -> Result<Columns, DetectorError> {
+        model.scorer.variants(batch.input(&model.device))
     }
 }
-
-impl MethodDetector for AladParams {
-    fn detector(&self) -> Box<dyn Detector> {
-        Box::new(Alad::new(self.clone()))
-    }
-}
-
-impl Detector for Alad {
-    fn fit(&self, normal: &ImageSet, ctx: &RunContext) -> Result<Box<dyn Fitted>, DetectorError> {
-        Ok(Box::new(self.fit_model(normal, ctx)?.0))
-    }
-
-    fn load(&self, dir: &Path, ctx: &RunContext) -> Result<Box<dyn Fitted>, DetectorError> {
-        let device = burn_device(ctx.device)?;
-        Ok(Box::new(AladModel::load(
-            dir,
-            device,
-            self.params.score_batch_size,
-            self.params.score,
-        )?))
-    }
-
-    fn uses_device(&self) -> bool {
-        true
-    }
-}
-
-#[cfg(test)]
-mod tests;

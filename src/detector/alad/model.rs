@@ -32,13 +32,15 @@
 use burn::module::Module;
 use burn::nn::conv::{Conv2dConfig, ConvTranspose2d, ConvTranspose2dConfig};
 use burn::nn::{BatchNorm, Linear, PaddingConfig2d};
-use burn::tensor::activation::{leaky_relu, relu, tanh};
+use burn::tensor::activation::{leaky_relu, relu, softplus, tanh};
 use burn::tensor::{Device, Tensor};
 use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
 
+use crate::detector::DetectorError;
+use crate::detector::gan::files::column;
 use crate::nn::NnError;
-use crate::nn::batch::Preprocessing;
+use crate::nn::batch::{PreparedImages, Preprocessing};
 use crate::nn::conv::Convolve;
 use crate::nn::dense::Dense;
 use crate::nn::init::{constant_param, normal_param};
@@ -383,6 +385,47 @@ impl DiscriminatorZz {
         let y = drop(leaky_relu(self.d1.forward(y), LEAK), &mut d);
         let y = drop(leaky_relu(self.d2.forward(y), LEAK), &mut d);
         self.out.dense(y).reshape([b])
+    }
+}
+
+/// The networks the scores use (E, G, D_xx), in eval mode: what a stored
+/// ALAD model keeps (D_xz and D_zz are not: no score uses them).
+#[derive(Module, Debug)]
+pub struct EvalNets {
+    pub encoder: Encoder,
+    pub generator: Generator,
+    pub dxx: DiscriminatorXx,
+}
+
+impl EvalNets {
+    /// The four scores of a batch, in the order of `AladScore::ALL`.
+    pub fn variants(&self, x: Tensor<4>) -> Result<Vec<Vec<f32>>, DetectorError> {
+        let [n, ..] = x.dims();
+        let rec = self.generator.forward(self.encoder.forward(x.clone()));
+        let (_, f_real) = self.dxx.forward(x.clone(), x.clone(), None);
+        let (logit, f_rec) = self.dxx.forward(x.clone(), rec.clone(), None);
+        let features = (f_real - f_rec).abs().sum_dim(1).reshape([n]);
+        let diff: Tensor<2> = (x - rec).flatten(1, 3);
+        let l1 = diff.clone().abs().sum_dim(1).reshape([n]);
+        let l2 = diff.square().sum_dim(1).sqrt().reshape([n]);
+        let logits = softplus(logit.neg(), 1.0);
+        [features, l1, l2, logits].into_iter().map(column).collect()
+    }
+
+    /// The mean Features score of `images` (the early-stopping criterion).
+    pub fn mean_features(
+        &self,
+        images: &PreparedImages,
+        batch: usize,
+        device: &Device,
+    ) -> Result<f64, DetectorError> {
+        let all: Vec<usize> = (0..images.len()).collect();
+        let mut sum = 0.0;
+        for idx in all.chunks(batch.max(1)) {
+            let variants = self.variants(images.batch(idx, device))?;
+            sum += variants[0].iter().map(|&v| v as f64).sum::<f64>();
+        }
+        Ok(sum / images.len().max(1) as f64)
     }
 }
 

@@ -33,43 +33,33 @@
 //! checkpoint and then scores the session's current weights).
 
 use burn::module::Module;
-use burn::optim::{AdamConfig, GradientsParams, ModuleOptimizer};
+use burn::optim::{GradientsParams, ModuleOptimizer};
 use burn::tensor::{Device, Tensor};
 
 use super::model::{
-    DiscriminatorXx, DiscriminatorXz, DiscriminatorZz, Dropout, Encoder, Generator, NetConfig,
+    DiscriminatorXx, DiscriminatorXz, DiscriminatorZz, Dropout, Encoder, EvalNets, Generator,
+    NetConfig,
 };
-use super::score::EvalNets;
-use crate::detector::{DetectorError, Phase, RunContext};
-use crate::nn::batch::PreparedImages;
-use crate::nn::checkpoint::{Checkpointer, LoopState, Resumable, StateReader, StateWriter};
+use crate::detector::DetectorError;
+use crate::detector::gan::training::loss;
+use crate::detector::gan::{Budget, EpochEnd, Loss, Step, Training};
 use crate::nn::NnError;
+use crate::nn::batch::PreparedImages;
+use crate::nn::checkpoint::{Resumable, State};
 use crate::nn::ema::Ema;
 use crate::nn::init::stream;
 use crate::nn::layers::normal_noise;
 use crate::nn::loss::bce_with_logits;
-use crate::nn::train::{EpochMeter, check_finite, epoch_batches, steps_per_epoch};
+use crate::nn::train::{adam, check_finite};
 use crate::spec::methods::AladParams;
 
-/// Independent random streams of one fit, all derived from the job's seed.
+/// Independent random streams of one fit, all derived from the job's seed
+/// (stream 1 orders the epochs).
 const STREAM_INIT: u64 = 0;
-const STREAM_SHUFFLE: u64 = 1;
 const STREAM_NOISE: u64 = 2;
 const STREAM_DROPOUT: u64 = 3;
-/// The held-out validation images (used by `mod.rs`).
+/// The held-out validation images (see [`super::split`]).
 pub const STREAM_VALIDATION: u64 = 4;
-
-/// The losses of one step, as numbers.
-#[derive(Clone, Copy, Debug)]
-pub struct StepLosses {
-    /// D_xz + D_xx (+ D_zz).
-    pub discriminator: f32,
-    pub dxz: f32,
-    pub dxx: f32,
-    pub dzz: f32,
-    pub generator: f32,
-    pub encoder: f32,
-}
 
 /// The networks, optimisers and moving averages of a run in progress.
 pub struct Trainer {
@@ -91,6 +81,11 @@ pub struct Trainer {
     noise: rand_chacha::ChaCha8Rng,
     dropout: Dropout,
     device: Device,
+    /// Held-out normal images for early stopping, and what it remembers.
+    validation: Option<PreparedImages>,
+    early: EarlyStop,
+    /// The device without autodiff (validation scores).
+    eval_device: Device,
 }
 
 /// `a` frozen: its parameters take no gradient (running states are shared).
@@ -99,8 +94,16 @@ fn frozen<M: Module>(a: &M) -> M {
 }
 
 impl Trainer {
-    /// Fresh networks on `device` (made autodiff here), seeded by `seed`.
-    pub fn new(net: NetConfig, params: &AladParams, seed: u64, device: &Device) -> Trainer {
+    /// Fresh networks on `device` (made autodiff here), seeded by `seed`;
+    /// early stopping watches `validation` (when given).
+    pub fn new(
+        net: NetConfig,
+        params: &AladParams,
+        seed: u64,
+        device: &Device,
+        validation: Option<PreparedImages>,
+    ) -> Trainer {
+        let eval_device = device.clone();
         let device = device.clone().autodiff();
         let mut init = stream(seed, STREAM_INIT);
         let encoder = net.encoder(&mut init, &device);
@@ -108,10 +111,7 @@ impl Trainer {
         let dxz = net.dxz(&mut init, &device);
         let dxx = net.dxx(&mut init, &device);
         let dzz = params.dzz.then(|| net.dzz(&mut init, &device));
-        let adam = AdamConfig::new()
-            .with_beta_1(params.beta1 as f32)
-            .with_beta_2(params.beta2 as f32)
-            .with_epsilon(1e-8);
+        let adam = adam(params.beta1, params.beta2, 1e-8);
         let d = params.ema_decay;
         Trainer {
             ema_e: Ema::new(&encoder, d),
@@ -135,6 +135,9 @@ impl Trainer {
                 rng: stream(seed, STREAM_DROPOUT),
             },
             device,
+            validation,
+            early: EarlyStop::default(),
+            eval_device,
         }
     }
 
@@ -142,27 +145,7 @@ impl Trainer {
         normal_noise(n, self.net.latent, &mut self.noise, &self.device)
     }
 
-    /// One discriminator update on the images `d_idx`, then one generator
-    /// and encoder update on the images `g_idx`.
-    pub fn step(
-        &mut self,
-        images: &PreparedImages,
-        d_idx: &[usize],
-        g_idx: &[usize],
-    ) -> StepLosses {
-        let (dxz, dxx, dzz) = self.discriminator_step(images, d_idx);
-        let (generator, encoder) = self.generator_step(images, g_idx);
-        StepLosses {
-            discriminator: dxz + dxx + dzz,
-            dxz,
-            dxx,
-            dzz,
-            generator,
-            encoder,
-        }
-    }
-
-    fn discriminator_step(&mut self, images: &PreparedImages, idx: &[usize]) -> (f32, f32, f32) {
+    pub fn discriminator_step(&mut self, images: &PreparedImages, idx: &[usize]) -> (f32, f32, f32) {
         let lr = self.params.lr;
         let x = images.batch(idx, &self.device);
         let z = self.z(idx.len());
@@ -202,7 +185,7 @@ impl Trainer {
         (value(loss_xz), value(loss_xx), loss_zz.map_or(0.0, value))
     }
 
-    fn generator_step(&mut self, images: &PreparedImages, idx: &[usize]) -> (f32, f32) {
+    pub fn generator_step(&mut self, images: &PreparedImages, idx: &[usize]) -> (f32, f32) {
         let lr = self.params.lr;
         let x = images.batch(idx, &self.device);
         let z = self.z(idx.len());
@@ -259,47 +242,67 @@ impl Trainer {
     }
 }
 
-impl Resumable for Trainer {
-    fn save_state(&self, w: &mut StateWriter) -> Result<(), NnError> {
-        w.module("encoder", &self.encoder)?;
-        w.module("generator", &self.generator)?;
-        w.module("dxz", &self.dxz)?;
-        w.module("dxx", &self.dxx)?;
-        if let Some(dzz) = &self.dzz {
-            w.module("dzz", dzz)?;
-        }
-        w.optimizer("opt_e", &self.opt_e)?;
-        w.optimizer("opt_g", &self.opt_g)?;
-        w.optimizer("opt_dxz", &self.opt_dxz)?;
-        w.optimizer("opt_dxx", &self.opt_dxx)?;
-        w.optimizer("opt_dzz", &self.opt_dzz)?;
-        self.ema_e.save_state("ema_e", w)?;
-        self.ema_g.save_state("ema_g", w)?;
-        self.ema_dxx.save_state("ema_dxx", w)?;
-        w.rng("noise", &self.noise);
-        w.rng("dropout", &self.dropout.rng);
-        Ok(())
+impl Training for Trainer {
+    const LOSSES: &'static [Loss] = &[
+        loss("d", "the discriminator loss"),
+        loss("g", "the generator loss"),
+        loss("e", "the encoder loss"),
+    ];
+    /// The discriminators' batches and the generator's and encoder's.
+    const SHUFFLES: usize = 2;
+
+    fn budget(&self) -> Budget {
+        let p = &self.params;
+        Budget::new(p.epochs, p.batch_size, p.max_steps)
     }
 
-    fn load_state(&mut self, r: &StateReader) -> Result<(), NnError> {
-        self.encoder = r.module("encoder", self.encoder.clone())?;
-        self.generator = r.module("generator", self.generator.clone())?;
-        self.dxz = r.module("dxz", self.dxz.clone())?;
-        self.dxx = r.module("dxx", self.dxx.clone())?;
-        if let Some(dzz) = self.dzz.take() {
-            self.dzz = Some(r.module("dzz", dzz)?);
+    /// One discriminator update on the first batch, then one generator and
+    /// encoder update on the second; the discriminator loss is D_xz + D_xx
+    /// (+ D_zz).
+    fn step(&mut self, images: &PreparedImages, step: &Step) -> Vec<f32> {
+        let (dxz, dxx, dzz) = self.discriminator_step(images, step.batches[0]);
+        let (generator, encoder) = self.generator_step(images, step.batches[1]);
+        vec![dxz + dxx + dzz, generator, encoder]
+    }
+
+    /// Early stopping: the mean Features score of the held-out images.
+    fn epoch_end(&mut self, epoch: usize, steps: usize) -> Result<EpochEnd, DetectorError> {
+        let Some(valid) = &self.validation else {
+            return Ok(EpochEnd::default());
+        };
+        let v = self
+            .eval_nets()
+            .mean_features(valid, self.params.score_batch_size, &self.eval_device)?;
+        check_finite(v as f32, epoch, steps, "the validation score")?;
+        self.early.add(v);
+        Ok(EpochEnd {
+            values: vec![("valid", v)],
+            stop: self.early.stale > self.params.patience,
+        })
+    }
+}
+
+impl Resumable for Trainer {
+    fn visit(&mut self, state: &mut State) -> Result<(), NnError> {
+        state.module("encoder", &mut self.encoder)?;
+        state.module("generator", &mut self.generator)?;
+        state.module("dxz", &mut self.dxz)?;
+        state.module("dxx", &mut self.dxx)?;
+        if let Some(dzz) = &mut self.dzz {
+            state.module("dzz", dzz)?;
         }
-        self.opt_e = r.optimizer("opt_e", self.opt_e.clone())?;
-        self.opt_g = r.optimizer("opt_g", self.opt_g.clone())?;
-        self.opt_dxz = r.optimizer("opt_dxz", self.opt_dxz.clone())?;
-        self.opt_dxx = r.optimizer("opt_dxx", self.opt_dxx.clone())?;
-        self.opt_dzz = r.optimizer("opt_dzz", self.opt_dzz.clone())?;
-        self.ema_e.load_state("ema_e", r, &self.device)?;
-        self.ema_g.load_state("ema_g", r, &self.device)?;
-        self.ema_dxx.load_state("ema_dxx", r, &self.device)?;
-        self.noise = r.rng("noise")?;
-        self.dropout.rng = r.rng("dropout")?;
-        Ok(())
+        state.optimizer("opt_e", &mut self.opt_e)?;
+        state.optimizer("opt_g", &mut self.opt_g)?;
+        state.optimizer("opt_dxz", &mut self.opt_dxz)?;
+        state.optimizer("opt_dxx", &mut self.opt_dxx)?;
+        state.optimizer("opt_dzz", &mut self.opt_dzz)?;
+        self.ema_e.visit("ema_e", state, &self.device)?;
+        self.ema_g.visit("ema_g", state, &self.device)?;
+        self.ema_dxx.visit("ema_dxx", state, &self.device)?;
+        state.rng("noise", &mut self.noise)?;
+        state.rng("dropout", &mut self.dropout.rng)?;
+        state.value("early_stop.best", &mut self.early.best)?;
+        state.value("early_stop.stale", &mut self.early.stale)
     }
 }
 
@@ -321,94 +324,4 @@ impl EarlyStop {
             self.stale += 1;
         }
     }
-}
-
-impl Resumable for EarlyStop {
-    fn save_state(&self, w: &mut StateWriter) -> Result<(), NnError> {
-        w.value("early_stop.best", &self.best)?;
-        w.value("early_stop.stale", &self.stale)
-    }
-
-    fn load_state(&mut self, r: &StateReader) -> Result<(), NnError> {
-        self.best = r.value("early_stop.best")?;
-        self.stale = r.value("early_stop.stale")?;
-        Ok(())
-    }
-}
-
-/// Trains on `images` for the configured epochs (capped by `max_steps`,
-/// cut by early stopping on `validation` when given); returns the trainer
-/// holding the final networks and the number of epochs run.
-pub fn train(
-    images: &PreparedImages,
-    validation: Option<&PreparedImages>,
-    net: NetConfig,
-    params: &AladParams,
-    ctx: &RunContext,
-    device: &Device,
-) -> Result<(Trainer, usize), DetectorError> {
-    let n = images.len();
-    if n < 2 {
-        return Err(DetectorError::TooFewImages(n));
-    }
-    let per_epoch = steps_per_epoch(n, params.batch_size);
-    let total_steps = params.max_steps.map_or(params.epochs * per_epoch, |m| {
-        m.min(params.epochs * per_epoch)
-    });
-    let epochs = total_steps.div_ceil(per_epoch);
-    let mut trainer = Trainer::new(net, params, ctx.seed, device);
-    let mut at = LoopState::new(stream(ctx.seed, STREAM_SHUFFLE));
-    let mut early = EarlyStop::default();
-    let mut checkpoints = Checkpointer::new(ctx.checkpoint.as_ref());
-    checkpoints.resume(&mut [&mut trainer, &mut at, &mut early])?;
-    let eval_device = device.clone();
-    for epoch in at.epoch..epochs {
-        let mut meter = EpochMeter::new(&["d", "g", "e"]);
-        let d_batches = epoch_batches(n, params.batch_size, &mut at.shuffle);
-        let g_batches = epoch_batches(n, params.batch_size, &mut at.shuffle);
-        for (d_idx, g_idx) in d_batches.iter().zip(&g_batches) {
-            let step = at.step;
-            if step == total_steps {
-                break;
-            }
-            ctx.check_cancel()?;
-            let l = trainer.step(images, d_idx, g_idx);
-            for (v, what) in [
-                (l.discriminator, "the discriminator loss"),
-                (l.generator, "the generator loss"),
-                (l.encoder, "the encoder loss"),
-            ] {
-                check_finite(v, epoch + 1, step + 1, what)?;
-            }
-            meter.add(&[l.discriminator, l.generator, l.encoder], d_idx.len());
-            at.step += 1;
-        }
-        at.epoch = epoch + 1;
-        let mut info = meter.line();
-        let mut extra = Vec::new();
-        if let Some(valid) = validation {
-            let v = trainer
-                .eval_nets()
-                .mean_features(valid, params.score_batch_size, &eval_device);
-            check_finite(v as f32, epoch + 1, at.step, "the validation score")?;
-            info.push_str(&format!(", valid {v:.4}"));
-            extra.push(("valid", v));
-            early.add(v);
-        }
-        let stop = early.stale > params.patience;
-        // A training about to stop early needs no checkpoint.
-        if !stop {
-            checkpoints.epoch_done(at.epoch, epochs, &[&trainer, &at, &early])?;
-        }
-        ctx.progress.phase(Phase::Training {
-            epoch: epoch + 1,
-            epochs,
-            info,
-            log: Some(meter.log(epoch + 1, &extra)),
-        });
-        if stop {
-            break;
-        }
-    }
-    Ok((trainer, at.epoch))
 }

@@ -5,8 +5,8 @@
 //! `(1 - lambda) * residual + lambda * discrimination` loss.
 //!
 //! - [`model`]: the networks (DCGAN blocks from `crate::nn::dcgan`).
-//! - [`train`]: the GAN training step and loop.
-//! - [`score`]: the trained model: batched latent search, save and load.
+//! - [`train`]: the GAN training step.
+//! - [`score`]: the batched latent search that scores an image.
 //!
 //! Deliberate differences from the reference code:
 //! - Architecture: the shared DCGAN blocks (4x4 kernels, stride 2, BatchNorm,
@@ -44,64 +44,63 @@ pub mod model;
 pub mod score;
 pub mod train;
 
-use std::path::Path;
+use burn::module::Module;
+use burn::tensor::Device;
+use rand_chacha::ChaCha8Rng;
 
 use crate::data::ImageSet;
-use crate::detector::{Detector, DetectorError, Fitted, MethodDetector, RunContext};
-use crate::nn::batch::PreparedImages;
-use crate::nn::device::burn_device;
+use crate::detector::gan::{Batch, Columns, Gan, GanModel, ModelFiles};
+use crate::detector::DetectorError;
+use crate::nn::dcgan::DcganNet;
 use crate::spec::methods::AnoGanParams;
 
-pub use score::AnoGanModel;
+use model::Networks;
+use train::Trainer;
 
-/// AnoGAN with its (checked) parameters.
-pub struct AnoGan {
-    pub params: AnoGanParams,
-}
+impl Gan for AnoGanParams {
+    const TITLE: &'static str = "AnoGAN";
+    type Net = DcganNet;
+    type Trainer = Trainer;
+    type Scorer = Networks;
 
-impl AnoGan {
-    pub fn new(params: AnoGanParams) -> AnoGan {
-        AnoGan { params }
+    fn net(&self, normal: &ImageSet) -> Result<DcganNet, DetectorError> {
+        Ok(DcganNet::new(model::shapes(self), normal.channels)?)
     }
 
-    /// Trains and returns the concrete model.
-    pub fn fit_model(
-        &self,
-        normal: &ImageSet,
-        ctx: &RunContext,
-    ) -> Result<AnoGanModel, DetectorError> {
-        let device = burn_device(ctx.device)?;
-        let net = model::NetConfig::new(&self.params, normal.channels)?;
-        let images = PreparedImages::new(normal, &net.preprocessing())?;
-        let trainer = train::train(&images, net.clone(), &self.params, ctx, &device)?;
-        Ok(AnoGanModel::new(
-            net,
-            &trainer.generator,
-            &trainer.discriminator,
-            device,
-            &self.params,
-        ))
-    }
-}
-
-impl MethodDetector for AnoGanParams {
-    fn detector(&self) -> Box<dyn Detector> {
-        Box::new(AnoGan::new(self.clone()))
-    }
-}
-
-impl Detector for AnoGan {
-    fn fit(&self, normal: &ImageSet, ctx: &RunContext) -> Result<Box<dyn Fitted>, DetectorError> {
-        Ok(Box::new(self.fit_model(normal, ctx)?))
+    fn new_trainer(&self, net: &DcganNet, seed: u64, device: &Device) -> Result<Trainer, DetectorError> {
+        Ok(Trainer::new(net.clone(), self, seed, device))
     }
 
-    fn load(&self, dir: &Path, ctx: &RunContext) -> Result<Box<dyn Fitted>, DetectorError> {
-        let device = burn_device(ctx.device)?;
-        Ok(Box::new(AnoGanModel::load(dir, device, &self.params)?))
+    fn scorer(trainer: &Trainer) -> Networks {
+        Networks {
+            generator: trainer.nets.generator.valid(),
+            discriminator: trainer.nets.discriminator.valid(),
+        }
     }
 
-    fn uses_device(&self) -> bool {
-        true
+    fn blank_scorer(net: &DcganNet, rng: &mut ChaCha8Rng, device: &Device) -> Networks {
+        Networks {
+            generator: model::generator(net, rng, device),
+            discriminator: net.discriminator(rng, device),
+        }
+    }
+
+    fn scorer_files(nets: &mut Networks, files: &mut ModelFiles) -> Result<(), DetectorError> {
+        files.module("generator", "the generator", &mut nets.generator)?;
+        files.module("discriminator", "the discriminator", &mut nets.discriminator)
+    }
+
+    fn score_batch_size(&self) -> usize {
+        self.score_batch_size
+    }
+
+    fn score_batch(model: &GanModel<Self>, batch: &Batch) -> Result<Columns, DetectorError> {
+        Ok(vec![score::search_batch(
+            model,
+            batch.images,
+            batch.idx,
+            batch.ctx,
+        )?])
     }
 }
 
@@ -112,13 +111,11 @@ mod tests {
     use burn::tensor::{Device, Tensor, TensorData};
 
     use super::*;
-    use crate::detector::testutil::{
-        Record, assert_diverges, assert_fit_cancels_and_needs_two_images,
-        assert_resume_is_bit_identical, assert_save_load_round_trip, bars, ctx,
-        digits_with_anomaly,
-    };
-    use crate::detector::{NoProgress, Phase};
-    use crate::device::DeviceChoice;
+    use crate::detector::gan::GanDetector;
+    use crate::detector::gan::contract::{self, gan_contract_tests};
+    use crate::detector::testutil::{bars, ctx, digits_with_anomaly};
+    use crate::detector::{DetectorError, Fitted, NoProgress};
+    use crate::nn::batch::PreparedImages;
     use crate::spec::MethodConfig;
 
     /// Tiny networks and a short search for fast tests.
@@ -137,48 +134,27 @@ mod tests {
         }
     }
 
+    gan_contract_tests! {
+        two_steps: tiny(2),
+        resume: AnoGanParams { epochs: 3, max_steps: None, ..tiny(0) },
+        stop_after: 1,
+        diverging: AnoGanParams { lr: 1e30, ..tiny(20) },
+        images: (1, 16),
+    }
+
+    fn fit(p: AnoGanParams, train: &ImageSet, seed: u64) -> score::Model {
+        let cancel = AtomicBool::new(false);
+        let (model, _) = GanDetector(p)
+            .fit_model(train, &ctx(seed, &cancel, &NoProgress))
+            .expect("fit");
+        model
+    }
+
     fn close(a: &[f32], b: &[f32], rel: f32) -> bool {
         a.len() == b.len()
             && a.iter()
                 .zip(b)
                 .all(|(x, y)| (x - y).abs() <= rel * x.abs().max(y.abs()).max(1e-3))
-    }
-
-    #[test]
-    fn two_steps_give_finite_losses_and_one_score_per_image() {
-        let cancel = AtomicBool::new(false);
-        let rec = Record::default();
-        let c = ctx(1, &cancel, &rec);
-        let train_set = bars(12, 1, 16, false, 0);
-        let p = tiny(2);
-        let net = model::NetConfig::new(&p, 1).expect("shapes");
-        let images = PreparedImages::new(&train_set, &net.preprocessing()).expect("prepared");
-        let device = burn_device(DeviceChoice::Cpu).expect("cpu");
-        let mut t = train::Trainer::new(net, &p, 1, &device);
-        for idx in [[0, 1, 2, 3], [4, 5, 6, 7]] {
-            let l = t.step(&images, &idx);
-            for v in [l.generator, l.discriminator] {
-                assert!(v.is_finite() && v >= 0.0, "{l:?}");
-            }
-        }
-        let model = AnoGan::new(p).fit_model(&train_set, &c).expect("fit");
-        let test = bars(7, 1, 16, true, 9);
-        let s = model.score(&test, &c).expect("score");
-        assert_eq!(s.len(), 7);
-        assert!(s.iter().all(|v| v.is_finite() && *v > 0.0), "{s:?}");
-        let phases = rec.phases();
-        assert!(
-            matches!(&phases[0], Phase::Training { epoch: 1, epochs: 1, info, .. } if info.contains("img/s")),
-            "{phases:?}"
-        );
-        // batches of 5: 5 then 7
-        assert!(matches!(
-            &phases[phases.len() - 2..],
-            [
-                Phase::Scoring { done: 5, total: 7 },
-                Phase::Scoring { done: 7, total: 7 }
-            ]
-        ));
     }
 
     /// One step of the elementwise Adam against values computed by hand
@@ -219,13 +195,11 @@ mod tests {
     fn one_step_score_is_the_weighted_loss_at_the_initial_code() {
         let cancel = AtomicBool::new(false);
         let c = ctx(3, &cancel, &NoProgress);
-        let mut model = AnoGan::new(tiny(2))
-            .fit_model(&bars(8, 1, 16, false, 0), &c)
-            .expect("fit");
-        model.search.steps = 1;
+        let mut model = fit(tiny(2), &bars(8, 1, 16, false, 0), 3);
+        model.params.latent_steps = 1;
         let test = bars(2, 1, 16, true, 4);
         let prepared = PreparedImages::new(&test, &model.net.preprocessing()).expect("prep");
-        let s = model.search_batch(&prepared, &[0, 1], &c).expect("score");
+        let s = score::search_batch(&model, &prepared, &[0, 1], &c).expect("score");
         // z of image i: U(-1, 1) from stream 2^32 + i of the seed.
         let dev = Device::flex();
         let mut z = Vec::new();
@@ -236,7 +210,7 @@ mod tests {
             ));
         }
         let z = Tensor::<4>::from_data(TensorData::new(z, [2, 8, 1, 1]), &dev);
-        let (g, d) = model.networks();
+        let (g, d) = (&model.scorer.generator, &model.scorer.discriminator);
         let x = prepared.batch(&[0, 1], &dev);
         let fake = g.forward(z);
         let (fx, _) = d.forward(x.clone());
@@ -263,85 +237,37 @@ mod tests {
     fn batched_search_equals_single_image_searches() {
         let cancel = AtomicBool::new(false);
         let c = ctx(2, &cancel, &NoProgress);
-        let mut model = AnoGan::new(AnoGanParams {
-            latent_steps: 30,
-            ..tiny(3)
-        })
-        .fit_model(&bars(8, 1, 16, false, 0), &c)
-        .expect("fit");
+        let mut model = fit(
+            AnoGanParams {
+                latent_steps: 30,
+                ..tiny(3)
+            },
+            &bars(8, 1, 16, false, 0),
+            2,
+        );
         let mut test = bars(3, 1, 16, true, 5);
         let more = bars(3, 1, 16, false, 6);
         test.pixels.extend(more.pixels);
         test.labels.extend(more.labels);
         let prepared = PreparedImages::new(&test, &model.net.preprocessing()).expect("prep");
         let all: Vec<usize> = (0..6).collect();
-        let batched = model.search_batch(&prepared, &all, &c).expect("batch");
+        let batched = score::search_batch(&model, &prepared, &all, &c).expect("batch");
         let single: Vec<f32> = all
             .iter()
-            .flat_map(|&i| model.search_batch(&prepared, &[i], &c).expect("one"))
+            .flat_map(|&i| score::search_batch(&model, &prepared, &[i], &c).expect("one"))
             .collect();
         assert!(close(&batched, &single, 1e-4), "{batched:?} vs {single:?}");
         // through `score`: the batch size changes nothing beyond rounding
-        model.score_batch_size = 6;
+        model.params.score_batch_size = 6;
         let a = model.score(&test, &c).expect("score");
-        model.score_batch_size = 1;
+        model.params.score_batch_size = 1;
         let b = model.score(&test, &c).expect("score");
         assert!(close(&a, &b, 1e-4), "{a:?} vs {b:?}");
         assert_eq!(a, batched);
         // and the search does lower the loss
-        model.search.steps = 1;
+        model.params.latent_steps = 1;
         let start = model.score(&test, &c).expect("score");
         assert!(start.iter().zip(&b).all(|(s, e)| e < s), "{start:?} {b:?}");
-    }
-
-    #[test]
-    fn same_seed_gives_identical_scores_and_another_seed_does_not() {
-        let cancel = AtomicBool::new(false);
-        let train_set = bars(12, 1, 16, false, 0);
-        let test = bars(6, 1, 16, true, 5);
-        let run = |seed| {
-            let c = ctx(seed, &cancel, &NoProgress);
-            let m = AnoGan::new(tiny(3)).fit_model(&train_set, &c).expect("fit");
-            m.score(&test, &c).expect("score")
-        };
-        let a = run(4);
-        assert_eq!(a, run(4));
-        assert_ne!(a, run(5));
-    }
-
-    /// Three epochs of two steps, stopped after the first.
-    #[test]
-    fn a_stopped_training_resumes_to_the_same_bits() {
-        let p = AnoGanParams {
-            epochs: 3,
-            max_steps: None,
-            ..tiny(0)
-        };
-        assert_resume_is_bit_identical(
-            &AnoGan::new(p),
-            &bars(8, 1, 16, false, 0),
-            &bars(3, 1, 16, true, 1),
-            1,
-        );
-    }
-
-    #[cfg(feature = "vulkan")]
-    #[test]
-    fn two_steps_on_vulkan_and_save_load_across_devices() {
-        crate::detector::testutil::assert_runs_on_vulkan(
-            &AnoGan::new(tiny(2)),
-            &bars(8, 1, 16, false, 0),
-            &bars(5, 1, 16, true, 1),
-        );
-    }
-
-    #[test]
-    fn save_and_load_give_identical_scores() {
-        assert_save_load_round_trip(
-            &AnoGan::new(tiny(2)),
-            &bars(8, 1, 16, false, 0),
-            &bars(5, 1, 16, true, 1),
-        );
     }
 
     /// Scoring parameters key the result, not the model: changing Gamma
@@ -396,30 +322,13 @@ mod tests {
         assert_ne!(k.1, base.1);
     }
 
+    /// The search checks for a stop request at every step.
     #[test]
-    fn cancel_stops_training_and_scoring() {
-        let det = AnoGan::new(tiny(2));
-        assert_fit_cancels_and_needs_two_images(
-            &det,
-            &bars(8, 1, 16, false, 0),
-            &bars(1, 1, 16, false, 0),
-        );
-        let go = AtomicBool::new(false);
-        let model = det
-            .fit_model(&bars(8, 1, 16, false, 0), &ctx(0, &go, &NoProgress))
-            .expect("fit");
+    fn cancel_stops_scoring() {
+        let model = fit(tiny(2), &bars(8, 1, 16, false, 0), 0);
         let stop = AtomicBool::new(true);
         let r = model.score(&bars(3, 1, 16, true, 1), &ctx(0, &stop, &NoProgress));
         assert!(matches!(r, Err(DetectorError::Cancelled)));
-    }
-
-    #[test]
-    fn a_huge_learning_rate_is_reported_as_divergence() {
-        let p = AnoGanParams {
-            lr: 1e30,
-            ..tiny(20)
-        };
-        assert_diverges(&AnoGan::new(p), &bars(8, 1, 16, false, 0));
     }
 
     /// The embedded UCI digits (8x8, upsampled to 16), digit 0 as the
@@ -428,9 +337,6 @@ mod tests {
     /// 150 steps: 0.32, the order still inverted).
     #[test]
     fn learns_digits_zero_as_anomaly() {
-        let cancel = AtomicBool::new(false);
-        let c = ctx(0, &cancel, &NoProgress);
-        let split = digits_with_anomaly(0);
         let p = AnoGanParams {
             image_size: 16,
             latent: 16,
@@ -442,15 +348,7 @@ mod tests {
             latent_lr: 0.05,
             ..AnoGanParams::default()
         };
-        let t = std::time::Instant::now();
-        let model = AnoGan::new(p).fit_model(&split.train, &c).expect("fit");
-        let fit_s = t.elapsed().as_secs_f64();
-        let s = model.score(&split.test, &c).expect("score");
-        let auc = crate::metrics::auroc(&split.test_is_anomaly, &s).expect("auroc");
-        eprintln!(
-            "anogan digits: fit {fit_s:.1}s, score {:.1}s, AUROC {auc:.3}",
-            t.elapsed().as_secs_f64() - fit_s
-        );
+        let auc = contract::auroc(&GanDetector(p), &digits_with_anomaly(0));
         assert!(auc > 0.7, "AUROC {auc}");
     }
 }

@@ -1,91 +1,39 @@
 //! AnoGAN networks: a DCGAN generator z [b, latent, 1, 1] -> image in
-//! [-1, 1] (the shared DCGAN decoder) and a discriminator (the shared DCGAN
-//! encoder with one output, a logit) whose last 4x4 feature map is the
+//! [-1, 1] (the shared DCGAN decoder) and the shared DCGAN discriminator
+//! (`nn::dcgan::Discriminator`) whose last 4x4 feature map is the
 //! "intermediate layer" f of the discrimination loss.
 
 use burn::module::Module;
 use burn::tensor::{Device, Tensor, TensorData};
 use rand::Rng;
 use rand_chacha::ChaCha8Rng;
-use serde::{Deserialize, Serialize};
 
-use crate::nn::NnError;
-use crate::nn::batch::Preprocessing;
-use crate::nn::dcgan::{Decoder, DecoderConfig, Encoder, EncoderConfig};
+use crate::nn::dcgan::{DcganNet, DcganShapes, Decoder, Discriminator};
 use crate::spec::methods::AnoGanParams;
-use crate::spec::methods::input::ChannelStats;
 
-/// What fixes the networks' shapes and their input; saved next to the weights.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct NetConfig {
-    pub image_size: usize,
-    /// The per-channel normalisation the networks were trained with.
-    pub stats: ChannelStats,
-    pub channels: usize,
-    pub latent: usize,
-    pub generator_width: usize,
-    pub discriminator_width: usize,
+/// The shapes of AnoGAN's networks for `params`.
+pub fn shapes(params: &AnoGanParams) -> DcganShapes<'_> {
+    DcganShapes {
+        image_size: params.image_size,
+        normalization: &params.normalization,
+        official: AnoGanParams::official_normalization,
+        latent: params.latent,
+        generator_width: params.generator_width,
+        discriminator_width: params.discriminator_width,
+    }
 }
 
-impl NetConfig {
-    /// The networks for `channels`-channel images; an error when the
-    /// normalisation does not fit that many channels.
-    pub fn new(params: &AnoGanParams, channels: usize) -> Result<NetConfig, NnError> {
-        let input = Preprocessing::new(
-            Some(params.image_size),
-            &params.normalization,
-            channels,
-            AnoGanParams::official_normalization,
-        )?;
-        Ok(NetConfig {
-            image_size: params.image_size,
-            stats: input.stats,
-            channels,
-            latent: params.latent,
-            generator_width: params.generator_width,
-            discriminator_width: params.discriminator_width,
-        })
+/// The generator, initialised from `rng`.
+pub fn generator(net: &DcganNet, rng: &mut ChaCha8Rng, device: &Device) -> Generator {
+    Generator {
+        decoder: net.decoder().init(rng, device),
     }
+}
 
-    /// How images become this network's input.
-    pub fn preprocessing(&self) -> Preprocessing {
-        Preprocessing {
-            side: Some(self.image_size),
-            stats: self.stats.clone(),
-        }
-    }
-
-    /// The generator, initialised from `rng`.
-    pub fn generator(&self, rng: &mut ChaCha8Rng, device: &Device) -> Generator {
-        Generator {
-            decoder: DecoderConfig::new(
-                self.image_size,
-                self.channels,
-                self.latent,
-                self.generator_width,
-            )
-            .init(rng, device),
-        }
-    }
-
-    /// The discriminator, initialised from `rng`.
-    pub fn discriminator(&self, rng: &mut ChaCha8Rng, device: &Device) -> Discriminator {
-        Discriminator {
-            encoder: EncoderConfig::new(
-                self.image_size,
-                self.channels,
-                1,
-                self.discriminator_width,
-            )
-            .init(rng, device),
-        }
-    }
-
-    /// `n` latent codes drawn from U(-1, 1), as [n, latent, 1, 1].
-    pub fn noise(&self, n: usize, rng: &mut ChaCha8Rng, device: &Device) -> Tensor<4> {
-        let values = uniform_values(n * self.latent, rng);
-        Tensor::from_data(TensorData::new(values, [n, self.latent, 1, 1]), device)
-    }
+/// `n` latent codes drawn from U(-1, 1), as [n, latent, 1, 1].
+pub fn noise(net: &DcganNet, n: usize, rng: &mut ChaCha8Rng, device: &Device) -> Tensor<4> {
+    let values = uniform_values(n * net.latent, rng);
+    Tensor::from_data(TensorData::new(values, [n, net.latent, 1, 1]), device)
 }
 
 /// `n` samples of U(-1, 1).
@@ -105,18 +53,11 @@ impl Generator {
     }
 }
 
+/// What scoring keeps: both networks (the latent search runs G and D).
 #[derive(Module, Debug)]
-pub struct Discriminator {
-    encoder: Encoder,
-}
-
-impl Discriminator {
-    /// The feature map f(x) [b, 4w, 4, 4] and the logit [b] of "real".
-    pub fn forward(&self, x: Tensor<4>) -> (Tensor<4>, Tensor<1>) {
-        let (features, out) = self.encoder.forward_features(x);
-        let [b, ..] = out.dims();
-        (features, out.reshape([b]))
-    }
+pub struct Networks {
+    pub generator: Generator,
+    pub discriminator: Discriminator,
 }
 
 #[cfg(test)]
@@ -133,12 +74,12 @@ mod tests {
             discriminator_width: 4,
             ..AnoGanParams::default()
         };
-        let cfg = NetConfig::new(&p, 3).expect("shapes");
-        assert_eq!(cfg.stats.mean, vec![0.5; 3]);
+        let net = DcganNet::new(shapes(&p), 3).expect("shapes");
+        assert_eq!(net.stats.mean, vec![0.5; 3]);
         let mut rng = ChaCha8Rng::seed_from_u64(0);
-        let g = cfg.generator(&mut rng, &dev);
-        let d = cfg.discriminator(&mut rng, &dev);
-        let z = cfg.noise(2, &mut rng, &dev);
+        let g = generator(&net, &mut rng, &dev);
+        let d = net.discriminator(&mut rng, &dev);
+        let z = noise(&net, 2, &mut rng, &dev);
         assert_eq!(z.dims(), [2, 6, 1, 1]);
         let fake = g.forward(z);
         assert_eq!(fake.dims(), [2, 3, 32, 32]);

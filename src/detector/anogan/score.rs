@@ -1,4 +1,4 @@
-//! The trained AnoGAN model: scoring by latent search, save and load.
+//! AnoGAN's score: the latent search.
 //!
 //! Each test image x is mapped to the latent space by minimising, over z,
 //! `(1 - lambda) * sum|x - G(z)| + lambda * sum|f(x) - f(G(z))|` (f: D's last
@@ -21,32 +21,24 @@
 //! without autodiff; only z is made an autodiff leaf at each step, so the
 //! weights are constants of the graph and get no gradients.
 //!
-//! On disk (a store object's folder): `anogan-net.json` (the shapes, see
-//! [`NetConfig`]), `anogan-generator.bpk` and `anogan-discriminator.bpk`
-//! (burn's burnpack records of the weights and BatchNorm statistics).
+//! Stored: `anogan-net.json`, `anogan-generator.bpk` and
+//! `anogan-discriminator.bpk`.
 
-use std::path::Path;
+use burn::tensor::Tensor;
 
-use burn::module::Module;
-use burn::tensor::{Device, Tensor};
-use rand::SeedableRng;
-use rand_chacha::ChaCha8Rng;
-
-use super::model::{Discriminator, Generator, NetConfig, uniform_values};
-use crate::data::ImageSet;
-use crate::detector::stored::{
-    check_channels, load_module, read_net, save_module, score_in_batches, write_net,
-};
-use crate::detector::{DetectorError, Fitted, RunContext};
+use crate::detector::gan::GanModel;
+use crate::detector::gan::files::column;
+use crate::detector::{DetectorError, RunContext};
 use crate::nn::NnError;
 use crate::nn::batch::PreparedImages;
 use crate::nn::init::stream;
 use crate::nn::reduce::sum_all;
 use crate::spec::methods::AnoGanParams;
 
-const NET_FILE: &str = "anogan-net.json";
-const GENERATOR_FILE: &str = "anogan-generator.bpk";
-const DISCRIMINATOR_FILE: &str = "anogan-discriminator.bpk";
+use super::model::uniform_values;
+
+/// A trained AnoGAN.
+pub type Model = GanModel<AnoGanParams>;
 
 /// Random stream of test image i's initial z: `LATENT_STREAM + i` (training
 /// uses streams 0..3).
@@ -96,158 +88,67 @@ impl LatentSearch {
     }
 }
 
-/// A trained AnoGAN, in eval mode.
-pub struct AnoGanModel {
-    pub net: NetConfig,
-    generator: Generator,
-    discriminator: Discriminator,
-    device: Device,
-    pub search: LatentSearch,
-    /// Images whose latent codes are searched at once.
-    pub score_batch_size: usize,
-}
-
-impl AnoGanModel {
-    /// Wraps trained networks; they are switched to eval mode (no autodiff,
-    /// running BatchNorm statistics).
-    pub fn new(
-        net: NetConfig,
-        generator: &Generator,
-        discriminator: &Discriminator,
-        device: Device,
-        params: &AnoGanParams,
-    ) -> Self {
-        AnoGanModel {
-            net,
-            generator: generator.valid(),
-            discriminator: discriminator.valid(),
-            device,
-            search: LatentSearch::new(params),
-            score_batch_size: params.score_batch_size,
-        }
-    }
-
-    /// Reads a model that `save` wrote into `dir`; `params` gives the
-    /// scoring parameters.
-    pub fn load(dir: &Path, device: Device, params: &AnoGanParams) -> Result<Self, DetectorError> {
-        let net: NetConfig = read_net(dir, NET_FILE, "AnoGAN")?;
-        // Shapes only: every value is replaced by the records.
-        let mut blank = ChaCha8Rng::seed_from_u64(0);
-        let generator = load_module(
-            net.generator(&mut blank, &device),
-            dir,
-            GENERATOR_FILE,
-            "the generator",
-        )?;
-        let discriminator = load_module(
-            net.discriminator(&mut blank, &device),
-            dir,
-            DISCRIMINATOR_FILE,
-            "the discriminator",
-        )?;
-        Ok(AnoGanModel::new(
-            net,
-            &generator,
-            &discriminator,
-            device,
-            params,
-        ))
-    }
-
-    /// The generator and the discriminator (eval mode).
-    pub fn networks(&self) -> (&Generator, &Discriminator) {
-        (&self.generator, &self.discriminator)
-    }
-
-    /// The initial latent codes of the images `ids` (indices in the test
-    /// set), each from its own stream of `seed`: [n, latent, 1, 1].
-    fn initial_latents(&self, ids: &[usize], seed: u64) -> Tensor<4> {
-        let values: Vec<f32> = ids
-            .iter()
-            .flat_map(|&i| {
-                uniform_values(self.net.latent, &mut stream(seed, LATENT_STREAM + i as u64))
-            })
-            .collect();
-        Tensor::from_data(
-            burn::tensor::TensorData::new(values, [ids.len(), self.net.latent, 1, 1]),
-            &self.device,
-        )
-    }
-
-    /// Per-image loss [n] of the codes `z` for the images `x` with features `fx`.
-    fn losses(&self, x: &Tensor<4>, fx: &Tensor<4>, z: Tensor<4>) -> Tensor<1> {
-        let n = x.dims()[0];
-        let fake = self.generator.forward(z); // [n, c, s, s]
-        let (ffake, _) = self.discriminator.forward(fake.clone()); // [n, 4w, 4, 4]
-        let residual = (x.clone() - fake).abs().reshape([n as i32, -1]).sum_dim(1); // [n, 1]
-        let discrimination = (fx.clone() - ffake)
-            .abs()
-            .reshape([n as i32, -1])
-            .sum_dim(1);
-        let l = self.search.lambda;
-        (residual.mul_scalar(1.0 - l) + discrimination.mul_scalar(l)).reshape([n])
-    }
-
-    /// The latent search of the images `idx` of `images` (their indices also
-    /// choose their initial z): one loss per image. Checks `ctx` for a stop
-    /// request at every step.
-    pub fn search_batch(
-        &self,
-        images: &PreparedImages,
-        idx: &[usize],
-        ctx: &RunContext,
-    ) -> Result<Vec<f32>, DetectorError> {
-        let s = &self.search;
-        let x = images.batch(idx, &self.device);
-        let (fx, _) = self.discriminator.forward(x.clone());
-        let mut z = self.initial_latents(idx, ctx.seed);
-        let mut m = z.zeros_like();
-        let mut v = z.zeros_like();
-        for t in 1..s.steps {
-            ctx.check_cancel()?;
-            let leaf = z.clone().autodiff().require_grad();
-            let grads = sum_all(self.losses(&x, &fx, leaf.clone())).backward();
-            let g = leaf.grad(&grads).ok_or_else(|| {
-                DetectorError::Other("the latent search got no gradient for z".into())
-            })?;
-            (z, m, v) = s.adam_step(z, g, m, v, t);
-        }
-        let data = self.losses(&x, &fx, z).into_data();
-        let scores = data
-            .as_slice::<f32>()
-            .map(|v| v.to_vec())
-            .map_err(|e| DetectorError::Other(format!("cannot read the scores: {e:?}")))?;
-        for (&score, &i) in scores.iter().zip(idx) {
-            if !score.is_finite() {
-                return Err(NnError::Diverged {
-                    epoch: 0,
-                    step: s.steps,
-                    what: format!("the latent-search loss of test image {i}"),
-                }
-                .into());
-            }
-        }
-        Ok(scores)
-    }
-}
-
-impl Fitted for AnoGanModel {
-    fn score(&self, images: &ImageSet, ctx: &RunContext) -> Result<Vec<f32>, DetectorError> {
-        check_channels("AnoGAN", self.net.channels, images.channels)?;
-        let prepared = PreparedImages::new(images, &self.net.preprocessing())?;
-        score_in_batches(prepared.len(), self.score_batch_size, ctx, |idx| {
-            self.search_batch(&prepared, idx, ctx)
+/// The initial latent codes of the images `ids` (indices in the test set),
+/// each from its own stream of `seed`: [n, latent, 1, 1].
+fn initial_latents(model: &Model, ids: &[usize], seed: u64) -> Tensor<4> {
+    let values: Vec<f32> = ids
+        .iter()
+        .flat_map(|&i| {
+            uniform_values(model.net.latent, &mut stream(seed, LATENT_STREAM + i as u64))
         })
-    }
+        .collect();
+    Tensor::from_data(
+        burn::tensor::TensorData::new(values, [ids.len(), model.net.latent, 1, 1]),
+        &model.device,
+    )
+}
 
-    fn save(&self, dir: &Path) -> Result<(), DetectorError> {
-        write_net(dir, NET_FILE, &self.net)?;
-        save_module(&self.generator, dir, GENERATOR_FILE, "the generator")?;
-        save_module(
-            &self.discriminator,
-            dir,
-            DISCRIMINATOR_FILE,
-            "the discriminator",
-        )
+/// Per-image loss [n] of the codes `z` for the images `x` with features `fx`.
+fn losses(model: &Model, x: &Tensor<4>, fx: &Tensor<4>, z: Tensor<4>) -> Tensor<1> {
+    let n = x.dims()[0];
+    let fake = model.scorer.generator.forward(z); // [n, c, s, s]
+    let (ffake, _) = model.scorer.discriminator.forward(fake.clone()); // [n, 4w, 4, 4]
+    let residual = (x.clone() - fake).abs().reshape([n as i32, -1]).sum_dim(1); // [n, 1]
+    let discrimination = (fx.clone() - ffake)
+        .abs()
+        .reshape([n as i32, -1])
+        .sum_dim(1);
+    let l = model.params.lambda;
+    (residual.mul_scalar(1.0 - l) + discrimination.mul_scalar(l)).reshape([n])
+}
+
+/// The latent search of the images `idx` of `images` (their indices also
+/// choose their initial z): one loss per image. Checks `ctx` for a stop
+/// request at every step.
+pub fn search_batch(
+model: &Model,
+images: &PreparedImages,
+idx: &[usize],
+ctx: &RunContext,
+) -> Result<Vec<f32>, DetectorError> {
+let s = &LatentSearch::new(&model.params);
+    let x = images.batch(idx, &model.device);
+    let (fx, _) = model.scorer.discriminator.forward(x.clone());
+    let mut z = initial_latents(model, idx, ctx.seed);
+    let mut m = z.zeros_like();
+    let mut v = z.zeros_like();
+    for t in 1..s.steps {
+        ctx.check_cancel()?;
+        let leaf = z.clone().autodiff().require_grad();
+        let grads = sum_all(losses(model, &x, &fx, leaf.clone())).backward();
+        let g = leaf.grad(&grads).ok_or(DetectorError::NoGradient("the latent search's z"))?;
+        (z, m, v) = s.adam_step(z, g, m, v, t);
     }
+    let scores = column(losses(model, &x, &fx, z))?;
+    for (&score, &i) in scores.iter().zip(idx) {
+        if !score.is_finite() {
+            return Err(NnError::Diverged {
+                epoch: 0,
+                step: s.steps,
+                what: format!("the latent-search loss of test image {i}"),
+            }
+            .into());
+        }
+    }
+    Ok(scores)
 }

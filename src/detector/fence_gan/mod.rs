@@ -7,8 +7,16 @@
 //!
 //! - [`model`]: the two official networks (`mnist`, `cifar10`), Keras-style
 //!   layers from `crate::nn::layers`.
-//! - [`train`]: the losses, D pre-training and the adversarial loop.
-//! - [`score`]: the trained model: eval-mode scoring, save and load.
+//! - [`train`]: the losses, D pre-training and the adversarial step.
+//! - here: the score, and what the harness (`detector::gan`) needs.
+//!
+//! The reference scores with D(x), normal labelled 1. Here the score is
+//! -logit(D(x)) = log((1 - D(x)) / D(x)): higher = more anomalous, ranked
+//! exactly as 1 - D(x) (so the same AUROC), but without the ties a
+//! saturated sigmoid gives in f32. Computed in eval mode (BatchNorm running
+//! statistics, no dropout) on a device without autodiff. Stored:
+//! `fence_gan-net.json` and `fence_gan-discriminator.bpk` (the generator is
+//! not kept: scores do not use it).
 //!
 //! Official values (network, latent, epochs, alpha, beta, gamma, batch,
 //! learning rates) are chosen by the images' channels: one -> MNIST's, three
@@ -32,71 +40,81 @@
 //!   label-based selection above).
 
 pub mod model;
-pub mod score;
 pub mod train;
 
-use std::path::Path;
+use burn::module::Module;
+use burn::tensor::Device;
+use rand_chacha::ChaCha8Rng;
 
 use crate::data::ImageSet;
-use crate::detector::{Detector, DetectorError, Fitted, MethodDetector, RunContext};
-use crate::nn::batch::PreparedImages;
-use crate::nn::device::burn_device;
+use crate::detector::gan::files::column;
+use crate::detector::gan::{Batch, Columns, Gan, GanModel, ModelFiles, Net};
+use crate::detector::DetectorError;
+use crate::nn::NnError;
+use crate::nn::batch::Preprocessing;
 use crate::spec::methods::FenceGanParams;
 
-pub use score::FenceGanModel;
+use model::{Discriminator, NetConfig};
+use train::Trainer;
 
-/// FenceGAN with its (checked) parameters.
-pub struct FenceGan {
-    pub params: FenceGanParams,
-}
-
-impl FenceGan {
-    pub fn new(params: FenceGanParams) -> FenceGan {
-        FenceGan { params }
+impl Net for NetConfig {
+    fn preprocessing(&self) -> Preprocessing {
+        NetConfig::preprocessing(self)
     }
 
-    /// Trains and returns the concrete model.
-    pub fn fit_model(
-        &self,
-        normal: &ImageSet,
-        ctx: &RunContext,
-    ) -> Result<FenceGanModel, DetectorError> {
-        let device = burn_device(ctx.device)?;
-        let net =
-            model::NetConfig::new(&self.params, normal.channels, normal.height, normal.width)?;
-        let images = PreparedImages::new(normal, &net.preprocessing())?;
-        let trainer = train::train(&images, net.clone(), &self.params, ctx, &device)?;
-        Ok(FenceGanModel::new(
-            net,
-            &trainer.discriminator,
-            device,
-            self.params.score_batch_size,
-        ))
+    /// Without `image_size`, the networks take the training images' size only.
+    fn check_size(&self, images: &ImageSet) -> Result<(), DetectorError> {
+        if self.resize.is_none() && (images.height != self.side || images.width != self.side) {
+            return Err(DetectorError::SizeMismatch {
+                method: "FenceGAN".into(),
+                trained: self.side,
+                height: images.height,
+                width: images.width,
+            });
+        }
+        Ok(())
     }
 }
 
-impl MethodDetector for FenceGanParams {
-    fn detector(&self) -> Box<dyn Detector> {
-        Box::new(FenceGan::new(self.clone()))
-    }
-}
+impl Gan for FenceGanParams {
+    const TITLE: &'static str = "FenceGAN";
+    type Net = NetConfig;
+    type Trainer = Trainer;
+    type Scorer = Discriminator;
 
-impl Detector for FenceGan {
-    fn fit(&self, normal: &ImageSet, ctx: &RunContext) -> Result<Box<dyn Fitted>, DetectorError> {
-        Ok(Box::new(self.fit_model(normal, ctx)?))
-    }
-
-    fn load(&self, dir: &Path, ctx: &RunContext) -> Result<Box<dyn Fitted>, DetectorError> {
-        let device = burn_device(ctx.device)?;
-        Ok(Box::new(FenceGanModel::load(
-            dir,
-            device,
-            self.params.score_batch_size,
-        )?))
+    fn net(&self, normal: &ImageSet) -> Result<NetConfig, DetectorError> {
+        Ok(NetConfig::new(
+            self,
+            normal.channels,
+            normal.height,
+            normal.width,
+        )?)
     }
 
-    fn uses_device(&self) -> bool {
-        true
+    fn new_trainer(&self, net: &NetConfig, seed: u64, device: &Device) -> Result<Trainer, DetectorError> {
+        let settings = self.resolve(net.channels).map_err(NnError::Input)?;
+        Ok(Trainer::new(net.clone(), settings, self, seed, device))
+    }
+
+    fn scorer(trainer: &Trainer) -> Discriminator {
+        trainer.nets.discriminator.valid()
+    }
+
+    fn blank_scorer(net: &NetConfig, rng: &mut ChaCha8Rng, device: &Device) -> Discriminator {
+        net.discriminator(rng, device)
+    }
+
+    fn scorer_files(d: &mut Discriminator, files: &mut ModelFiles) -> Result<(), DetectorError> {
+        files.module("discriminator", "the discriminator", d)
+    }
+
+    fn score_batch_size(&self) -> usize {
+        self.score_batch_size
+    }
+
+    fn score_batch(model: &GanModel<Self>, batch: &Batch) -> Result<Columns, DetectorError> {
+        let x = batch.input(&model.device);
+        Ok(vec![column(model.scorer.forward(x, None).neg())?])
     }
 }
 
@@ -105,14 +123,10 @@ mod tests {
     use std::sync::atomic::AtomicBool;
 
     use super::*;
-    use crate::nn::device::burn_device;
-    use crate::detector::testutil::{
-        Record, assert_diverges, assert_fit_cancels_and_needs_two_images,
-        assert_resume_is_bit_identical, assert_save_load_round_trip, bars, ctx,
-        digits_with_anomaly,
-    };
-    use crate::detector::{NoProgress, Phase};
-    use crate::device::DeviceChoice;
+    use crate::detector::gan::contract::{self, gan_contract_tests};
+    use crate::detector::gan::GanDetector;
+    use crate::detector::testutil::{Record, bars, ctx, digits_with_anomaly};
+    use crate::detector::{Detector, Fitted, NoProgress, Phase};
     use crate::spec::methods::fence_gan::{Encirclement, Network};
 
     /// Tiny networks for fast tests.
@@ -131,137 +145,69 @@ mod tests {
         }
     }
 
-    #[test]
-    fn two_steps_give_finite_losses_and_one_score_per_image() {
-        let cancel = AtomicBool::new(false);
-        for (network, c, side, enc) in [
-            (Network::Mnist, 1, 8, Encirclement::Bce),
-            (Network::Cifar10, 3, 16, Encirclement::Log),
-        ] {
-            let rec = Record::default();
-            let cx = ctx(1, &cancel, &rec);
-            let train_set = bars(12, c, side, false, 0);
-            let p = FenceGanParams {
-                encirclement: enc,
-                d_l2: 1e-3,
-                ..tiny(network, 2)
-            };
-            let net = model::NetConfig::new(&p, c, side, side).expect("shapes");
-            let images = PreparedImages::new(&train_set, &net.preprocessing()).expect("prepared");
-            let device = burn_device(DeviceChoice::Cpu).expect("cpu");
-            let settings = p.resolve(c).expect("resolved");
-            let mut t = train::Trainer::new(net, settings, &p, 1, &device);
-            let pre = t.step(&images, &[0, 1, 2, 3], false);
-            assert!(pre.d_real.is_finite() && pre.d_fake.is_finite(), "{pre:?}");
-            let l = t.step(&images, &[4, 5, 6, 7], true);
-            for v in [
-                l.d_real,
-                l.d_fake,
-                l.generator,
-                l.encirclement,
-                l.dispersion,
-            ] {
-                assert!(v.is_finite(), "{network:?}: {l:?}");
-            }
-            assert!(l.dispersion > 0.0, "{l:?}");
-            let model = FenceGan::new(p).fit_model(&train_set, &cx).expect("fit");
-            let test = bars(7, c, side, true, 9);
-            let s = model.score(&test, &cx).expect("score");
-            assert_eq!(s.len(), 7);
-            assert!(s.iter().all(|v| v.is_finite()));
-            let phases = rec.phases();
-            assert!(
-                matches!(&phases[0], Phase::Training { epoch: 1, info, .. } if info.contains("pretrain")),
-                "{phases:?}"
-            );
-            assert!(matches!(
-                phases.last(),
-                Some(Phase::Scoring { done: 7, total: 7 })
-            ));
-        }
+    // With 8 images in batches of 4: a pre-training epoch of two steps, then
+    // adversarial ones.
+    gan_contract_tests! {
+        two_steps: tiny(Network::Mnist, 4),
+        resume: FenceGanParams { epochs: Some(2), max_steps: None, ..tiny(Network::Mnist, 0) },
+        stop_after: 1,
+        diverging: FenceGanParams {
+            d_lr: Some(1e30),
+            g_lr: Some(1e30),
+            ..tiny(Network::Mnist, 20)
+        },
+        images: (1, 8),
     }
 
+    /// The other network, the paper's encirclement loss and D's L2 penalty:
+    /// the contract's smoke test and persistence; the first epoch says it
+    /// pre-trains.
     #[test]
-    fn same_seed_gives_identical_scores_and_another_seed_does_not() {
-        let cancel = AtomicBool::new(false);
-        let train_set = bars(12, 3, 16, false, 0);
-        let test = bars(6, 3, 16, true, 5);
-        let run = |seed| {
-            let c = ctx(seed, &cancel, &NoProgress);
-            let m = FenceGan::new(tiny(Network::Cifar10, 4))
-                .fit_model(&train_set, &c)
-                .expect("fit");
-            m.score(&test, &c).expect("score")
-        };
-        let a = run(4);
-        assert_eq!(a, run(4));
-        assert_ne!(a, run(5));
-    }
-
-    /// One pretraining epoch and two adversarial ones of two steps,
-    /// stopped after the pretraining: the resumed run switches to the
-    /// adversarial losses where the uninterrupted one did.
-    #[test]
-    fn a_stopped_training_resumes_to_the_same_bits() {
+    fn the_cifar10_network_trains_scores_and_round_trips() {
         let p = FenceGanParams {
-            epochs: Some(2),
-            max_steps: None,
-            ..tiny(Network::Mnist, 0)
+            encirclement: Encirclement::Log,
+            d_l2: 1e-3,
+            ..tiny(Network::Cifar10, 4)
         };
-        assert_resume_is_bit_identical(
-            &FenceGan::new(p),
-            &bars(8, 1, 8, false, 0),
-            &bars(5, 1, 8, true, 1),
-            1,
+        let det = GanDetector(p);
+        let images = contract::Bars {
+            channels: 3,
+            side: 16,
+        };
+        contract::two_steps(&det, images);
+        contract::save_load(&det, images);
+        let cancel = AtomicBool::new(false);
+        let rec = Record::default();
+        det.fit(&bars(8, 3, 16, false, 0), &ctx(1, &cancel, &rec))
+            .expect("fit");
+        let phases = rec.phases();
+        assert!(
+            matches!(&phases[0], Phase::Training { epoch: 1, info, .. } if info.starts_with("pretrain, ")),
+            "{phases:?}"
+        );
+        assert!(
+            matches!(&phases[1], Phase::Training { epoch: 2, info, .. } if !info.contains("pretrain")),
+            "{phases:?}"
         );
     }
 
-    #[cfg(feature = "vulkan")]
+    /// 12x12 does not fit the cifar10 network (a message naming
+    /// `image_size`); a model trained at 8x8 without `image_size` refuses
+    /// 16x16 test images.
     #[test]
-    fn two_steps_on_vulkan_and_save_load_across_devices() {
-        crate::detector::testutil::assert_runs_on_vulkan(
-            &FenceGan::new(tiny(Network::Mnist, 2)),
-            &bars(8, 1, 8, false, 0),
-            &bars(5, 1, 8, true, 1),
-        );
-    }
-
-    #[test]
-    fn save_and_load_give_identical_scores() {
-        for (network, ch, side) in [(Network::Mnist, 1, 8), (Network::Cifar10, 3, 16)] {
-            assert_save_load_round_trip(
-                &FenceGan::new(tiny(network, 3)),
-                &bars(8, ch, side, false, 0),
-                &bars(5, ch, side, true, 1),
-            );
-        }
-    }
-
-    #[test]
-    fn cancel_stops_training_and_wrong_inputs_are_refused() {
-        assert_fit_cancels_and_needs_two_images(
-            &FenceGan::new(tiny(Network::Mnist, 2)),
-            &bars(8, 1, 8, false, 0),
-            &bars(1, 1, 8, false, 0),
-        );
-        // 12x12 does not fit the cifar10 network: a message naming image_size
+    fn wrong_image_sizes_are_refused() {
         let go = AtomicBool::new(false);
         let c = ctx(0, &go, &NoProgress);
-        let odd = FenceGan::new(tiny(Network::Cifar10, 2)).fit(&bars(4, 3, 12, false, 0), &c);
+        let odd = GanDetector(tiny(Network::Cifar10, 2)).fit(&bars(4, 3, 12, false, 0), &c);
         match odd {
             Err(e) => assert!(e.to_string().contains("image_size"), "{e}"),
             Ok(_) => panic!("12x12 accepted by the cifar10 network"),
         }
-    }
-
-    #[test]
-    fn a_huge_learning_rate_is_reported_as_divergence() {
-        let p = FenceGanParams {
-            d_lr: Some(1e30),
-            g_lr: Some(1e30),
-            ..tiny(Network::Mnist, 20)
-        };
-        assert_diverges(&FenceGan::new(p), &bars(8, 1, 8, false, 0));
+        let (model, _) = GanDetector(tiny(Network::Mnist, 2))
+            .fit_model(&bars(8, 1, 8, false, 0), &c)
+            .expect("fit");
+        let e = model.score(&bars(2, 1, 16, true, 1), &c).expect_err("16x16");
+        assert!(matches!(e, DetectorError::SizeMismatch { trained: 8, .. }), "{e}");
     }
 
     /// The embedded UCI digits (8x8, the mnist network at its own size),
@@ -272,9 +218,6 @@ mod tests {
     /// budget).
     #[test]
     fn learns_an_easy_digit_as_anomaly() {
-        let cancel = AtomicBool::new(false);
-        let c = ctx(0, &cancel, &NoProgress);
-        let split = digits_with_anomaly(4);
         let p = FenceGanParams {
             generator_width: Some(8),
             discriminator_width: Some(8),
@@ -286,11 +229,7 @@ mod tests {
             g_lr: Some(1e-3),
             ..FenceGanParams::default()
         };
-        let start = std::time::Instant::now();
-        let model = FenceGan::new(p).fit_model(&split.train, &c).expect("fit");
-        let s = model.score(&split.test, &c).expect("score");
-        let auc = crate::metrics::auroc(&split.test_is_anomaly, &s).expect("auroc");
-        eprintln!("AUROC {auc:.3} in {:?}", start.elapsed());
+        let auc = contract::auroc(&GanDetector(p), &digits_with_anomaly(4));
         assert!(auc > 0.75, "AUROC {auc}");
     }
 }

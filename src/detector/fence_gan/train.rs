@@ -17,26 +17,27 @@
 //! wherever the logit is within +-16.
 
 use burn::module::Module;
-use burn::optim::{AdamConfig, GradientsParams};
-use burn::tensor::Tensor;
+use burn::optim::GradientsParams;
 use burn::tensor::activation::sigmoid;
+use burn::tensor::{Device, Tensor};
 use rand_chacha::ChaCha8Rng;
 
 use super::model::{Discriminator, Generator, NetConfig};
-use crate::detector::{DetectorError, Phase, RunContext};
-use crate::nn::batch::PreparedImages;
-use crate::nn::checkpoint::{Checkpointer, LoopState, Resumable, StateReader, StateWriter};
+use crate::detector::gan::training::loss;
+use crate::detector::gan::{Budget, Loss, Step, Training};
 use crate::nn::NnError;
+use crate::nn::batch::PreparedImages;
+use crate::nn::checkpoint::{Resumable, State};
 use crate::nn::init::stream;
 use crate::nn::layers::normal_noise;
 use crate::nn::loss::bce_with_logits_soft;
-use crate::nn::train::{EpochMeter, check_finite, epoch_batches, steps_per_epoch};
+use crate::nn::train::{Adversaries, adam};
 use crate::spec::methods::FenceGanParams;
 use crate::spec::methods::fence_gan::{Encirclement, ResolvedFenceGan};
 
-/// Independent random streams of one fit, all derived from the job's seed.
+/// Independent random streams of one fit, all derived from the job's seed
+/// (stream 1 orders the epochs).
 const STREAM_INIT: u64 = 0;
-const STREAM_SHUFFLE: u64 = 1;
 const STREAM_NOISE: u64 = 2;
 const STREAM_DROPOUT: u64 = 3;
 
@@ -57,30 +58,17 @@ pub fn dispersion(fake: Tensor<4>) -> Tensor<1> {
     distance.mean().recip()
 }
 
-/// The losses of one step, as numbers (`generator` etc. are 0 in pre-training).
-#[derive(Clone, Copy, Debug, Default)]
-pub struct StepLosses {
-    pub d_real: f32,
-    pub d_fake: f32,
-    pub generator: f32,
-    pub encirclement: f32,
-    pub dispersion: f32,
-}
-
 /// The networks and optimisers of a run in progress.
 pub struct Trainer {
     pub net: NetConfig,
     pub settings: ResolvedFenceGan,
     pub params: FenceGanParams,
-    pub generator: Generator,
-    pub discriminator: Discriminator,
-    opt_g: burn::optim::ModuleOptimizer,
-    opt_d: burn::optim::ModuleOptimizer,
+    pub nets: Adversaries<Generator, Discriminator>,
     noise: ChaCha8Rng,
     dropout: ChaCha8Rng,
     /// D's Adam updates so far (Keras's `iterations`, for the lr decay).
     d_updates: usize,
-    device: burn::tensor::Device,
+    device: Device,
 }
 
 impl Trainer {
@@ -90,24 +78,18 @@ impl Trainer {
         settings: ResolvedFenceGan,
         params: &FenceGanParams,
         seed: u64,
-        device: &burn::tensor::Device,
+        device: &Device,
     ) -> Trainer {
         let device = device.clone().autodiff();
         let mut init = stream(seed, STREAM_INIT);
         let generator = net.generator(&mut init, &device);
         let discriminator = net.discriminator(&mut init, &device);
-        let adam = AdamConfig::new()
-            .with_beta_1(params.beta1 as f32)
-            .with_beta_2(params.beta2 as f32)
-            .with_epsilon(1e-7);
+        let adam = adam(params.beta1, params.beta2, 1e-7);
         Trainer {
             net,
             settings,
             params: params.clone(),
-            generator,
-            discriminator,
-            opt_g: adam.init(),
-            opt_d: adam.init(),
+            nets: Adversaries::new(generator, discriminator, &adam),
             noise: stream(seed, STREAM_NOISE),
             dropout: stream(seed, STREAM_DROPOUT),
             d_updates: 0,
@@ -117,47 +99,59 @@ impl Trainer {
 
     /// One Adam update of D on `x` towards `target`, the loss scaled by `weight`.
     fn d_update(&mut self, x: Tensor<4>, target: f64, weight: f64) -> f32 {
-        let logit = self.discriminator.forward(x, Some(&mut self.dropout));
+        let logit = self.nets.discriminator.forward(x, Some(&mut self.dropout));
         let mut loss = bce_with_logits_soft(logit, target).mul_scalar(weight);
-        if let Some(l2) = self.discriminator.l2(self.params.d_l2) {
+        if let Some(l2) = self.nets.discriminator.l2(self.params.d_l2) {
             loss = loss + l2;
         }
         let value = loss.clone().into_scalar::<f32>();
-        let grads = GradientsParams::from_grads(loss.backward(), &self.discriminator);
+        let grads = GradientsParams::from_grads(loss.backward(), &self.nets.discriminator);
         let lr = self.settings.d_lr / (1.0 + self.settings.d_lr_decay * self.d_updates as f64);
-        self.discriminator = self.opt_d.step(lr, self.discriminator.clone(), grads);
+        self.nets.discriminator = self.nets.opt_d.step(lr, self.nets.discriminator.clone(), grads);
         self.d_updates += 1;
         value
     }
+}
 
-    /// One step on the real images `idx`: two D updates, then a G update
-    /// when `adversarial` (not in pre-training).
-    pub fn step(
-        &mut self,
-        images: &PreparedImages,
-        idx: &[usize],
-        adversarial: bool,
-    ) -> StepLosses {
+impl Training for Trainer {
+    const LOSSES: &'static [Loss] = &[
+        loss("d_real", "the discriminator loss on real images"),
+        loss("d_fake", "the discriminator loss on generated images"),
+        loss("g", "the generator loss"),
+        loss("disp", "the dispersion loss"),
+    ];
+
+    fn budget(&self) -> Budget {
+        let (p, s) = (&self.params, &self.settings);
+        Budget::new(p.pretrain + s.epochs, s.batch_size, p.max_steps)
+    }
+
+    fn phase(&self, epoch: usize) -> Option<&'static str> {
+        (epoch < self.params.pretrain).then_some("pretrain")
+    }
+
+    /// One step on the real images of the batch: two D updates, then a G
+    /// update after the pre-training epochs (G's losses are 0 before).
+    fn step(&mut self, images: &PreparedImages, step: &Step) -> Vec<f32> {
+        let idx = step.batch();
+        let adversarial = step.epoch >= self.params.pretrain;
         let b = idx.len();
         let s = &self.settings;
         let (alpha, beta, gamma, latent) = (s.alpha, s.beta, s.gamma, self.net.latent);
-        let mut l = StepLosses {
-            d_real: self.d_update(images.batch(idx, &self.device), 1.0, 1.0),
-            ..StepLosses::default()
-        };
+        let d_real = self.d_update(images.batch(idx, &self.device), 1.0, 1.0);
 
         // Generated images from G in inference mode (running statistics).
         let inner = self.device.clone().inner();
         let z = normal_noise(b, latent, &mut self.noise, &inner);
-        let fake = Tensor::from_inner(self.generator.valid().forward(z));
-        l.d_fake = self.d_update(fake, 0.0, gamma);
+        let fake = Tensor::from_inner(self.nets.generator.valid().forward(z));
+        let d_fake = self.d_update(fake, 0.0, gamma);
         if !adversarial {
-            return l;
+            return vec![d_real, d_fake, 0.0, 0.0];
         }
 
         let z = normal_noise(b, latent, &mut self.noise, &self.device);
-        let fake = self.generator.forward(z); // [b, c, s, s]
-        let frozen = self.discriminator.frozen();
+        let fake = self.nets.generator.forward(z); // [b, c, s, s]
+        let frozen = self.nets.discriminator.frozen();
         let logit = frozen.forward(fake.clone(), Some(&mut self.dropout));
         let enc = match self.params.encirclement {
             Encirclement::Bce => bce_with_logits_soft(logit, alpha),
@@ -165,93 +159,22 @@ impl Trainer {
         };
         let disp = dispersion(fake);
         let loss = enc.clone() + disp.clone().mul_scalar(beta);
-        l.generator = loss.clone().into_scalar::<f32>();
-        l.encirclement = enc.into_scalar::<f32>();
-        l.dispersion = disp.into_scalar::<f32>();
-        let grads = GradientsParams::from_grads(loss.backward(), &self.generator);
-        self.generator = self
-            .opt_g
-            .step(self.settings.g_lr, self.generator.clone(), grads);
-        l
+        let g = loss.clone().into_scalar::<f32>();
+        let disp = disp.into_scalar::<f32>();
+        let grads = GradientsParams::from_grads(loss.backward(), &self.nets.generator);
+        let nets = &mut self.nets;
+        nets.generator = nets.opt_g.step(self.settings.g_lr, nets.generator.clone(), grads);
+        vec![d_real, d_fake, g, disp]
     }
 }
 
 impl Resumable for Trainer {
-    fn save_state(&self, w: &mut StateWriter) -> Result<(), NnError> {
-        w.module("generator", &self.generator)?;
-        w.module("discriminator", &self.discriminator)?;
-        w.optimizer("opt_g", &self.opt_g)?;
-        w.optimizer("opt_d", &self.opt_d)?;
-        w.rng("noise", &self.noise);
-        w.rng("dropout", &self.dropout);
-        w.value("d_updates", &self.d_updates)
+    fn visit(&mut self, state: &mut State) -> Result<(), NnError> {
+        self.nets.visit(state)?;
+        state.rng("noise", &mut self.noise)?;
+        state.rng("dropout", &mut self.dropout)?;
+        state.value("d_updates", &mut self.d_updates)
     }
-
-    fn load_state(&mut self, r: &StateReader) -> Result<(), NnError> {
-        self.generator = r.module("generator", self.generator.clone())?;
-        self.discriminator = r.module("discriminator", self.discriminator.clone())?;
-        self.opt_g = r.optimizer("opt_g", self.opt_g.clone())?;
-        self.opt_d = r.optimizer("opt_d", self.opt_d.clone())?;
-        self.noise = r.rng("noise")?;
-        self.dropout = r.rng("dropout")?;
-        self.d_updates = r.value("d_updates")?;
-        Ok(())
-    }
-}
-
-/// Trains on `images` for `pretrain + epochs` epochs (capped by `max_steps`);
-/// returns the trainer holding the final networks.
-pub fn train(
-    images: &PreparedImages,
-    net: NetConfig,
-    params: &FenceGanParams,
-    ctx: &RunContext,
-    device: &burn::tensor::Device,
-) -> Result<Trainer, DetectorError> {
-    let n = images.len();
-    if n < 2 {
-        return Err(DetectorError::TooFewImages(n));
-    }
-    let settings = params
-        .resolve(net.channels)
-        .map_err(|e| DetectorError::Nn(crate::nn::NnError::Input(e)))?;
-    let per_epoch = steps_per_epoch(n, settings.batch_size);
-    let planned = (params.pretrain + settings.epochs) * per_epoch;
-    let total_steps = params.max_steps.map_or(planned, |m| m.min(planned));
-    let epochs = total_steps.div_ceil(per_epoch);
-    let batch = settings.batch_size;
-    let mut trainer = Trainer::new(net, settings, params, ctx.seed, device);
-    let mut at = LoopState::new(stream(ctx.seed, STREAM_SHUFFLE));
-    let mut checkpoints = Checkpointer::new(ctx.checkpoint.as_ref());
-    checkpoints.resume(&mut [&mut trainer, &mut at])?;
-    for epoch in at.epoch..epochs {
-        let adversarial = epoch >= params.pretrain;
-        let mut meter = EpochMeter::new(&["d_real", "d_fake", "g", "disp"]);
-        for idx in epoch_batches(n, batch, &mut at.shuffle) {
-            let step = at.step;
-            if step == total_steps {
-                break;
-            }
-            ctx.check_cancel()?;
-            let l = trainer.step(images, &idx, adversarial);
-            let finite = |v: f32, what: &str| check_finite(v, epoch + 1, step + 1, what);
-            finite(l.d_real, "the discriminator loss on real images")?;
-            finite(l.d_fake, "the discriminator loss on generated images")?;
-            finite(l.generator, "the generator loss")?;
-            meter.add(&[l.d_real, l.d_fake, l.generator, l.dispersion], idx.len());
-            at.step += 1;
-        }
-        let phase = if adversarial { "" } else { "pretrain, " };
-        at.epoch = epoch + 1;
-        checkpoints.epoch_done(at.epoch, epochs, &[&trainer, &at])?;
-        ctx.progress.phase(Phase::Training {
-            epoch: epoch + 1,
-            epochs,
-            info: format!("{phase}{}", meter.line()),
-            log: Some(meter.log(epoch + 1, &[])),
-        });
-    }
-    Ok(trainer)
 }
 
 #[cfg(test)]

@@ -16,88 +16,79 @@
 
 use burn::module::Module;
 use burn::optim::{AdamConfig, GradientsParams};
-use burn::tensor::Tensor;
+use burn::tensor::{Device, Tensor};
 use rand_chacha::ChaCha8Rng;
 
-use super::model::{Discriminator, Generator, NetConfig};
-use crate::detector::{DetectorError, Phase, RunContext};
-use crate::nn::batch::PreparedImages;
+use super::model::{Generator, generator};
+use crate::detector::gan::training::loss;
+use crate::detector::gan::{Budget, Loss, Step, Training};
 use crate::nn::NnError;
-use crate::nn::checkpoint::{Checkpointer, LoopState, Resumable, StateReader, StateWriter};
+use crate::nn::batch::PreparedImages;
+use crate::nn::checkpoint::{Resumable, State};
+use crate::nn::dcgan::{DcganNet, Discriminator};
 use crate::nn::init::stream;
 use crate::nn::loss::bce_with_logits;
-use crate::nn::train::{EpochMeter, check_finite, epoch_batches, steps_per_epoch};
+use crate::nn::train::{Adversaries, adam};
 use crate::spec::methods::GanomalyParams;
 
-/// Independent random streams of one fit, all derived from the job's seed.
+/// Independent random streams of one fit, all derived from the job's seed
+/// (stream 1 orders the epochs).
 const STREAM_INIT: u64 = 0;
-const STREAM_SHUFFLE: u64 = 1;
 const STREAM_REINIT: u64 = 2;
-
-/// The losses of one step, as numbers.
-#[derive(Clone, Copy, Debug)]
-pub struct StepLosses {
-    pub generator: f32,
-    pub discriminator: f32,
-    pub adversarial: f32,
-    pub contextual: f32,
-    pub encoder: f32,
-}
 
 /// The networks and optimisers of a run in progress.
 pub struct Trainer {
-    pub net: NetConfig,
+    pub net: DcganNet,
     pub params: GanomalyParams,
-    pub generator: Generator,
-    pub discriminator: Discriminator,
-    opt_g: burn::optim::ModuleOptimizer,
-    opt_d: burn::optim::ModuleOptimizer,
+    pub nets: Adversaries<Generator, Discriminator>,
     adam: AdamConfig,
     reinit_rng: ChaCha8Rng,
     /// How often D was re-initialised.
     pub reinits: usize,
-    device: burn::tensor::Device,
+    device: Device,
 }
 
 impl Trainer {
     /// Fresh networks on `device` (made autodiff here), seeded by `seed`.
-    pub fn new(
-        net: NetConfig,
-        params: &GanomalyParams,
-        seed: u64,
-        device: &burn::tensor::Device,
-    ) -> Trainer {
+    pub fn new(net: DcganNet, params: &GanomalyParams, seed: u64, device: &Device) -> Trainer {
         let device = device.clone().autodiff();
         let mut init = stream(seed, STREAM_INIT);
-        let generator = net.generator(&mut init, &device);
-        let discriminator = net.discriminator(&mut init, &device);
-        let adam = AdamConfig::new()
-            .with_beta_1(params.beta1 as f32)
-            .with_beta_2(params.beta2 as f32)
-            .with_epsilon(1e-8);
+        let g = generator(&net, &mut init, &device);
+        let d = net.discriminator(&mut init, &device);
+        let adam = adam(params.beta1, params.beta2, 1e-8);
         Trainer {
             net,
             params: params.clone(),
-            generator,
-            discriminator,
-            opt_g: adam.init(),
-            opt_d: adam.init(),
+            nets: Adversaries::new(g, d, &adam),
             adam,
             reinit_rng: stream(seed, STREAM_REINIT),
             reinits: 0,
             device,
         }
     }
+}
 
-    /// One generator and one discriminator update on the images `idx`.
-    pub fn step(&mut self, images: &PreparedImages, idx: &[usize]) -> StepLosses {
+impl Training for Trainer {
+    const LOSSES: &'static [Loss] = &[
+        loss("g", "the generator loss"),
+        loss("d", "the discriminator loss"),
+        loss("con", "the contextual loss"),
+    ];
+
+    fn budget(&self) -> Budget {
         let p = &self.params;
-        let x = images.batch(idx, &self.device);
-        let out = self.generator.forward(x.clone());
+        Budget::new(p.epochs, p.batch_size, p.max_steps)
+    }
 
-        let (feat_real, logit_real) = self.discriminator.forward(x.clone());
-        let (_, logit_fake) = self.discriminator.forward(out.fake.clone().detach());
-        let frozen = self.discriminator.clone().no_grad();
+    /// One generator and one discriminator update.
+    fn step(&mut self, images: &PreparedImages, step: &Step) -> Vec<f32> {
+        let (p, nets) = (&self.params, &mut self.nets);
+        let x = images.batch(step.batch(), &self.device);
+        let out = nets.generator.forward(x.clone());
+
+        let (feat_real, logit_real) = nets.discriminator.forward(x.clone());
+        let (_, logit_fake) = nets.discriminator.forward(out.fake.clone().detach());
+        let frozen = nets.discriminator.clone().no_grad();
         let (feat_fake, _) = frozen.forward(out.fake.clone());
 
         let adversarial = (feat_real.detach() - feat_fake).square().mean();
@@ -110,22 +101,16 @@ impl Trainer {
             .mul_scalar(0.5);
 
         let mut grads = (loss_g.clone() + loss_d.clone()).backward();
-        let grads_g = GradientsParams::from_module(&mut grads, &self.generator);
-        let grads_d = GradientsParams::from_module(&mut grads, &self.discriminator);
-        self.generator = self.opt_g.step(p.lr, self.generator.clone(), grads_g);
-        self.discriminator = self.opt_d.step(p.lr, self.discriminator.clone(), grads_d);
+        let grads_g = GradientsParams::from_module(&mut grads, &nets.generator);
+        let grads_d = GradientsParams::from_module(&mut grads, &nets.discriminator);
+        nets.generator = nets.opt_g.step(p.lr, nets.generator.clone(), grads_g);
+        nets.discriminator = nets.opt_d.step(p.lr, nets.discriminator.clone(), grads_d);
 
         let value = |t: Tensor<1>| t.into_scalar::<f32>();
-        let losses = StepLosses {
-            generator: value(loss_g),
-            discriminator: value(loss_d),
-            adversarial: value(adversarial),
-            contextual: value(contextual),
-            encoder: value(encoder),
-        };
-        if (losses.discriminator as f64) < p.d_reinit_threshold {
-            self.discriminator = self.net.discriminator(&mut self.reinit_rng, &self.device);
-            self.opt_d = self.adam.init();
+        let losses = vec![value(loss_g), value(loss_d), value(contextual)];
+        if (losses[1] as f64) < p.d_reinit_threshold {
+            nets.discriminator = self.net.discriminator(&mut self.reinit_rng, &self.device);
+            nets.opt_d = self.adam.init();
             self.reinits += 1;
         }
         losses
@@ -133,75 +118,9 @@ impl Trainer {
 }
 
 impl Resumable for Trainer {
-    fn save_state(&self, w: &mut StateWriter) -> Result<(), NnError> {
-        w.module("generator", &self.generator)?;
-        w.module("discriminator", &self.discriminator)?;
-        w.optimizer("opt_g", &self.opt_g)?;
-        w.optimizer("opt_d", &self.opt_d)?;
-        w.rng("reinit", &self.reinit_rng);
-        w.value("reinits", &self.reinits)
+    fn visit(&mut self, state: &mut State) -> Result<(), NnError> {
+        self.nets.visit(state)?;
+        state.rng("reinit", &mut self.reinit_rng)?;
+        state.value("reinits", &mut self.reinits)
     }
-
-    fn load_state(&mut self, r: &StateReader) -> Result<(), NnError> {
-        self.generator = r.module("generator", self.generator.clone())?;
-        self.discriminator = r.module("discriminator", self.discriminator.clone())?;
-        self.opt_g = r.optimizer("opt_g", self.adam.init())?;
-        self.opt_d = r.optimizer("opt_d", self.adam.init())?;
-        self.reinit_rng = r.rng("reinit")?;
-        self.reinits = r.value("reinits")?;
-        Ok(())
-    }
-}
-
-/// Trains on `images` for the configured epochs (capped by `max_steps`);
-/// returns the trainer holding the final networks.
-pub fn train(
-    images: &PreparedImages,
-    net: NetConfig,
-    params: &GanomalyParams,
-    ctx: &RunContext,
-    device: &burn::tensor::Device,
-) -> Result<Trainer, DetectorError> {
-    let n = images.len();
-    if n < 2 {
-        return Err(DetectorError::TooFewImages(n));
-    }
-    let per_epoch = steps_per_epoch(n, params.batch_size);
-    let total_steps = params.max_steps.map_or(params.epochs * per_epoch, |m| {
-        m.min(params.epochs * per_epoch)
-    });
-    let epochs = total_steps.div_ceil(per_epoch);
-    let mut trainer = Trainer::new(net, params, ctx.seed, device);
-    let mut at = LoopState::new(stream(ctx.seed, STREAM_SHUFFLE));
-    let mut checkpoints = Checkpointer::new(ctx.checkpoint.as_ref());
-    checkpoints.resume(&mut [&mut trainer, &mut at])?;
-    for epoch in at.epoch..epochs {
-        let mut meter = EpochMeter::new(&["g", "d", "con"]);
-        for idx in epoch_batches(n, params.batch_size, &mut at.shuffle) {
-            let step = at.step;
-            if step == total_steps {
-                break;
-            }
-            ctx.check_cancel()?;
-            let l = trainer.step(images, &idx);
-            check_finite(l.generator, epoch + 1, step + 1, "the generator loss")?;
-            check_finite(
-                l.discriminator,
-                epoch + 1,
-                step + 1,
-                "the discriminator loss",
-            )?;
-            meter.add(&[l.generator, l.discriminator, l.contextual], idx.len());
-            at.step += 1;
-        }
-        at.epoch = epoch + 1;
-        checkpoints.epoch_done(at.epoch, epochs, &[&trainer, &at])?;
-        ctx.progress.phase(Phase::Training {
-            epoch: epoch + 1,
-            epochs,
-            info: meter.line(),
-            log: Some(meter.log(epoch + 1, &[])),
-        });
-    }
-    Ok(trainer)
 }

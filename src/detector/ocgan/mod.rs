@@ -7,8 +7,15 @@
 //! normal too. An image's anomaly score is its reconstruction error.
 //!
 //! - [`model`]: the networks (5x5 stride-2 convolutions, as models.py).
-//! - [`train`]: the training step and loop (andgan.py `trainadnov`).
-//! - [`score`]: the trained model: eval-mode scoring, save and load.
+//! - [`train`]: the training step (andgan.py `trainadnov`).
+//! - here: the score, and what the harness (`detector::gan`) needs.
+//!
+//! Score = mean over pixels and channels of (De(En(x)) - x)^2, the
+//! reference's reconstruction score (TestNovelty.py, `output3`) with the sign
+//! turned (higher = more anomalous), computed with BatchNorm's running
+//! statistics and no dropout (eval mode) on a device without autodiff.
+//! Stored: `ocgan-net.json` and `ocgan-autoencoder.bpk` (the discriminators
+//! and the classifier are not kept: scores do not use them).
 //!
 //! Deliberate differences from the reference code:
 //! - The encoder ends in tanh, as the paper says; the code ends it in
@@ -28,8 +35,9 @@
 //!   blocks (the reference fixes `n_layers = 2`, which fits only depth 3).
 //! - Mining starts at a fraction of the steps (`mining_from`, 0.75 = the
 //!   reference's `epoch > 150` of 200), so short runs mine too.
-//! - Scores use no input noise (the reference adds it to test images too)
-//!   and are not negated (higher = more anomalous).
+//! - Scores use no input noise (the reference adds it to test images too,
+//!   so a score depends on its image only) and are not negated (higher =
+//!   more anomalous).
 //! - BCE is computed from logits (softplus forms), as gluon's
 //!   `SigmoidBinaryCrossEntropyLoss` does; the latent discriminator's extra
 //!   sigmoid is kept by default (`latent_discriminator_output`).
@@ -37,86 +45,78 @@
 //!   `Trainer.step(batch_size)` divides by the batch size: the same updates.
 
 pub mod model;
-pub mod score;
 pub mod train;
 
-use std::path::Path;
+use burn::module::Module;
+use burn::tensor::Device;
+use rand_chacha::ChaCha8Rng;
 
 use crate::data::ImageSet;
-use crate::detector::{Detector, DetectorError, Fitted, MethodDetector, RunContext};
-use crate::nn::batch::PreparedImages;
-use crate::nn::device::burn_device;
+use crate::detector::gan::files::column;
+use crate::detector::gan::{Batch, Columns, Gan, GanModel, ModelFiles, Net};
+use crate::detector::DetectorError;
+use crate::nn::batch::Preprocessing;
 use crate::spec::methods::OcGanParams;
 
-pub use score::OcGanModel;
+use model::{AutoEncoder, NetConfig};
+use train::Trainer;
 
-/// OCGAN with its (checked) parameters.
-pub struct OcGan {
-    pub params: OcGanParams,
-}
-
-impl OcGan {
-    pub fn new(params: OcGanParams) -> OcGan {
-        OcGan { params }
-    }
-
-    /// Trains and returns the concrete model.
-    pub fn fit_model(
-        &self,
-        normal: &ImageSet,
-        ctx: &RunContext,
-    ) -> Result<OcGanModel, DetectorError> {
-        let device = burn_device(ctx.device)?;
-        let net = model::NetConfig::new(&self.params, normal.channels)?;
-        let images = PreparedImages::new(normal, &net.preprocessing())?;
-        let trainer = train::train(&images, net.clone(), &self.params, ctx, &device)?;
-        Ok(OcGanModel::new(
-            net,
-            &trainer.autoencoder,
-            device,
-            self.params.score_batch_size,
-        ))
+impl Net for NetConfig {
+    fn preprocessing(&self) -> Preprocessing {
+        NetConfig::preprocessing(self)
     }
 }
 
-impl MethodDetector for OcGanParams {
-    fn detector(&self) -> Box<dyn Detector> {
-        Box::new(OcGan::new(self.clone()))
-    }
-}
+impl Gan for OcGanParams {
+    const TITLE: &'static str = "OCGAN";
+    type Net = NetConfig;
+    type Trainer = Trainer;
+    type Scorer = AutoEncoder;
 
-impl Detector for OcGan {
-    fn fit(&self, normal: &ImageSet, ctx: &RunContext) -> Result<Box<dyn Fitted>, DetectorError> {
-        Ok(Box::new(self.fit_model(normal, ctx)?))
-    }
-
-    fn load(&self, dir: &Path, ctx: &RunContext) -> Result<Box<dyn Fitted>, DetectorError> {
-        let device = burn_device(ctx.device)?;
-        Ok(Box::new(OcGanModel::load(
-            dir,
-            device,
-            self.params.score_batch_size,
-        )?))
+    fn net(&self, normal: &ImageSet) -> Result<NetConfig, DetectorError> {
+        Ok(NetConfig::new(self, normal.channels)?)
     }
 
-    fn uses_device(&self) -> bool {
-        true
+    fn new_trainer(&self, net: &NetConfig, seed: u64, device: &Device) -> Result<Trainer, DetectorError> {
+        Ok(Trainer::new(net.clone(), self, seed, device))
+    }
+
+    fn scorer(trainer: &Trainer) -> AutoEncoder {
+        trainer.autoencoder.valid()
+    }
+
+    fn blank_scorer(net: &NetConfig, rng: &mut ChaCha8Rng, device: &Device) -> AutoEncoder {
+        net.autoencoder(rng, device)
+    }
+
+    fn scorer_files(ae: &mut AutoEncoder, files: &mut ModelFiles) -> Result<(), DetectorError> {
+        files.module("autoencoder", "the auto-encoder", ae)
+    }
+
+    fn score_batch_size(&self) -> usize {
+        self.score_batch_size
+    }
+
+    fn score_batch(model: &GanModel<Self>, batch: &Batch) -> Result<Columns, DetectorError> {
+        let x = batch.input(&model.device);
+        let ae = &model.scorer;
+        let x_hat = ae.decode(ae.encode(x.clone(), model.net.latent_activation), None);
+        let n = batch.idx.len();
+        let s = (x_hat - x).square().reshape([n as i32, -1]).mean_dim(1);
+        Ok(vec![column(s.reshape([n]))?])
     }
 }
 
 #[cfg(test)]
 mod tests {
-    use std::sync::atomic::AtomicBool;
-
     use super::*;
-    use crate::nn::device::burn_device;
     use crate::data::{DataOptions, Split};
-    use crate::detector::testutil::{
-        Record, assert_diverges, assert_fit_cancels_and_needs_two_images,
-        assert_resume_is_bit_identical, assert_save_load_round_trip, bars, ctx,
-    };
-    use crate::detector::{NoProgress, Phase};
+    use crate::detector::gan::GanDetector;
+    use crate::detector::gan::contract::{self, gan_contract_tests};
+    use crate::detector::testutil::bars;
     use crate::device::DeviceChoice;
+    use crate::nn::batch::PreparedImages;
+    use crate::nn::device::burn_device;
     use crate::spec::{DatasetSpec, Limits, Protocol};
 
     /// Tiny networks for fast tests: depth 1 (13x13 input).
@@ -134,48 +134,28 @@ mod tests {
         }
     }
 
+    // Mining in the second half of the steps.
+    gan_contract_tests! {
+        two_steps: OcGanParams { mining_from: 0.5, ..tiny(2) },
+        resume: OcGanParams { epochs: 4, max_steps: None, mining_from: 0.5, ..tiny(0) },
+        stop_after: 1,
+        diverging: OcGanParams { lr: 1e30, ..tiny(20) },
+        images: (1, 16),
+    }
+
+    /// Depth 2 (29x29) and mining in every step: the contract's smoke test.
     #[test]
-    fn two_steps_give_finite_losses_and_one_score_per_image() {
-        let cancel = AtomicBool::new(false);
-        let rec = Record::default();
-        let c = ctx(1, &cancel, &rec);
-        let train_set = bars(12, 1, 16, false, 0);
-        // Depth 2 (29x29, with dropout-free blocks) and mining in both steps.
+    fn a_deeper_network_mining_from_the_start_trains_and_scores() {
         let p = OcGanParams {
             depth: 2,
             mining_from: 0.0,
             ..tiny(2)
         };
-        let net = model::NetConfig::new(&p, 1).expect("shapes");
-        let images = PreparedImages::new(&train_set, &net.preprocessing()).expect("prepared");
-        let device = burn_device(DeviceChoice::Cpu).expect("cpu");
-        let mut t = train::Trainer::new(net, &p, 1, &device);
-        for idx in [[0, 1, 2, 3], [4, 5, 6, 7]] {
-            let l = t.step(&images, &idx, true);
-            for v in [
-                l.visual,
-                l.latent,
-                l.classifier,
-                l.generator,
-                l.reconstruction,
-            ] {
-                assert!(v.is_finite() && v >= 0.0, "{l:?}");
-            }
-        }
-        let model = OcGan::new(p).fit_model(&train_set, &c).expect("fit");
-        let test = bars(7, 1, 16, true, 9);
-        let s = model.score(&test, &c).expect("score");
-        assert_eq!(s.len(), 7);
-        assert!(s.iter().all(|v| v.is_finite() && *v >= 0.0));
-        let phases = rec.phases();
-        assert!(
-            matches!(&phases[0], Phase::Training { epoch: 1, epochs: 1, info, .. } if info.contains("img/s")),
-            "{phases:?}"
-        );
-        assert!(matches!(
-            phases.last(),
-            Some(Phase::Scoring { done: 7, total: 7 })
-        ));
+        let images = contract::Bars {
+            channels: 1,
+            side: 16,
+        };
+        contract::two_steps(&GanDetector(p), images);
     }
 
     /// Mining moves the codes towards what the classifier calls fake. The
@@ -196,7 +176,7 @@ mod tests {
         let mut t = train::Trainer::new(net.clone(), &p, 2, &device);
         for k in 0..20 {
             let idx: Vec<usize> = (4 * (k % 4)..4 * (k % 4) + 4).collect();
-            t.step(&images, &idx, false);
+            t.update(&images, &idx, false);
         }
         let inner = t.inner_device();
         let mu = net.uniform_codes(64, &mut crate::nn::init::stream(9, 0), &inner);
@@ -223,97 +203,6 @@ mod tests {
         assert_eq!(train::mining_start(&off, 7), 7);
     }
 
-    #[test]
-    fn same_seed_gives_identical_scores_and_another_seed_does_not() {
-        let cancel = AtomicBool::new(false);
-        let train_set = bars(12, 1, 16, false, 0);
-        let test = bars(6, 1, 16, true, 5);
-        let run = |seed| {
-            let c = ctx(seed, &cancel, &NoProgress);
-            let p = OcGanParams {
-                mining_from: 0.5,
-                ..tiny(3)
-            };
-            let m = OcGan::new(p).fit_model(&train_set, &c).expect("fit");
-            m.score(&test, &c).expect("score")
-        };
-        let a = run(4);
-        assert_eq!(a, run(4));
-        assert_ne!(a, run(5));
-    }
-
-    #[test]
-    fn scores_do_not_depend_on_batching_or_order() {
-        let cancel = AtomicBool::new(false);
-        let c = ctx(2, &cancel, &NoProgress);
-        let train_set = bars(8, 1, 16, false, 0);
-        let mut model = OcGan::new(tiny(2)).fit_model(&train_set, &c).expect("fit");
-        let test = bars(6, 1, 16, true, 5);
-        let a = model.score(&test, &c).expect("score");
-        model.score_batch_size = 1;
-        let rev = test.subset(&[5, 4, 3, 2, 1, 0]);
-        let mut b = model.score(&rev, &c).expect("score");
-        b.reverse();
-        for (x, y) in a.iter().zip(&b) {
-            assert!((x - y).abs() <= 1e-5 * x.abs().max(1e-3), "{a:?} vs {b:?}");
-        }
-    }
-
-    /// Four epochs of two steps with mining in the second half, stopped
-    /// after the first epoch.
-    #[test]
-    fn a_stopped_training_resumes_to_the_same_bits() {
-        let p = OcGanParams {
-            epochs: 4,
-            max_steps: None,
-            mining_from: 0.5,
-            ..tiny(0)
-        };
-        assert_resume_is_bit_identical(
-            &OcGan::new(p),
-            &bars(8, 1, 16, false, 0),
-            &bars(5, 1, 16, true, 1),
-            1,
-        );
-    }
-
-    #[cfg(feature = "vulkan")]
-    #[test]
-    fn two_steps_on_vulkan_and_save_load_across_devices() {
-        crate::detector::testutil::assert_runs_on_vulkan(
-            &OcGan::new(tiny(2)),
-            &bars(8, 1, 16, false, 0),
-            &bars(5, 1, 16, true, 1),
-        );
-    }
-
-    #[test]
-    fn save_and_load_give_identical_scores() {
-        assert_save_load_round_trip(
-            &OcGan::new(tiny(2)),
-            &bars(8, 1, 16, false, 0),
-            &bars(5, 1, 16, true, 1),
-        );
-    }
-
-    #[test]
-    fn cancel_stops_training() {
-        assert_fit_cancels_and_needs_two_images(
-            &OcGan::new(tiny(2)),
-            &bars(8, 1, 16, false, 0),
-            &bars(1, 1, 16, false, 0),
-        );
-    }
-
-    #[test]
-    fn a_huge_learning_rate_is_reported_as_divergence() {
-        let p = OcGanParams {
-            lr: 1e30,
-            ..tiny(20)
-        };
-        assert_diverges(&OcGan::new(p), &bars(8, 1, 16, false, 0));
-    }
-
     /// The embedded UCI digits under the one-class protocol (OCGAN's own):
     /// `normal` is the only normal digit.
     fn digits_one_class(normal: usize) -> Split {
@@ -329,9 +218,6 @@ mod tests {
     /// error ranks the thin ones as the most normal images of all: AUROC 0.02.
     #[test]
     fn learns_digits_one_as_the_normal_class() {
-        let cancel = AtomicBool::new(false);
-        let c = ctx(0, &cancel, &NoProgress);
-        let split = digits_one_class(1);
         let p = OcGanParams {
             depth: 1,
             latent: 8,
@@ -344,9 +230,7 @@ mod tests {
             lr: 1e-3,
             ..OcGanParams::default()
         };
-        let model = OcGan::new(p).fit_model(&split.train, &c).expect("fit");
-        let s = model.score(&split.test, &c).expect("score");
-        let auc = crate::metrics::auroc(&split.test_is_anomaly, &s).expect("auroc");
+        let auc = contract::auroc(&GanDetector(p), &digits_one_class(1));
         assert!(auc > 0.9, "AUROC {auc}");
     }
 }

@@ -33,45 +33,31 @@
 //! once when it loads the images (load_image.py).
 
 use burn::module::Module;
-use burn::optim::{AdamConfig, GradientsParams};
+use burn::optim::{GradientsParams, ModuleOptimizer};
 use burn::tensor::activation::{softplus, tanh};
 use burn::tensor::{Device, Tensor, TensorData};
 use rand_chacha::ChaCha8Rng;
 
 use super::model::{AutoEncoder, Dropout, ImageDiscriminator, LatentDiscriminator, NetConfig};
-use crate::detector::{DetectorError, Phase, RunContext};
-use crate::nn::batch::PreparedImages;
-use crate::nn::checkpoint::{Checkpointer, LoopState, Resumable, StateReader, StateWriter};
+use crate::detector::gan::training::loss;
+use crate::detector::gan::{Budget, Loss, Step, Training};
 use crate::nn::NnError;
+use crate::nn::batch::PreparedImages;
+use crate::nn::checkpoint::{Resumable, State};
 use crate::nn::init::{normal_values, stream};
 use crate::nn::loss::bce_with_logits;
 use crate::nn::reduce::sum_all;
-use crate::nn::train::{EpochMeter, check_finite, epoch_batches, steps_per_epoch};
+use crate::nn::train::adam;
 use crate::spec::methods::OcGanParams;
 use crate::spec::methods::ocgan::ResolvedOcGan;
 
-/// Independent random streams of one fit, all derived from the job's seed.
+/// Independent random streams of one fit, all derived from the job's seed
+/// (stream 1 orders the epochs).
 const STREAM_INIT: u64 = 0;
-const STREAM_SHUFFLE: u64 = 1;
 const STREAM_CODES: u64 = 2;
 const STREAM_DROPOUT: u64 = 3;
 /// Training image `i`'s input noise comes from stream `NOISE_STREAMS + i`.
 const NOISE_STREAMS: u64 = 1 << 32;
-
-/// The losses of one step, as numbers.
-#[derive(Clone, Copy, Debug, Default)]
-pub struct StepLosses {
-    /// Visual discriminator.
-    pub visual: f32,
-    /// Latent discriminator.
-    pub latent: f32,
-    /// Classifier.
-    pub classifier: f32,
-    /// The auto-encoder's total loss.
-    pub generator: f32,
-    /// mean((x - x_hat)^2) / 2, before the weight.
-    pub reconstruction: f32,
-}
 
 /// The networks and optimisers of a run in progress.
 pub struct Trainer {
@@ -82,10 +68,10 @@ pub struct Trainer {
     pub visual: ImageDiscriminator,
     pub latent: LatentDiscriminator,
     pub classifier: ImageDiscriminator,
-    opt_ae: burn::optim::ModuleOptimizer,
-    opt_visual: burn::optim::ModuleOptimizer,
-    opt_latent: burn::optim::ModuleOptimizer,
-    opt_classifier: burn::optim::ModuleOptimizer,
+    opt_ae: ModuleOptimizer,
+    opt_visual: ModuleOptimizer,
+    opt_latent: ModuleOptimizer,
+    opt_classifier: ModuleOptimizer,
     codes: ChaCha8Rng,
     dropout: ChaCha8Rng,
     seed: u64,
@@ -101,10 +87,7 @@ impl Trainer {
         let visual = net.visual_discriminator(&mut init, &device);
         let latent = net.latent_discriminator(&mut init, &device);
         let classifier = net.classifier(&mut init, &device);
-        let adam = AdamConfig::new()
-            .with_beta_1(params.beta1 as f32)
-            .with_beta_2(params.beta2 as f32)
-            .with_epsilon(1e-8);
+        let adam = adam(params.beta1, params.beta2, 1e-8);
         Trainer {
             settings: params.resolve(net.channels),
             net,
@@ -188,8 +171,8 @@ impl Trainer {
     }
 
     /// One update of every network on the images `idx`; `mine`: with
-    /// informative-negative mining.
-    pub fn step(&mut self, images: &PreparedImages, idx: &[usize], mine: bool) -> StepLosses {
+    /// informative-negative mining. The losses of [`Training::LOSSES`].
+    pub fn update(&mut self, images: &PreparedImages, idx: &[usize], mine: bool) -> Vec<f32> {
         let b = idx.len();
         let (activation, output) = (
             self.net.latent_activation,
@@ -202,7 +185,6 @@ impl Trainer {
             Some(n) => clean.clone() + n,
             None => clean.clone(),
         };
-        let mut losses = StepLosses::default();
 
         // 1. Inference-mode encodings and reconstructions.
         let eval = self.autoencoder.valid();
@@ -240,9 +222,11 @@ impl Trainer {
         let loss_classifier = (bce_with_logits(self.classifier.forward(x0), true)
             + bce_with_logits(self.classifier.forward(fake), false))
         .mul_scalar(0.5);
-        losses.visual = scalar(loss_visual.clone());
-        losses.latent = scalar(loss_latent.clone());
-        losses.classifier = scalar(loss_classifier.clone());
+        let (visual_value, latent_value, classifier_value) = (
+            scalar(loss_visual.clone()),
+            scalar(loss_latent.clone()),
+            scalar(loss_classifier.clone()),
+        );
         let mut grads = (loss_visual + loss_latent + loss_classifier).backward();
         let g_visual = GradientsParams::from_module(&mut grads, &self.visual);
         let g_latent = GradientsParams::from_module(&mut grads, &self.latent);
@@ -277,15 +261,42 @@ impl Trainer {
             }),
         );
         let reconstruction = (x - x_hat).square().mean().mul_scalar(0.5);
-        losses.reconstruction = scalar(reconstruction.clone());
+        let reconstruction_value = scalar(reconstruction.clone());
         let loss = adv_latent.mul_scalar(self.params.latent_adversarial_weight)
             + adv_visual
             + reconstruction.mul_scalar(self.settings.reconstruction_weight);
-        losses.generator = scalar(loss.clone());
+        let generator_value = scalar(loss.clone());
         let mut grads = loss.backward();
         let g_ae = GradientsParams::from_module(&mut grads, &self.autoencoder);
         self.autoencoder = self.opt_ae.step(lr, self.autoencoder.clone(), g_ae);
-        losses
+        vec![
+            visual_value,
+            latent_value,
+            classifier_value,
+            generator_value,
+            reconstruction_value,
+        ]
+    }
+}
+
+impl Training for Trainer {
+    const LOSSES: &'static [Loss] = &[
+        loss("d", "the visual discriminator loss"),
+        loss("dl", "the latent discriminator loss"),
+        loss("cls", "the classifier loss"),
+        loss("g", "the auto-encoder loss"),
+        loss("rec", "the reconstruction loss"),
+    ];
+
+    fn budget(&self) -> Budget {
+        let p = &self.params;
+        Budget::new(p.epochs, p.batch_size, p.max_steps)
+    }
+
+    /// Mining from `mining_start` on.
+    fn step(&mut self, images: &PreparedImages, step: &Step) -> Vec<f32> {
+        let mine = step.index >= mining_start(&self.params, step.total);
+        self.update(images, step.batch(), mine)
     }
 }
 
@@ -304,95 +315,16 @@ pub fn mining_start(params: &OcGanParams, total_steps: usize) -> usize {
 }
 
 impl Resumable for Trainer {
-    fn save_state(&self, w: &mut StateWriter) -> Result<(), NnError> {
-        w.module("autoencoder", &self.autoencoder)?;
-        w.module("visual", &self.visual)?;
-        w.module("latent", &self.latent)?;
-        w.module("classifier", &self.classifier)?;
-        w.optimizer("opt_ae", &self.opt_ae)?;
-        w.optimizer("opt_visual", &self.opt_visual)?;
-        w.optimizer("opt_latent", &self.opt_latent)?;
-        w.optimizer("opt_classifier", &self.opt_classifier)?;
-        w.rng("codes", &self.codes);
-        w.rng("dropout", &self.dropout);
-        Ok(())
+    fn visit(&mut self, state: &mut State) -> Result<(), NnError> {
+        state.module("autoencoder", &mut self.autoencoder)?;
+        state.module("visual", &mut self.visual)?;
+        state.module("latent", &mut self.latent)?;
+        state.module("classifier", &mut self.classifier)?;
+        state.optimizer("opt_ae", &mut self.opt_ae)?;
+        state.optimizer("opt_visual", &mut self.opt_visual)?;
+        state.optimizer("opt_latent", &mut self.opt_latent)?;
+        state.optimizer("opt_classifier", &mut self.opt_classifier)?;
+        state.rng("codes", &mut self.codes)?;
+        state.rng("dropout", &mut self.dropout)
     }
-
-    fn load_state(&mut self, r: &StateReader) -> Result<(), NnError> {
-        self.autoencoder = r.module("autoencoder", self.autoencoder.clone())?;
-        self.visual = r.module("visual", self.visual.clone())?;
-        self.latent = r.module("latent", self.latent.clone())?;
-        self.classifier = r.module("classifier", self.classifier.clone())?;
-        self.opt_ae = r.optimizer("opt_ae", self.opt_ae.clone())?;
-        self.opt_visual = r.optimizer("opt_visual", self.opt_visual.clone())?;
-        self.opt_latent = r.optimizer("opt_latent", self.opt_latent.clone())?;
-        self.opt_classifier = r.optimizer("opt_classifier", self.opt_classifier.clone())?;
-        self.codes = r.rng("codes")?;
-        self.dropout = r.rng("dropout")?;
-        Ok(())
-    }
-}
-
-/// Trains on `images` for the configured epochs (capped by `max_steps`);
-/// returns the trainer holding the final networks.
-pub fn train(
-    images: &PreparedImages,
-    net: NetConfig,
-    params: &OcGanParams,
-    ctx: &RunContext,
-    device: &Device,
-) -> Result<Trainer, DetectorError> {
-    let n = images.len();
-    if n < 2 {
-        return Err(DetectorError::TooFewImages(n));
-    }
-    let per_epoch = steps_per_epoch(n, params.batch_size);
-    let total_steps = params.max_steps.map_or(params.epochs * per_epoch, |m| {
-        m.min(params.epochs * per_epoch)
-    });
-    let epochs = total_steps.div_ceil(per_epoch);
-    let first_mining = mining_start(params, total_steps);
-    let mut trainer = Trainer::new(net, params, ctx.seed, device);
-    let mut at = LoopState::new(stream(ctx.seed, STREAM_SHUFFLE));
-    let mut checkpoints = Checkpointer::new(ctx.checkpoint.as_ref());
-    checkpoints.resume(&mut [&mut trainer, &mut at])?;
-    for epoch in at.epoch..epochs {
-        let mut meter = EpochMeter::new(&["d", "dl", "cls", "g", "rec"]);
-        for idx in epoch_batches(n, params.batch_size, &mut at.shuffle) {
-            let step = at.step;
-            if step == total_steps {
-                break;
-            }
-            ctx.check_cancel()?;
-            let l = trainer.step(images, &idx, step >= first_mining);
-            for (v, what) in [
-                (l.visual, "the visual discriminator loss"),
-                (l.latent, "the latent discriminator loss"),
-                (l.classifier, "the classifier loss"),
-                (l.generator, "the auto-encoder loss"),
-            ] {
-                check_finite(v, epoch + 1, step + 1, what)?;
-            }
-            meter.add(
-                &[
-                    l.visual,
-                    l.latent,
-                    l.classifier,
-                    l.generator,
-                    l.reconstruction,
-                ],
-                idx.len(),
-            );
-            at.step += 1;
-        }
-        at.epoch = epoch + 1;
-        checkpoints.epoch_done(at.epoch, epochs, &[&trainer, &at])?;
-        ctx.progress.phase(Phase::Training {
-            epoch: epoch + 1,
-            epochs,
-            info: meter.line(),
-            log: Some(meter.log(epoch + 1, &[])),
-        });
-    }
-    Ok(trainer)
 }

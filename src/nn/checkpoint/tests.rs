@@ -1,10 +1,13 @@
+use std::fs;
+use std::path::Path;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use burn::module::Module;
 use burn::nn::{Linear, LinearConfig};
-use burn::optim::{AdamConfig, GradientsParams};
-use burn::tensor::{Device, TensorData};
+use burn::optim::{AdamConfig, GradientsParams, ModuleOptimizer};
+use burn::tensor::{Device, Tensor, TensorData};
 use rand::Rng;
+use rand_chacha::ChaCha8Rng;
 
 use super::*;
 
@@ -56,18 +59,10 @@ impl Toy {
 }
 
 impl Resumable for Toy {
-    fn save_state(&self, w: &mut StateWriter) -> Result<(), NnError> {
-        w.module("layer", &self.layer)?;
-        w.optimizer("opt", &self.opt)?;
-        w.rng("rng", &self.rng);
-        Ok(())
-    }
-
-    fn load_state(&mut self, r: &StateReader) -> Result<(), NnError> {
-        self.layer = r.module("layer", self.layer.clone())?;
-        self.opt = r.optimizer("opt", AdamConfig::new().init())?;
-        self.rng = r.rng("rng")?;
-        Ok(())
+    fn visit(&mut self, state: &mut State) -> Result<(), NnError> {
+        state.module("layer", &mut self.layer)?;
+        state.optimizer("opt", &mut self.opt)?;
+        state.rng("rng", &mut self.rng)
     }
 }
 
@@ -84,7 +79,7 @@ fn restored_state_continues_bit_for_bit() {
         a.step();
     }
     let mut ck = Checkpointer::new(Some(&p));
-    ck.epoch_done(1, 2, &[&a]).expect("write");
+    ck.epoch_done(1, 2, &mut [&mut a]).expect("write");
     for _ in 0..3 {
         a.step();
     }
@@ -124,7 +119,7 @@ fn random_streams_continue_where_they_were() {
         shuffle: rng.clone(),
     };
     Checkpointer::new(Some(&p))
-        .epoch_done(4, 10, &[&state])
+        .epoch_done(4, 10, &mut [&mut state])
         .expect("write");
     let next: Vec<u64> = (0..5).map(|_| state.shuffle.random()).collect();
     let mut back = LoopState::new(crate::nn::init::stream(0, 0));
@@ -146,22 +141,19 @@ fn moving_average_shadows_round_trip() {
     let mut moved = Toy::new();
     moved.step();
     ema.update(&toy.layer);
-    struct Avg<'a>(&'a crate::nn::ema::Ema);
+    struct Avg<'a>(&'a mut crate::nn::ema::Ema, Device);
     impl Resumable for Avg<'_> {
-        fn save_state(&self, w: &mut StateWriter) -> Result<(), NnError> {
-            self.0.save_state("ema", w)
-        }
-        fn load_state(&mut self, _: &StateReader) -> Result<(), NnError> {
-            Ok(())
+        fn visit(&mut self, state: &mut State) -> Result<(), NnError> {
+            self.0.visit("ema", state, &self.1)
         }
     }
     Checkpointer::new(Some(&p))
-        .epoch_done(1, 2, &[&Avg(&ema)])
+        .epoch_done(1, 2, &mut [&mut Avg(&mut ema, toy.device.clone())])
         .expect("write");
     let mut other = crate::nn::ema::Ema::new(&moved.layer, 0.9);
-    let dirs = complete_checkpoints(dir.path());
-    let reader = read_checkpoint(&dirs[0], "b1").expect("read");
-    other.load_state("ema", &reader, &toy.device).expect("load");
+    Checkpointer::new(Some(&p))
+        .resume(&mut [&mut Avg(&mut other, toy.device.clone())])
+        .expect("load");
     let a = ema.averaged(toy.layer.valid());
     let b = other.averaged(toy.layer.valid());
     assert_eq!(
@@ -174,27 +166,25 @@ fn moving_average_shadows_round_trip() {
 struct Counter(AtomicUsize);
 
 impl Resumable for Counter {
-    fn save_state(&self, w: &mut StateWriter) -> Result<(), NnError> {
-        self.0.fetch_add(1, Ordering::Relaxed);
-        w.value("n", &1)
-    }
-    fn load_state(&mut self, r: &StateReader) -> Result<(), NnError> {
-        let _: usize = r.value("n")?;
-        Ok(())
+    fn visit(&mut self, state: &mut State) -> Result<(), NnError> {
+        if matches!(state, State::Save(_)) {
+            self.0.fetch_add(1, Ordering::Relaxed);
+        }
+        state.value("n", &mut 1usize)
     }
 }
 
 #[test]
 fn the_policy_decides_when_and_only_the_newest_is_kept() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let c = Counter(AtomicUsize::new(0));
+    let mut c = Counter(AtomicUsize::new(0));
     let every_two = CheckpointPolicy {
         every_epochs: 2,
         min_interval: Duration::ZERO,
     };
     let mut ck = Checkpointer::new(Some(&plan(dir.path(), every_two)));
     for epoch in 1..=6 {
-        ck.epoch_done(epoch, 6, &[&c]).expect("write");
+        ck.epoch_done(epoch, 6, &mut [&mut c]).expect("write");
     }
     // epochs 2 and 4; never after the last one (6)
     assert_eq!(c.0.load(Ordering::Relaxed), 2);
@@ -208,19 +198,19 @@ fn the_policy_decides_when_and_only_the_newest_is_kept() {
         every_epochs: 1,
         min_interval: Duration::from_secs(3600),
     };
-    let c2 = Counter(AtomicUsize::new(0));
+    let mut c2 = Counter(AtomicUsize::new(0));
     let mut ck = Checkpointer::new(Some(&plan(&dir.path().join("slow"), slow)));
     for epoch in 1..=5 {
-        ck.epoch_done(epoch, 6, &[&c2]).expect("write");
+        ck.epoch_done(epoch, 6, &mut [&mut c2]).expect("write");
     }
     assert_eq!(c2.0.load(Ordering::Relaxed), 0, "short epochs never pay");
     let mut off = Checkpointer::new(Some(&plan(
         &dir.path().join("off"),
         CheckpointPolicy::off(),
     )));
-    off.epoch_done(1, 6, &[&c2]).expect("nothing");
+    off.epoch_done(1, 6, &mut [&mut c2]).expect("nothing");
     let mut none = Checkpointer::new(None);
-    none.epoch_done(1, 6, &[&c2]).expect("nothing");
+    none.epoch_done(1, 6, &mut [&mut c2]).expect("nothing");
     assert_eq!(c2.0.load(Ordering::Relaxed), 0);
     assert!(!dir.path().join("off").exists());
 }
@@ -229,9 +219,9 @@ fn the_policy_decides_when_and_only_the_newest_is_kept() {
 fn corrupt_or_foreign_checkpoints_are_ignored_and_removed() {
     let dir = tempfile::tempdir().expect("tempdir");
     let p = plan(dir.path(), CheckpointPolicy::every_epoch());
-    let toy = Toy::new();
+    let mut toy = Toy::new();
     Checkpointer::new(Some(&p))
-        .epoch_done(2, 5, &[&toy])
+        .epoch_done(2, 5, &mut [&mut toy])
         .expect("write");
     let ckpt = dir.path().join("epoch-000002");
     // another build of the runner
@@ -250,7 +240,7 @@ fn corrupt_or_foreign_checkpoints_are_ignored_and_removed() {
 
     // a flipped byte in the weights
     Checkpointer::new(Some(&p))
-        .epoch_done(2, 5, &[&toy])
+        .epoch_done(2, 5, &mut [&mut toy])
         .expect("write");
     let file = ckpt.join("layer.module.bpk");
     let mut bytes = fs::read(&file).expect("read");

@@ -60,8 +60,9 @@ pub trait MethodParams:
 /// 1. `src/spec/methods/<name>.rs`: a params struct (`deny_unknown_fields`,
 ///    every field defaulted to the official value, a `///` line per field)
 ///    implementing [`MethodParams`] (`IMPL_VERSION`, `SCORE_FIELDS`, `check`).
-/// 2. `src/detector/<name>/`: the detector (`mod.rs`, `model.rs`, `train.rs`,
-///    `score.rs`), with `impl MethodDetector for <Params>`.
+/// 2. `src/detector/<name>/`: a GAN's networks and training step
+///    (`model.rs`, `train.rs`) and `impl detector::gan::Gan for <Params>`
+///    with its score (`mod.rs`); see `docs/adding-a-method.md`.
 /// 3. One line here. Every per-method list (the enum, [`METHOD_NAMES`], YAML
 ///    parsing, field names, schemas, `detector::build`) is generated from it,
 ///    and the tests below loop over it.
