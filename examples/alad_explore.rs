@@ -14,6 +14,7 @@ use burn::tensor::Tensor;
 use runner::data::Split;
 use runner::detector::alad::model::{EvalNets, NetConfig};
 use runner::detector::alad::train::Trainer;
+use runner::detector::gan::{Start, Training};
 use runner::device::DeviceChoice;
 use runner::nn::batch::PreparedImages;
 use runner::nn::device::burn_device;
@@ -45,7 +46,7 @@ fn explore(split: &Split, p: &AladParams, steps: usize, every: usize) {
             test.len()
         );
     }
-    let mut t = Trainer::new(net, p, 0, &device, None);
+    let mut t = Trainer::new(&net, p, Start::new(0, &device)).expect("trainer");
     let mut shuffle = runner::nn::init::stream(0, 1);
     let mut step = 0;
     let start = std::time::Instant::now();

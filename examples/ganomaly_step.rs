@@ -6,7 +6,7 @@
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use runner::data::ImageSet;
-use runner::detector::gan::{Step, Training};
+use runner::detector::gan::{Start, Step, Training};
 use runner::detector::ganomaly::model::shapes;
 use runner::detector::ganomaly::train::Trainer;
 use runner::device::DeviceChoice;
@@ -46,7 +46,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let net = DcganNet::new(shapes(&params), channels)?;
     let prepared = PreparedImages::new(&images, &net.preprocessing())?;
     let device = burn_device(DeviceChoice::Cpu)?;
-    let mut trainer = Trainer::new(net, &params, 0, &device);
+    let mut trainer = Trainer::new(&net, &params, Start::new(0, &device))?;
     let idx: Vec<usize> = (0..batch).collect();
     let batches = [idx.as_slice()];
     let step = Step {

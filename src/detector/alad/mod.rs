@@ -29,71 +29,12 @@
 //! ExponentialMovingAverage, 0.999, whose averages are what is scored and
 //! saved).
 //!
-//! Deliberate differences from the reference code:
-//! - Early stopping looks at a seeded `validation_fraction` (0.25, as the
-//!   reference's train/valid split) of the NORMAL training images only; the
-//!   reference's split also comes from training normals. Without
-//!   `early_stop` every normal image trains. When fewer than two training
-//!   images would remain, nothing is held out and no early stopping happens.
-//!   `epochs` (100) caps a run: the reference has no default (`--nb_epochs`).
-//! - Protocol: the runner's job decides which class is normal; the reference
-//!   treats one CIFAR-10 class as normal (the others anomalous), the study
-//!   one MNIST digit as the anomaly (the other nine normal).
-//! - Spectral normalisation updates u only in training forwards (the
-//!   reference also updates it when scoring, so its scores depend on how
-//!   often it scored before); scoring uses the stored u.
-//! - Separate Adam optimisers per network with their own step counts; the
-//!   reference builds five `minimize` ops on one `AdamOptimizer`, whose
-//!   bias-correction powers TF 1.x shares between them (a difference in
-//!   the bias correction of the first few hundred steps only).
-//! - BatchNorm running statistics of a network are also updated by the
-//!   training forwards of the other networks' update (TF runs a network's
-//!   BN update ops only with its own optimiser).
-//! - Losses are computed from logits (softplus forms), as TF's
-//!   `sigmoid_cross_entropy_with_logits` also does.
-//! - Scores use every test image once in batches of `score_batch_size`; the
-//!   reference pads the last batch (`batch_fill`) and cuts it back, the
-//!   same scores in eval mode.
-//!
 //! The MNIST network is the CIFAR-10 one with one channel (see [`model`]):
 //! images resized 28 -> 32 (bilinear) and scaled to [-1, 1].
 //!
-//! # What the study's 0.491 on MNIST shows
-//!
-//! Measured with `examples/alad_explore.rs` (dev profile, 2 shared
-//! CPU cores, so narrow networks and short budgets; numbers in the ALAD
-//! report of this branch's notes):
-//! - The study's per-digit ALAD AUROCs (0.743 0.296 0.684 0.525 0.456
-//!   0.432 0.579 0.380 0.553 0.363) follow the AUROC of the plain amount of
-//!   ink, sum(x), as a score (0.749 0.082 0.652 0.586 0.458 0.485 0.605
-//!   0.341 0.654 0.446 on a 3000/2000 MNIST subsample; correlation 0.90,
-//!   mean gap 0.06). Ink ranks half the digits below chance (1, 4, 5, 7, 9)
-//!   and averages 0.506. The study's model thus scored by brightness: what
-//!   an ALAD whose reconstruction G(E(x)) does not depend on x gives.
-//! - That happens here in two ways. (1) Short training with the official
-//!   EMA: TF's average starts at the initial weights and moves 0.1% per
-//!   step, so after T steps the scored weights are still 0.999^T initial
-//!   (61% after 500 steps, 37% after 1000), paired with the live BatchNorm
-//!   statistics. Their reconstruction is near-constant (mean |x - G(E(x))|
-//!   0.9 per pixel on [-1, 1], MNIST, 300 steps), so the scores describe an
-//!   image's strokes, not its reconstruction: after 500 steps the scored L1
-//!   is 0.21, 0.997 and 0.58 for digits 0, 1 and 4 (1 - ink: 0.25, 0.92,
-//!   0.54). (2) On 32x32 MNIST the discriminators win within a few
-//!   hundred steps (D_xz loss 0.37 -> 0.003, D_xx 0.24 -> 0.05 while the
-//!   generator and encoder losses climb 11 -> 19): the live networks' L1
-//!   score then ranks digit 1 at 0.08, the ink ranking, worse than chance.
-//! - The Features score has a failure of its own: it is an unnormalised L1
-//!   distance between D_xx features, and D_xx, trained on normal images
-//!   only, responds more weakly to unseen patterns. On horizontal (normal)
-//!   versus vertical (anomalous) bars, |f_xx(x, x)| is 39 for anomalies
-//!   against 77 for normals, so the Features and Logits scores rank every
-//!   anomaly as more normal (AUROC 0.0) while L1 and L2 separate them
-//!   perfectly (the test `learns_bars_and_pins_the_features_inversion`).
-//!   On the embedded digits Features starts inverted (0.09 after 50 steps)
-//!   and swings between 0.26 and 0.85 from one checkpoint to the next.
-//! - Loss signs were checked against alad/run.py term by term (see
-//!   [`train`]); the implementation follows it, so these are properties of
-//!   the method and its settings, not of this port.
+//! Its official settings, every deliberate difference from the reference
+//! code, and what the study's 0.491 on MNIST shows (measured with
+//! `examples/alad_explore.rs`): `docs/methods.md`, section ALAD.
 
 pub mod model;
 pub mod train;
@@ -106,7 +47,7 @@ use rand::seq::SliceRandom;
 use rand_chacha::ChaCha8Rng;
 
 use crate::data::ImageSet;
-use crate::detector::gan::{Batch, Columns, Gan, GanModel, ModelFiles, Net};
+use crate::detector::gan::{Batch, Columns, Gan, GanModel, ModelFiles, Net, Start, Training};
 use crate::detector::DetectorError;
 use crate::nn::batch::{PreparedImages, Preprocessing};
 use crate::nn::init::stream;
@@ -145,13 +86,14 @@ impl Gan for AladParams {
     type Trainer = Trainer;
     type Scorer = EvalNets;
 
+    fn score_batch(model: &GanModel<Self>, batch: &Batch) -> Result<Columns, DetectorError> {
+        model.scorer.variants(batch.input(&model.device))
+    }
+
     fn net(&self, normal: &ImageSet) -> Result<NetConfig, DetectorError> {
         Ok(NetConfig::new(self, normal.channels)?)
     }
 
-    fn new_trainer(&self, net: &NetConfig, seed: u64, device: &Device) -> Result<Trainer, DetectorError> {
-        Ok(Trainer::new(net.clone(), self, seed, device, None))
-    }
 
     /// Holds out the validation images of early stopping.
     fn trainer(
@@ -169,7 +111,7 @@ impl Gan for AladParams {
         } else {
             Some(PreparedImages::new(&normal.subset(&valid_idx), &prep)?)
         };
-        let trainer = Trainer::new(net.clone(), self, seed, device, validation);
+        let trainer = Trainer::new(net, self, Start::new(seed, device))?.hold_out(validation);
         Ok((trainer, images))
     }
 
@@ -196,7 +138,4 @@ impl Gan for AladParams {
         self.score_batch_size
     }
 
-    fn score_batch(model: &GanModel<Self>, batch: &Batch) -> Result<Columns, DetectorError> {
-        model.scorer.variants(batch.input(&model.device))
-    }
 }

@@ -191,14 +191,9 @@ fn learns_digits_zero_as_anomaly() {
 #[test]
 fn variants_match_their_definitions() {
     let dev = Device::flex();
-    let p = AladParams {
-        image_size: 16,
-        latent: 3,
-        encoder_width: 2,
-        generator_width: 2,
-        dxx_width: 2,
-        ..AladParams::default()
-    };
+    let mut p = AladParams::default();
+    (p.image_size, p.latent) = (16, 3);
+    (p.encoder_width, p.generator_width, p.dxx_width) = (2, 2, 2);
     let net = NetConfig::new(&p, 1).expect("net");
     let mut rng = ChaCha8Rng::seed_from_u64(0);
     let nets = EvalNets {

@@ -41,8 +41,8 @@ use super::model::{
     NetConfig,
 };
 use crate::detector::DetectorError;
-use crate::detector::gan::training::loss;
-use crate::detector::gan::{Budget, EpochEnd, Loss, Step, Training};
+use crate::detector::gan::training::{DISCRIMINATOR, GENERATOR, loss};
+use crate::detector::gan::{Budget, EpochEnd, Loss, Start, Step, Training};
 use crate::nn::NnError;
 use crate::nn::batch::PreparedImages;
 use crate::nn::checkpoint::{Resumable, State};
@@ -54,8 +54,7 @@ use crate::nn::train::{adam, check_finite};
 use crate::spec::methods::AladParams;
 
 /// Independent random streams of one fit, all derived from the job's seed
-/// (stream 1 orders the epochs).
-const STREAM_INIT: u64 = 0;
+/// (streams 0 and 1 are the harness's: initialisation and epoch order).
 const STREAM_NOISE: u64 = 2;
 const STREAM_DROPOUT: u64 = 3;
 /// The held-out validation images (see [`super::split`]).
@@ -94,51 +93,10 @@ fn frozen<M: Module>(a: &M) -> M {
 }
 
 impl Trainer {
-    /// Fresh networks on `device` (made autodiff here), seeded by `seed`;
-    /// early stopping watches `validation` (when given).
-    pub fn new(
-        net: NetConfig,
-        params: &AladParams,
-        seed: u64,
-        device: &Device,
-        validation: Option<PreparedImages>,
-    ) -> Trainer {
-        let eval_device = device.clone();
-        let device = device.clone().autodiff();
-        let mut init = stream(seed, STREAM_INIT);
-        let encoder = net.encoder(&mut init, &device);
-        let generator = net.generator(&mut init, &device);
-        let dxz = net.dxz(&mut init, &device);
-        let dxx = net.dxx(&mut init, &device);
-        let dzz = params.dzz.then(|| net.dzz(&mut init, &device));
-        let adam = adam(params.beta1, params.beta2, 1e-8);
-        let d = params.ema_decay;
-        Trainer {
-            ema_e: Ema::new(&encoder, d),
-            ema_g: Ema::new(&generator, d),
-            ema_dxx: Ema::new(&dxx, d),
-            net,
-            params: params.clone(),
-            encoder,
-            generator,
-            dxz,
-            dxx,
-            dzz,
-            opt_e: adam.init(),
-            opt_g: adam.init(),
-            opt_dxz: adam.init(),
-            opt_dxx: adam.init(),
-            opt_dzz: adam.init(),
-            noise: stream(seed, STREAM_NOISE),
-            dropout: Dropout {
-                rate: params.dropout,
-                rng: stream(seed, STREAM_DROPOUT),
-            },
-            device,
-            validation,
-            early: EarlyStop::default(),
-            eval_device,
-        }
+
+    /// Early stopping watches `validation` (held-out normal images).
+    pub fn hold_out(self, validation: Option<PreparedImages>) -> Trainer {
+        Trainer { validation, ..self }
     }
 
     fn z(&mut self, n: usize) -> Tensor<2> {
@@ -243,13 +201,49 @@ impl Trainer {
 }
 
 impl Training for Trainer {
-    const LOSSES: &'static [Loss] = &[
-        loss("d", "the discriminator loss"),
-        loss("g", "the generator loss"),
-        loss("e", "the encoder loss"),
-    ];
+    type Method = AladParams;
+    /// D_xz + D_xx (+ D_zz), then the generator's and the encoder's.
+    const LOSSES: &'static [Loss] = &[DISCRIMINATOR, GENERATOR, loss("e", "the encoder loss")];
     /// The discriminators' batches and the generator's and encoder's.
     const SHUFFLES: usize = 2;
+
+    /// Without early stopping (see [`Trainer::hold_out`]).
+    fn new(net: &NetConfig, params: &AladParams, mut s: Start) -> Result<Self, DetectorError> {
+        let (init, device) = (&mut s.init, &s.device);
+        let encoder = net.encoder(init, device);
+        let generator = net.generator(init, device);
+        let dxz = net.dxz(init, device);
+        let dxx = net.dxx(init, device);
+        let dzz = params.dzz.then(|| net.dzz(init, device));
+        let adam = adam(params.beta1, params.beta2, 1e-8);
+        let d = params.ema_decay;
+        Ok(Trainer {
+            ema_e: Ema::new(&encoder, d),
+            ema_g: Ema::new(&generator, d),
+            ema_dxx: Ema::new(&dxx, d),
+            net: net.clone(),
+            params: params.clone(),
+            encoder,
+            generator,
+            dxz,
+            dxx,
+            dzz,
+            opt_e: adam.init(),
+            opt_g: adam.init(),
+            opt_dxz: adam.init(),
+            opt_dxx: adam.init(),
+            opt_dzz: adam.init(),
+            noise: stream(s.seed, STREAM_NOISE),
+            dropout: Dropout {
+                rate: params.dropout,
+                rng: stream(s.seed, STREAM_DROPOUT),
+            },
+            eval_device: s.device.clone().inner(),
+            device: s.device,
+            validation: None,
+            early: EarlyStop::default(),
+        })
+    }
 
     fn budget(&self) -> Budget {
         let p = &self.params;

@@ -8,37 +8,8 @@
 //! - [`train`]: the GAN training step.
 //! - [`score`]: the batched latent search that scores an image.
 //!
-//! Deliberate differences from the reference code:
-//! - Architecture: the shared DCGAN blocks (4x4 kernels, stride 2, BatchNorm,
-//!   no biases, N(0, 0.02) init) at `image_size` 32 by default (MNIST's 28
-//!   resized to 32, as GANomaly does; CIFAR-10 as is). The reference's
-//!   DCGAN uses 5x5 kernels at 64x64 with one more layer on each side
-//!   (D: 64-128-256-512, features 4x4x512; G: a linear layer to 4x4x512);
-//!   here D is 64-128-256 (features 4x4x256) and G starts with a 4x4
-//!   transposed convolution from z (the same as a linear layer to 4x4).
-//! - Scoring runs in eval mode (BatchNorm running statistics), as the
-//!   reference's `_sampler` (train=False); its `feature_match_layer`,
-//!   though, calls D's BatchNorm with ops.py's default `train=True`, i.e.
-//!   with the statistics of the one test image. Here no score uses test
-//!   statistics.
-//! - Each image starts from its own z (seeded by the run's seed and the
-//!   image's index) with a fresh Adam state. The reference initialises z once
-//!   and continues from the previous image's optimum, so its scores depend
-//!   on the order of the test images.
-//! - Batched latent search (see [`score`]): equal to one image at a time up
-//!   to float rounding, many times faster. The reference searches one image
-//!   at a time (slow: AnoGAN-tf#22, #25, #40).
-//! - Gamma defaults to the paper's 500 steps (the reference's `test_epoch`
-//!   is 100); it and the learning rate are scoring parameters, so changing
-//!   them re-scores a stored model without retraining.
-//! - The score weights are Schlegl's: (1 - lambda) = 0.9 on the residual,
-//!   lambda = 0.1 on the discrimination loss. ALAD's bundled AnoGAN baseline
-//!   (houssamzenati/Adversarially-Learned-Anomaly-Detection anogan/run.py)
-//!   reverses them (0.1 residual, 0.9 discrimination); not copied here.
-//! - No model selection on test labels; training images are shuffled each
-//!   epoch with the seed (the reference reads them in file order).
-//! - Works for any number of channels; the reference's MNIST path is a
-//!   class-conditional GAN whose detector is unavailable (AnoGAN-tf#13).
+//! Its official settings and every deliberate difference from the reference
+//! code: `docs/methods.md`, section AnoGAN.
 
 pub mod model;
 pub mod score;
@@ -63,13 +34,19 @@ impl Gan for AnoGanParams {
     type Trainer = Trainer;
     type Scorer = Networks;
 
+    fn score_batch(model: &GanModel<Self>, batch: &Batch) -> Result<Columns, DetectorError> {
+        Ok(vec![score::search_batch(
+            model,
+            batch.images,
+            batch.idx,
+            batch.ctx,
+        )?])
+    }
+
     fn net(&self, normal: &ImageSet) -> Result<DcganNet, DetectorError> {
         Ok(DcganNet::new(model::shapes(self), normal.channels)?)
     }
 
-    fn new_trainer(&self, net: &DcganNet, seed: u64, device: &Device) -> Result<Trainer, DetectorError> {
-        Ok(Trainer::new(net.clone(), self, seed, device))
-    }
 
     fn scorer(trainer: &Trainer) -> Networks {
         Networks {
@@ -94,14 +71,6 @@ impl Gan for AnoGanParams {
         self.score_batch_size
     }
 
-    fn score_batch(model: &GanModel<Self>, batch: &Batch) -> Result<Columns, DetectorError> {
-        Ok(vec![score::search_batch(
-            model,
-            batch.images,
-            batch.idx,
-            batch.ctx,
-        )?])
-    }
 }
 
 #[cfg(test)]

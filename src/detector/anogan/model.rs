@@ -68,12 +68,8 @@ mod tests {
     #[test]
     fn generator_and_discriminator_shapes() {
         let dev = Device::flex();
-        let p = AnoGanParams {
-            latent: 6,
-            generator_width: 4,
-            discriminator_width: 4,
-            ..AnoGanParams::default()
-        };
+        let mut p = AnoGanParams::default();
+        (p.latent, p.generator_width, p.discriminator_width) = (6, 4, 4);
         let net = DcganNet::new(shapes(&p), 3).expect("shapes");
         assert_eq!(net.stats.mean, vec![0.5; 3]);
         let mut rng = ChaCha8Rng::seed_from_u64(0);

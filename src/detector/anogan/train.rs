@@ -18,8 +18,9 @@ use burn::tensor::Device;
 use rand_chacha::ChaCha8Rng;
 
 use super::model::{Generator, generator, noise};
-use crate::detector::gan::training::loss;
-use crate::detector::gan::{Budget, Loss, Step, Training};
+use crate::detector::gan::training::{DISCRIMINATOR, GENERATOR};
+use crate::detector::DetectorError;
+use crate::detector::gan::{Budget, Loss, Start, Step, Training};
 use crate::nn::NnError;
 use crate::nn::batch::PreparedImages;
 use crate::nn::checkpoint::{Resumable, State};
@@ -30,8 +31,7 @@ use crate::nn::train::{Adversaries, adam};
 use crate::spec::methods::AnoGanParams;
 
 /// Independent random streams of one fit, all derived from the job's seed
-/// (stream 1 orders the epochs).
-const STREAM_INIT: u64 = 0;
+/// (streams 0 and 1 are the harness's: initialisation and epoch order).
 const STREAM_NOISE: u64 = 2;
 
 /// The networks and optimisers of a run in progress.
@@ -43,30 +43,23 @@ pub struct Trainer {
     device: Device,
 }
 
-impl Trainer {
-    /// Fresh networks on `device` (made autodiff here), seeded by `seed`.
-    pub fn new(net: DcganNet, params: &AnoGanParams, seed: u64, device: &Device) -> Trainer {
-        let device = device.clone().autodiff();
-        let mut init = stream(seed, STREAM_INIT);
-        let g = generator(&net, &mut init, &device);
-        let d = net.discriminator(&mut init, &device);
+impl Training for Trainer {
+    type Method = AnoGanParams;
+    /// The generator's: its last update of the step.
+    const LOSSES: &'static [Loss] = &[GENERATOR, DISCRIMINATOR];
+
+    fn new(net: &DcganNet, params: &AnoGanParams, mut s: Start) -> Result<Self, DetectorError> {
+        let g = generator(net, &mut s.init, &s.device);
+        let d = net.discriminator(&mut s.init, &s.device);
         let adam = adam(params.beta1, params.beta2, 1e-8);
-        Trainer {
-            net,
+        Ok(Trainer {
+            net: net.clone(),
             params: params.clone(),
             nets: Adversaries::new(g, d, &adam),
-            noise: stream(seed, STREAM_NOISE),
-            device,
-        }
+            noise: stream(s.seed, STREAM_NOISE),
+            device: s.device,
+        })
     }
-}
-
-impl Training for Trainer {
-    /// The generator's: its last update of the step.
-    const LOSSES: &'static [Loss] = &[
-        loss("g", "the generator loss"),
-        loss("d", "the discriminator loss"),
-    ];
 
     fn budget(&self) -> Budget {
         let p = &self.params;

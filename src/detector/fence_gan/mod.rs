@@ -23,21 +23,8 @@
 //! -> CIFAR-10's (see `spec::methods::fence_gan`); images keep their own size
 //! unless `image_size` is set, in [-1, 1].
 //!
-//! Deliberate differences from the reference code:
-//! - The model is the one after `pretrain + epochs` epochs (or `max_steps`).
-//!   The reference evaluates every `v_freq` epochs on a validation set that
-//!   contains labelled anomalies and reports the test score of the epoch with
-//!   the best validation AUPRC/AUROC, i.e. it selects with anomaly labels.
-//! - Score = -logit(D(x)) instead of D(x) with normal = 1: same ranking as
-//!   1 - D(x), higher = more anomalous, no sigmoid saturation ties.
-//! - Epochs are seeded permutations of the training images cut into batches;
-//!   the reference draws each batch with `random.sample` (independently per
-//!   step, `n / batch` steps per epoch).
-//! - Losses are computed from D's logit (softplus forms) instead of Keras's
-//!   BCE on a sigmoid clipped to [1e-7, 1 - 1e-7]: equal while |logit| < 16.
-//! - Dropout masks and noise come from the job's seeded ChaCha streams.
-//! - No early stopping (the reference has none either besides the
-//!   label-based selection above).
+//! Its official settings and every deliberate difference from the reference
+//! code: `docs/methods.md`, section FenceGAN.
 
 pub mod model;
 pub mod train;
@@ -48,9 +35,8 @@ use rand_chacha::ChaCha8Rng;
 
 use crate::data::ImageSet;
 use crate::detector::gan::files::column;
-use crate::detector::gan::{Batch, Columns, Gan, GanModel, ModelFiles, Net};
+use crate::detector::gan::{Batch, Columns, Gan, GanModel, Net};
 use crate::detector::DetectorError;
-use crate::nn::NnError;
 use crate::nn::batch::Preprocessing;
 use crate::spec::methods::FenceGanParams;
 
@@ -81,6 +67,12 @@ impl Gan for FenceGanParams {
     type Net = NetConfig;
     type Trainer = Trainer;
     type Scorer = Discriminator;
+    const SCORER_FILE: (&'static str, &'static str) = ("discriminator", "the discriminator");
+
+    fn score_batch(model: &GanModel<Self>, batch: &Batch) -> Result<Columns, DetectorError> {
+        let x = batch.input(&model.device);
+        Ok(vec![column(model.scorer.forward(x, None).neg())?])
+    }
 
     fn net(&self, normal: &ImageSet) -> Result<NetConfig, DetectorError> {
         Ok(NetConfig::new(
@@ -91,10 +83,6 @@ impl Gan for FenceGanParams {
         )?)
     }
 
-    fn new_trainer(&self, net: &NetConfig, seed: u64, device: &Device) -> Result<Trainer, DetectorError> {
-        let settings = self.resolve(net.channels).map_err(NnError::Input)?;
-        Ok(Trainer::new(net.clone(), settings, self, seed, device))
-    }
 
     fn scorer(trainer: &Trainer) -> Discriminator {
         trainer.nets.discriminator.valid()
@@ -104,18 +92,11 @@ impl Gan for FenceGanParams {
         net.discriminator(rng, device)
     }
 
-    fn scorer_files(d: &mut Discriminator, files: &mut ModelFiles) -> Result<(), DetectorError> {
-        files.module("discriminator", "the discriminator", d)
-    }
 
     fn score_batch_size(&self) -> usize {
         self.score_batch_size
     }
 
-    fn score_batch(model: &GanModel<Self>, batch: &Batch) -> Result<Columns, DetectorError> {
-        let x = batch.input(&model.device);
-        Ok(vec![column(model.scorer.forward(x, None).neg())?])
-    }
 }
 
 #[cfg(test)]

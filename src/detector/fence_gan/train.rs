@@ -23,8 +23,9 @@ use burn::tensor::{Device, Tensor};
 use rand_chacha::ChaCha8Rng;
 
 use super::model::{Discriminator, Generator, NetConfig};
-use crate::detector::gan::training::loss;
-use crate::detector::gan::{Budget, Loss, Step, Training};
+use crate::detector::gan::training::{GENERATOR, loss};
+use crate::detector::DetectorError;
+use crate::detector::gan::{Budget, Loss, Start, Step, Training};
 use crate::nn::NnError;
 use crate::nn::batch::PreparedImages;
 use crate::nn::checkpoint::{Resumable, State};
@@ -36,8 +37,7 @@ use crate::spec::methods::FenceGanParams;
 use crate::spec::methods::fence_gan::{Encirclement, ResolvedFenceGan};
 
 /// Independent random streams of one fit, all derived from the job's seed
-/// (stream 1 orders the epochs).
-const STREAM_INIT: u64 = 0;
+/// (streams 0 and 1 are the harness's: initialisation and epoch order).
 const STREAM_NOISE: u64 = 2;
 const STREAM_DROPOUT: u64 = 3;
 
@@ -72,31 +72,6 @@ pub struct Trainer {
 }
 
 impl Trainer {
-    /// Fresh networks on `device` (made autodiff here), seeded by `seed`.
-    pub fn new(
-        net: NetConfig,
-        settings: ResolvedFenceGan,
-        params: &FenceGanParams,
-        seed: u64,
-        device: &Device,
-    ) -> Trainer {
-        let device = device.clone().autodiff();
-        let mut init = stream(seed, STREAM_INIT);
-        let generator = net.generator(&mut init, &device);
-        let discriminator = net.discriminator(&mut init, &device);
-        let adam = adam(params.beta1, params.beta2, 1e-7);
-        Trainer {
-            net,
-            settings,
-            params: params.clone(),
-            nets: Adversaries::new(generator, discriminator, &adam),
-            noise: stream(seed, STREAM_NOISE),
-            dropout: stream(seed, STREAM_DROPOUT),
-            d_updates: 0,
-            device,
-        }
-    }
-
     /// One Adam update of D on `x` towards `target`, the loss scaled by `weight`.
     fn d_update(&mut self, x: Tensor<4>, target: f64, weight: f64) -> f32 {
         let logit = self.nets.discriminator.forward(x, Some(&mut self.dropout));
@@ -114,12 +89,31 @@ impl Trainer {
 }
 
 impl Training for Trainer {
+    type Method = FenceGanParams;
     const LOSSES: &'static [Loss] = &[
         loss("d_real", "the discriminator loss on real images"),
         loss("d_fake", "the discriminator loss on generated images"),
-        loss("g", "the generator loss"),
+        GENERATOR,
         loss("disp", "the dispersion loss"),
     ];
+
+    /// With the settings the images' channels pick.
+    fn new(net: &NetConfig, params: &FenceGanParams, mut s: Start) -> Result<Self, DetectorError> {
+        let settings = params.resolve(net.channels).map_err(NnError::Input)?;
+        let generator = net.generator(&mut s.init, &s.device);
+        let discriminator = net.discriminator(&mut s.init, &s.device);
+        let adam = adam(params.beta1, params.beta2, 1e-7);
+        Ok(Trainer {
+            net: net.clone(),
+            settings,
+            params: params.clone(),
+            nets: Adversaries::new(generator, discriminator, &adam),
+            noise: stream(s.seed, STREAM_NOISE),
+            dropout: stream(s.seed, STREAM_DROPOUT),
+            d_updates: 0,
+            device: s.device,
+        })
+    }
 
     fn budget(&self) -> Budget {
         let (p, s) = (&self.params, &self.settings);

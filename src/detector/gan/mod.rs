@@ -38,7 +38,7 @@ use crate::nn::device::burn_device;
 use crate::spec::methods::MethodParams;
 
 pub use files::ModelFiles;
-pub use training::{Budget, EpochEnd, Loss, Step, Training};
+pub use training::{Budget, EpochEnd, Loss, Start, Step, Training};
 
 /// The shapes of a method's networks and their input: saved beside the
 /// weights (`<method>-net.json`) and read back before them.
@@ -67,19 +67,12 @@ pub trait Gan: MethodParams + std::fmt::Debug + Send + Sync + 'static {
     /// The names of the score columns `score_batch` gives, the default first.
     const SCORES: &'static [&'static str] = &[SCORE];
     type Net: Net;
-    type Trainer: Training;
+    type Trainer: Training<Method = Self>;
     /// What scoring keeps of a training: the networks it runs, in eval mode.
     type Scorer: Module;
 
     /// The networks' shapes for training on `normal`.
     fn net(&self, normal: &ImageSet) -> Result<Self::Net, DetectorError>;
-    /// Fresh networks on `device`, seeded by `seed`.
-    fn new_trainer(
-        &self,
-        net: &Self::Net,
-        seed: u64,
-        device: &Device,
-    ) -> Result<Self::Trainer, DetectorError>;
     /// Fresh networks and the images their steps draw batches from: all of
     /// `normal` (a method that holds some out says so here).
     fn trainer(
@@ -90,15 +83,25 @@ pub trait Gan: MethodParams + std::fmt::Debug + Send + Sync + 'static {
         device: &Device,
     ) -> Result<(Self::Trainer, PreparedImages), DetectorError> {
         let images = PreparedImages::new(normal, &net.preprocessing())?;
-        Ok((self.new_trainer(net, seed, device)?, images))
+        let trainer = Self::Trainer::new(net, self, Start::new(seed, device))?;
+        Ok((trainer, images))
     }
     /// The trained networks scoring keeps, in eval mode.
     fn scorer(trainer: &Self::Trainer) -> Self::Scorer;
     /// Networks of the right shapes to load a stored model into.
     fn blank_scorer(net: &Self::Net, rng: &mut ChaCha8Rng, device: &Device) -> Self::Scorer;
-    /// Names each module of the scorer once, for saving and loading.
-    fn scorer_files(scorer: &mut Self::Scorer, files: &mut ModelFiles)
-    -> Result<(), DetectorError>;
+    /// The file part and description of a scorer that is one module
+    /// (`<method>-<part>.bpk`; `("generator", "the generator")`).
+    const SCORER_FILE: (&'static str, &'static str) = ("model", "the model");
+    /// Names each module of the scorer once, for saving and loading: by
+    /// default the scorer as one module, `SCORER_FILE`.
+    fn scorer_files(
+        scorer: &mut Self::Scorer,
+        files: &mut ModelFiles,
+    ) -> Result<(), DetectorError> {
+        let (part, what) = Self::SCORER_FILE;
+        files.module(part, what, scorer)
+    }
     /// Images scored at once.
     fn score_batch_size(&self) -> usize;
     /// The score columns (as `SCORES`) of a batch, one number per image each.

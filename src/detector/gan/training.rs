@@ -14,6 +14,10 @@
 
 use std::fmt::Write;
 
+use burn::tensor::Device;
+use rand_chacha::ChaCha8Rng;
+
+use super::Gan;
 use crate::detector::DetectorError;
 use crate::detector::{Phase, RunContext};
 use crate::nn::batch::PreparedImages;
@@ -21,8 +25,10 @@ use crate::nn::checkpoint::{Checkpointer, LoopState, Resumable};
 use crate::nn::init::stream;
 use crate::nn::train::{EpochMeter, check_finite, epoch_batches, steps_per_epoch};
 
-/// The random stream of the epochs' image orders (stream 0 initialises the
-/// networks; a method's other streams are numbered from 2).
+/// The random stream that initialises the networks.
+pub const STREAM_INIT: u64 = 0;
+/// The random stream of the epochs' image orders (a method's own streams
+/// are numbered from 2).
 pub const STREAM_SHUFFLE: u64 = 1;
 
 /// A loss a step reports.
@@ -39,6 +45,11 @@ pub const fn loss(name: &'static str, what: &'static str) -> Loss {
     Loss { name, what }
 }
 
+/// The generator's loss, `g`.
+pub const GENERATOR: Loss = loss("g", "the generator loss");
+/// The discriminator's loss, `d`.
+pub const DISCRIMINATOR: Loss = loss("d", "the discriminator loss");
+
 /// How long a training runs.
 #[derive(Clone, Copy, Debug)]
 pub struct Budget {
@@ -54,6 +65,26 @@ impl Budget {
             epochs,
             batch_size,
             max_steps,
+        }
+    }
+}
+
+/// What a new trainer starts from: the device with autodiff, the job's seed
+/// (a method's own random streams are numbered from 2) and stream 0 of it,
+/// which initialises the networks.
+pub struct Start {
+    pub device: Device,
+    pub seed: u64,
+    pub init: ChaCha8Rng,
+}
+
+impl Start {
+    /// On `device` (made autodiff here), from `seed`.
+    pub fn new(seed: u64, device: &Device) -> Start {
+        Start {
+            device: device.clone().autodiff(),
+            seed,
+            init: stream(seed, STREAM_INIT),
         }
     }
 }
@@ -88,12 +119,20 @@ pub struct EpochEnd {
 
 /// A method's networks, optimisers, random streams and counters during
 /// training: everything a checkpoint must hold ([`Resumable`]).
-pub trait Training: Resumable {
+pub trait Training: Resumable + Sized {
+    /// The method whose networks it trains.
+    type Method: Gan;
     /// The losses `step` returns, in its order.
     const LOSSES: &'static [Loss];
     /// Permutations of the images drawn per epoch; a step gets one batch of each.
     const SHUFFLES: usize = 1;
 
+    /// Fresh networks for `net`'s shapes and `params`.
+    fn new(
+        net: &<Self::Method as Gan>::Net,
+        params: &Self::Method,
+        start: Start,
+    ) -> Result<Self, DetectorError>;
     fn budget(&self) -> Budget;
     /// One training step: the values of `LOSSES`.
     fn step(&mut self, images: &PreparedImages, step: &Step) -> Vec<f32>;

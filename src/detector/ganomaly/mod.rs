@@ -15,26 +15,8 @@
 //! and `ganomaly-generator.bpk` (the discriminator is not kept: scores do not
 //! use it).
 //!
-//! Deliberate differences from the reference code:
-//! - The model is the one after the configured epochs (or `max_steps`). The
-//!   reference evaluates on the test set after every epoch and keeps the
-//!   weights with the best test AUROC, i.e. it selects on test labels.
-//! - Scoring runs in eval mode (BatchNorm running statistics). The reference
-//!   never calls `.eval()`, so its scores use test-batch statistics and its
-//!   AUROC depends on the test batch order (ganomaly#47, #97).
-//! - Scores are not min-max scaled over the test set (no AUROC changes).
-//! - None in the input: images are resized to `image_size` as the reference's
-//!   PIL resize does and normalised as its lib/data.py does (one channel:
-//!   MNIST's mean 0.1307 / std 0.3081; three channels: 0.5 / 0.5). With
-//!   MNIST's statistics bright pixels reach 2.82 while the decoder ends in
-//!   tanh (at most 1): the reference has the same mismatch, kept for
-//!   faithfulness; `normalization: minus_one_one` removes it.
-//! - D's loss is computed from its logit (BCE-with-logits) instead of
-//!   sigmoid + BCELoss; mathematically equal, but finite for any logit.
-//! - On re-initialisation D also gets a fresh Adam state (the reference keeps
-//!   the old moments).
-//! - One backward pass per step yields both updates (see [`train`]); the
-//!   reference runs D a fourth time on x and x_hat for the generator loss.
+//! Its official settings and every deliberate difference from the reference
+//! code: `docs/methods.md`, section GANomaly.
 
 pub mod model;
 pub mod train;
@@ -45,7 +27,7 @@ use rand_chacha::ChaCha8Rng;
 
 use crate::data::ImageSet;
 use crate::detector::gan::files::column;
-use crate::detector::gan::{Batch, Columns, Gan, GanModel, ModelFiles};
+use crate::detector::gan::{Batch, Columns, Gan, GanModel};
 use crate::detector::DetectorError;
 use crate::nn::dcgan::DcganNet;
 use crate::spec::methods::GanomalyParams;
@@ -58,14 +40,19 @@ impl Gan for GanomalyParams {
     type Net = DcganNet;
     type Trainer = Trainer;
     type Scorer = Generator;
+    const SCORER_FILE: (&'static str, &'static str) = ("generator", "the generator");
+
+    fn score_batch(model: &GanModel<Self>, batch: &Batch) -> Result<Columns, DetectorError> {
+        let out = model.scorer.forward(batch.input(&model.device));
+        let n = batch.idx.len();
+        let diff = (out.latent - out.latent_hat).reshape([n, model.net.latent]);
+        Ok(vec![column(diff.square().mean_dim(1).reshape([n]))?])
+    }
 
     fn net(&self, normal: &ImageSet) -> Result<DcganNet, DetectorError> {
         Ok(DcganNet::new(model::shapes(self), normal.channels)?)
     }
 
-    fn new_trainer(&self, net: &DcganNet, seed: u64, device: &Device) -> Result<Trainer, DetectorError> {
-        Ok(Trainer::new(net.clone(), self, seed, device))
-    }
 
     fn scorer(trainer: &Trainer) -> Generator {
         trainer.nets.generator.valid()
@@ -75,20 +62,11 @@ impl Gan for GanomalyParams {
         model::generator(net, rng, device)
     }
 
-    fn scorer_files(g: &mut Generator, files: &mut ModelFiles) -> Result<(), DetectorError> {
-        files.module("generator", "the generator", g)
-    }
 
     fn score_batch_size(&self) -> usize {
         self.score_batch_size
     }
 
-    fn score_batch(model: &GanModel<Self>, batch: &Batch) -> Result<Columns, DetectorError> {
-        let out = model.scorer.forward(batch.input(&model.device));
-        let n = batch.idx.len();
-        let diff = (out.latent - out.latent_hat).reshape([n, model.net.latent]);
-        Ok(vec![column(diff.square().mean_dim(1).reshape([n]))?])
-    }
 }
 
 #[cfg(test)]

@@ -69,13 +69,8 @@ mod tests {
     #[test]
     fn generator_and_discriminator_shapes() {
         let dev = Device::flex();
-        let p = GanomalyParams {
-            image_size: 16,
-            latent: 6,
-            generator_width: 4,
-            discriminator_width: 4,
-            ..GanomalyParams::default()
-        };
+        let mut p = GanomalyParams::default();
+        (p.image_size, p.latent, p.generator_width, p.discriminator_width) = (16, 6, 4, 4);
         let net = DcganNet::new(shapes(&p), 3).expect("shapes");
         let mut rng = ChaCha8Rng::seed_from_u64(0);
         let g = generator(&net, &mut rng, &dev);

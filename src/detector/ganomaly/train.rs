@@ -20,8 +20,9 @@ use burn::tensor::{Device, Tensor};
 use rand_chacha::ChaCha8Rng;
 
 use super::model::{Generator, generator};
-use crate::detector::gan::training::loss;
-use crate::detector::gan::{Budget, Loss, Step, Training};
+use crate::detector::gan::training::{DISCRIMINATOR, GENERATOR, loss};
+use crate::detector::DetectorError;
+use crate::detector::gan::{Budget, Loss, Start, Step, Training};
 use crate::nn::NnError;
 use crate::nn::batch::PreparedImages;
 use crate::nn::checkpoint::{Resumable, State};
@@ -32,9 +33,11 @@ use crate::nn::train::{Adversaries, adam};
 use crate::spec::methods::GanomalyParams;
 
 /// Independent random streams of one fit, all derived from the job's seed
-/// (stream 1 orders the epochs).
-const STREAM_INIT: u64 = 0;
+/// (streams 0 and 1 are the harness's: initialisation and epoch order).
 const STREAM_REINIT: u64 = 2;
+
+/// The contextual loss mean(|x - x_hat|), before its weight.
+const CONTEXTUAL: Loss = loss("con", "the contextual loss");
 
 /// The networks and optimisers of a run in progress.
 pub struct Trainer {
@@ -48,32 +51,24 @@ pub struct Trainer {
     device: Device,
 }
 
-impl Trainer {
-    /// Fresh networks on `device` (made autodiff here), seeded by `seed`.
-    pub fn new(net: DcganNet, params: &GanomalyParams, seed: u64, device: &Device) -> Trainer {
-        let device = device.clone().autodiff();
-        let mut init = stream(seed, STREAM_INIT);
-        let g = generator(&net, &mut init, &device);
-        let d = net.discriminator(&mut init, &device);
+impl Training for Trainer {
+    type Method = GanomalyParams;
+    const LOSSES: &'static [Loss] = &[GENERATOR, DISCRIMINATOR, CONTEXTUAL];
+
+    fn new(net: &DcganNet, params: &GanomalyParams, mut s: Start) -> Result<Self, DetectorError> {
+        let g = generator(net, &mut s.init, &s.device);
+        let d = net.discriminator(&mut s.init, &s.device);
         let adam = adam(params.beta1, params.beta2, 1e-8);
-        Trainer {
-            net,
+        Ok(Trainer {
+            net: net.clone(),
             params: params.clone(),
             nets: Adversaries::new(g, d, &adam),
             adam,
-            reinit_rng: stream(seed, STREAM_REINIT),
+            reinit_rng: stream(s.seed, STREAM_REINIT),
             reinits: 0,
-            device,
-        }
+            device: s.device,
+        })
     }
-}
-
-impl Training for Trainer {
-    const LOSSES: &'static [Loss] = &[
-        loss("g", "the generator loss"),
-        loss("d", "the discriminator loss"),
-        loss("con", "the contextual loss"),
-    ];
 
     fn budget(&self) -> Budget {
         let p = &self.params;

@@ -17,32 +17,8 @@
 //! Stored: `ocgan-net.json` and `ocgan-autoencoder.bpk` (the discriminators
 //! and the classifier are not kept: scores do not use them).
 //!
-//! Deliberate differences from the reference code:
-//! - The encoder ends in tanh, as the paper says; the code ends it in
-//!   LeakyReLU(0.2) (`usetanh` is never set): `latent_activation: leaky_relu`.
-//! - Images keep their channels (MNIST: one). The reference reads every image
-//!   as colour (`mx.image.imread`), so MNIST enters as three equal channels
-//!   and leaves as three channels.
-//! - Training uses every normal training image, for the configured epochs
-//!   (or `max_steps`); the model is the last one. The reference keeps 10% of
-//!   the normal images aside as validation (load_image.py) and its
-//!   testallclasses.py picks the checkpoint with the lowest validation MSE
-//!   (normal images only, so legitimate, but not done here).
-//! - Each epoch is one pass over the images. In andgan.py the iterator reset
-//!   (and the checkpoint block) sit inside the batch loop, which restarts the
-//!   pass after every batch.
-//! - The visual discriminator and the classifier have `depth - 1` middle
-//!   blocks (the reference fixes `n_layers = 2`, which fits only depth 3).
-//! - Mining starts at a fraction of the steps (`mining_from`, 0.75 = the
-//!   reference's `epoch > 150` of 200), so short runs mine too.
-//! - Scores use no input noise (the reference adds it to test images too,
-//!   so a score depends on its image only) and are not negated (higher =
-//!   more anomalous).
-//! - BCE is computed from logits (softplus forms), as gluon's
-//!   `SigmoidBinaryCrossEntropyLoss` does; the latent discriminator's extra
-//!   sigmoid is kept by default (`latent_discriminator_output`).
-//! - Losses are means over the batch; gluon sums per-image losses and its
-//!   `Trainer.step(batch_size)` divides by the batch size: the same updates.
+//! Its official settings and every deliberate difference from the reference
+//! code: `docs/methods.md`, section OCGAN.
 
 pub mod model;
 pub mod train;
@@ -53,7 +29,7 @@ use rand_chacha::ChaCha8Rng;
 
 use crate::data::ImageSet;
 use crate::detector::gan::files::column;
-use crate::detector::gan::{Batch, Columns, Gan, GanModel, ModelFiles, Net};
+use crate::detector::gan::{Batch, Columns, Gan, GanModel, Net};
 use crate::detector::DetectorError;
 use crate::nn::batch::Preprocessing;
 use crate::spec::methods::OcGanParams;
@@ -72,30 +48,7 @@ impl Gan for OcGanParams {
     type Net = NetConfig;
     type Trainer = Trainer;
     type Scorer = AutoEncoder;
-
-    fn net(&self, normal: &ImageSet) -> Result<NetConfig, DetectorError> {
-        Ok(NetConfig::new(self, normal.channels)?)
-    }
-
-    fn new_trainer(&self, net: &NetConfig, seed: u64, device: &Device) -> Result<Trainer, DetectorError> {
-        Ok(Trainer::new(net.clone(), self, seed, device))
-    }
-
-    fn scorer(trainer: &Trainer) -> AutoEncoder {
-        trainer.autoencoder.valid()
-    }
-
-    fn blank_scorer(net: &NetConfig, rng: &mut ChaCha8Rng, device: &Device) -> AutoEncoder {
-        net.autoencoder(rng, device)
-    }
-
-    fn scorer_files(ae: &mut AutoEncoder, files: &mut ModelFiles) -> Result<(), DetectorError> {
-        files.module("autoencoder", "the auto-encoder", ae)
-    }
-
-    fn score_batch_size(&self) -> usize {
-        self.score_batch_size
-    }
+    const SCORER_FILE: (&'static str, &'static str) = ("autoencoder", "the auto-encoder");
 
     fn score_batch(model: &GanModel<Self>, batch: &Batch) -> Result<Columns, DetectorError> {
         let x = batch.input(&model.device);
@@ -105,13 +58,32 @@ impl Gan for OcGanParams {
         let s = (x_hat - x).square().reshape([n as i32, -1]).mean_dim(1);
         Ok(vec![column(s.reshape([n]))?])
     }
+
+    fn net(&self, normal: &ImageSet) -> Result<NetConfig, DetectorError> {
+        Ok(NetConfig::new(self, normal.channels)?)
+    }
+
+
+    fn scorer(trainer: &Trainer) -> AutoEncoder {
+        trainer.autoencoder.valid()
+    }
+
+    fn blank_scorer(net: &NetConfig, rng: &mut ChaCha8Rng, device: &Device) -> AutoEncoder {
+        net.autoencoder(rng, device)
+    }
+
+
+    fn score_batch_size(&self) -> usize {
+        self.score_batch_size
+    }
+
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::data::{DataOptions, Split};
-    use crate::detector::gan::GanDetector;
+    use crate::detector::gan::{GanDetector, Start, Training};
     use crate::detector::gan::contract::{self, gan_contract_tests};
     use crate::detector::testutil::bars;
     use crate::device::DeviceChoice;
@@ -173,7 +145,7 @@ mod tests {
         let net = model::NetConfig::new(&p, 1).expect("shapes");
         let images = PreparedImages::new(&train_set, &net.preprocessing()).expect("prepared");
         let device = burn_device(DeviceChoice::Cpu).expect("cpu");
-        let mut t = train::Trainer::new(net.clone(), &p, 2, &device);
+        let mut t = Trainer::new(&net, &p, Start::new(2, &device)).expect("trainer");
         for k in 0..20 {
             let idx: Vec<usize> = (4 * (k % 4)..4 * (k % 4) + 4).collect();
             t.update(&images, &idx, false);

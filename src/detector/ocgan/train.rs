@@ -40,7 +40,8 @@ use rand_chacha::ChaCha8Rng;
 
 use super::model::{AutoEncoder, Dropout, ImageDiscriminator, LatentDiscriminator, NetConfig};
 use crate::detector::gan::training::loss;
-use crate::detector::gan::{Budget, Loss, Step, Training};
+use crate::detector::DetectorError;
+use crate::detector::gan::{Budget, Loss, Start, Step, Training};
 use crate::nn::NnError;
 use crate::nn::batch::PreparedImages;
 use crate::nn::checkpoint::{Resumable, State};
@@ -52,8 +53,7 @@ use crate::spec::methods::OcGanParams;
 use crate::spec::methods::ocgan::ResolvedOcGan;
 
 /// Independent random streams of one fit, all derived from the job's seed
-/// (stream 1 orders the epochs).
-const STREAM_INIT: u64 = 0;
+/// (streams 0 and 1 are the harness's: initialisation and epoch order).
 const STREAM_CODES: u64 = 2;
 const STREAM_DROPOUT: u64 = 3;
 /// Training image `i`'s input noise comes from stream `NOISE_STREAMS + i`.
@@ -79,34 +79,6 @@ pub struct Trainer {
 }
 
 impl Trainer {
-    /// Fresh networks on `device` (made autodiff here), seeded by `seed`.
-    pub fn new(net: NetConfig, params: &OcGanParams, seed: u64, device: &Device) -> Trainer {
-        let device = device.clone().autodiff();
-        let mut init = stream(seed, STREAM_INIT);
-        let autoencoder = net.autoencoder(&mut init, &device);
-        let visual = net.visual_discriminator(&mut init, &device);
-        let latent = net.latent_discriminator(&mut init, &device);
-        let classifier = net.classifier(&mut init, &device);
-        let adam = adam(params.beta1, params.beta2, 1e-8);
-        Trainer {
-            settings: params.resolve(net.channels),
-            net,
-            params: params.clone(),
-            autoencoder,
-            visual,
-            latent,
-            classifier,
-            opt_ae: adam.init(),
-            opt_visual: adam.init(),
-            opt_latent: adam.init(),
-            opt_classifier: adam.init(),
-            codes: stream(seed, STREAM_CODES),
-            dropout: stream(seed, STREAM_DROPOUT),
-            seed,
-            device,
-        }
-    }
-
     /// The fixed input noise of the training images `idx` (zeros when the
     /// noise is off), on the inner device.
     fn noise(&self, idx: &[usize], inner: &Device) -> Option<Tensor<4>> {
@@ -280,6 +252,7 @@ impl Trainer {
 }
 
 impl Training for Trainer {
+    type Method = OcGanParams;
     const LOSSES: &'static [Loss] = &[
         loss("d", "the visual discriminator loss"),
         loss("dl", "the latent discriminator loss"),
@@ -287,6 +260,31 @@ impl Training for Trainer {
         loss("g", "the auto-encoder loss"),
         loss("rec", "the reconstruction loss"),
     ];
+
+    fn new(net: &NetConfig, params: &OcGanParams, mut s: Start) -> Result<Self, DetectorError> {
+        let autoencoder = net.autoencoder(&mut s.init, &s.device);
+        let visual = net.visual_discriminator(&mut s.init, &s.device);
+        let latent = net.latent_discriminator(&mut s.init, &s.device);
+        let classifier = net.classifier(&mut s.init, &s.device);
+        let adam = adam(params.beta1, params.beta2, 1e-8);
+        Ok(Trainer {
+            settings: params.resolve(net.channels),
+            net: net.clone(),
+            params: params.clone(),
+            autoencoder,
+            visual,
+            latent,
+            classifier,
+            opt_ae: adam.init(),
+            opt_visual: adam.init(),
+            opt_latent: adam.init(),
+            opt_classifier: adam.init(),
+            codes: stream(s.seed, STREAM_CODES),
+            dropout: stream(s.seed, STREAM_DROPOUT),
+            seed: s.seed,
+            device: s.device,
+        })
+    }
 
     fn budget(&self) -> Budget {
         let p = &self.params;
