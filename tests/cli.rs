@@ -113,20 +113,6 @@ fn a_missing_spec_file_is_a_clear_error() {
 }
 
 #[test]
-fn an_unknown_convolution_path_is_refused_before_any_job() {
-    let d = tempfile::tempdir().unwrap();
-    runner(d.path())
-        .env("RUNNER_CONV", "fast")
-        .args(["run", "nope.yaml"])
-        .assert()
-        .failure()
-        .stderr(predicate::str::contains(
-            "RUNNER_CONV=\"fast\" is not a convolution path",
-        ))
-        .stderr(predicate::str::contains("`burn` or `gemm`"));
-}
-
-#[test]
 fn an_unknown_dataset_lists_the_known_ones() {
     let d = tempfile::tempdir().unwrap();
     let spec = write(

@@ -3,8 +3,6 @@
 # channels) in the runner (flex backend) and in PyTorch on the CPU, with the
 # same thread count, and prints ms/step, the ratio, the step's FLOP count and
 # the fraction of the machine's sgemm peak (measured by PyTorch) each reaches.
-# The runner is timed twice: on burn's convolutions (the default) and on
-# nn::conv's batch-wide matrix products (RUNNER_CONV=gemm).
 #
 #   bench/ganomaly/run.sh [THREADS] [STEPS]
 #
@@ -25,18 +23,16 @@ fi
 cargo build --release --example ganomaly_step
 export RAYON_NUM_THREADS="$THREADS" OMP_NUM_THREADS="$THREADS"
 
-echo "threads=$THREADS steps=$STEPS (median ms per step; runner = burn's convolutions, gemm = RUNNER_CONV=gemm)"
-printf '%-9s %10s %10s %10s %7s %7s %10s %11s %11s %11s\n' channels runner gemm pytorch ratio g-ratio GFLOP runner%peak gemm%peak torch%peak
+echo "threads=$THREADS steps=$STEPS (median ms per step)"
+printf '%-9s %10s %10s %7s %10s %11s %11s\n' channels runner pytorch ratio GFLOP runner%peak torch%peak
 for C in 1 3; do
-    R=$(RUNNER_CONV=burn target/release/examples/ganomaly_step "$C" "$STEPS" | sed -n 's/.*ms_per_step=\([0-9.]*\).*/\1/p')
-    G=$(RUNNER_CONV=gemm target/release/examples/ganomaly_step "$C" "$STEPS" | sed -n 's/.*ms_per_step=\([0-9.]*\).*/\1/p')
+    R=$(target/release/examples/ganomaly_step "$C" "$STEPS" | sed -n 's/.*ms_per_step=\([0-9.]*\).*/\1/p')
     OUT=$("$VENV/bin/python" bench/ganomaly/step.py "$C" "$STEPS" "$THREADS")
     P=$(sed -n 's/.*ms_per_step=\([0-9.]*\).*/\1/p' <<<"$OUT")
     PEAK=$(sed -n 's/sgemm_gflops=//p' <<<"$OUT")
     FLOP=$(sed -n 's/step_gflop=//p' <<<"$OUT")
-    awk -v c="$C" -v r="$R" -v g="$G" -v p="$P" -v f="$FLOP" -v k="$PEAK" 'BEGIN {
-        printf "%-9s %10.1f %10.1f %10.1f %7.2f %7.2f %10.2f %10.0f%% %10.0f%% %10.0f%%\n",
-            c, r, g, p, r / p, g / p, f, 100 * f / (r / 1000) / k, 100 * f / (g / 1000) / k,
-            100 * f / (p / 1000) / k }'
+    awk -v c="$C" -v r="$R" -v p="$P" -v f="$FLOP" -v k="$PEAK" 'BEGIN {
+        printf "%-9s %10.1f %10.1f %7.2f %10.2f %10.0f%% %10.0f%%\n",
+            c, r, p, r / p, f, 100 * f / (r / 1000) / k, 100 * f / (p / 1000) / k }'
 done
 echo "sgemm peak (PyTorch, 2048^3, $THREADS threads): ${PEAK} GFLOP/s"

@@ -9,7 +9,6 @@ use crate::schedule::slurm::{self, TaskEnd, TaskOptions};
 use super::{Cli, ExecJobArgs, data_options, open_store};
 
 pub(super) fn exec(cli: &Cli, a: &ExecJobArgs) -> anyhow::Result<u8> {
-    crate::nn::conv::conv_path_from_env().map_err(anyhow::Error::msg)?;
     let key: crate::store::Key = match a.key.parse() {
         Ok(k) => k,
         Err(e) => bail!(e),

@@ -18,7 +18,6 @@ use super::report::write_report;
 use super::{Cli, ExecutorKind, RunArgs, data_options, load_spec, open_store};
 
 pub(super) fn exec(cli: &Cli, a: &RunArgs) -> anyhow::Result<u8> {
-    crate::nn::conv::conv_path_from_env().map_err(anyhow::Error::msg)?;
     let spec = load_spec(&a.spec)?;
     let data = data_options(a.offline);
     let plan = Plan::new(&spec, &data)?;

@@ -130,7 +130,6 @@ impl SnConv2d {
             self.conv.bias.as_ref().map(|b| b.val()),
             self.conv.stride,
             pad,
-            conv::conv_path(),
         )
     }
 }
