@@ -246,6 +246,23 @@ pub fn page(input: &ReportInput, p: &Page) -> String {
         escape(&title)
     );
     let _ = writeln!(s, "<h1>{}</h1>", escape(&input.experiment));
+    intro(&mut s, input);
+    s.push_str(
+        "<nav><a href=\"#results\">Results</a><a href=\"#comparisons\">Comparisons</a>\
+         <a href=\"#figures\">Figures</a><a href=\"#roc\">ROC curves</a><a href=\"#jobs\">Jobs</a>\
+         <a href=\"#provenance\">Provenance</a></nav>\n",
+    );
+    tables(&mut s, p);
+    figures(&mut s, p);
+    absent_jobs(&mut s, input);
+    provenance(&mut s, input, p);
+    s.push_str("</body>\n</html>\n");
+    s
+}
+
+/// The lines under the title: what was run, where the spec is, and the
+/// warnings (approximate data, few seeds).
+fn intro(s: &mut String, input: &ReportInput) {
     let (done, failed, missing) = super::table::counts(input);
     let seeds = super::table::seeds(input);
     let _ = writeln!(
@@ -296,12 +313,10 @@ pub fn page(input: &ReportInput, p: &Page) -> String {
             seeds.len()
         );
     }
-    s.push_str(
-        "<nav><a href=\"#results\">Results</a><a href=\"#comparisons\">Comparisons</a>\
-         <a href=\"#figures\">Figures</a><a href=\"#roc\">ROC curves</a><a href=\"#jobs\">Jobs</a>\
-         <a href=\"#provenance\">Provenance</a></nav>\n",
-    );
+}
 
+/// The report's own Markdown: the tables, the comparisons, the trainings.
+fn tables(s: &mut String, p: &Page) {
     s.push_str("<section id=\"results\">\n");
     s.push_str(&markdown_to_html(p.table_markdown, 0));
     s.push_str("</section>\n<section id=\"comparisons\">\n");
@@ -310,7 +325,13 @@ pub fn page(input: &ReportInput, p: &Page) -> String {
         s.push_str("</section>\n<section id=\"training\">\n");
         s.push_str(&markdown_to_html(training, 0));
     }
-    s.push_str("</section>\n<section id=\"figures\">\n<h2>Figures</h2>\n");
+    s.push_str("</section>\n");
+}
+
+/// The heat map, the critical-difference diagram (or why there is none) and
+/// the ROC figure of every class.
+fn figures(s: &mut String, p: &Page) {
+    s.push_str("<section id=\"figures\">\n<h2>Figures</h2>\n");
     let _ = writeln!(
         s,
         "<figure><img src=\"{}\" alt=\"heat map of mean AUROC per method and class\">\
@@ -345,7 +366,10 @@ pub fn page(input: &ReportInput, p: &Page) -> String {
         );
     }
     s.push_str("</div>\n</section>\n");
+}
 
+/// The jobs that failed or are missing, with why (folded beyond 20).
+fn absent_jobs(s: &mut String, input: &ReportInput) {
     s.push_str("<section id=\"jobs\">\n<h2>Failed and missing jobs</h2>\n");
     let absent: Vec<_> = input
         .records
@@ -353,53 +377,51 @@ pub fn page(input: &ReportInput, p: &Page) -> String {
         .filter(|r| !matches!(r.outcome, Outcome::Done { .. }))
         .collect();
     if absent.is_empty() {
-        s.push_str("<p>Every job finished.</p>\n");
-    } else {
-        let folded = absent.len() > 20;
-        if folded {
-            let _ = writeln!(
-                s,
-                "<details><summary>{} jobs failed or missing</summary>",
-                absent.len()
-            );
-        }
-        s.push_str(
-            "<div class=\"scroll\"><table><thead><tr><th class=\"text\">Method</th>\
-             <th class=\"text\">Class</th><th class=\"num\">Seed</th><th class=\"text\">Status</th>\
-             <th class=\"text\">Key</th><th class=\"text\">Reason</th></tr></thead><tbody>\n",
+        s.push_str("<p>Every job finished.</p>\n</section>\n");
+        return;
+    }
+    let folded = absent.len() > 20;
+    if folded {
+        let _ = writeln!(
+            s,
+            "<details><summary>{} jobs failed or missing</summary>",
+            absent.len()
         );
-        for r in absent {
-            let (status, reason) = match &r.outcome {
-                Outcome::Failed { error } => ("failed", error.as_str()),
-                _ => (
-                    "missing",
-                    "not run yet (or its result is not in this store)",
-                ),
-            };
-            let _ = writeln!(
-                s,
-                "<tr><th class=\"text\">{}</th><td class=\"text\">{}</td><td class=\"num\">{}</td>\
-                 <td class=\"text\">{status}</td><td class=\"text\"><code>{}</code></td>\
-                 <td class=\"text\"><pre>{}</pre></td></tr>",
-                escape(&r.label),
-                escape(&r.class_name),
-                r.seed,
-                short(&r.key),
-                escape(reason)
-            );
-        }
-        s.push_str("</tbody></table></div>\n");
-        if folded {
-            s.push_str("</details>\n");
-        }
+    }
+    s.push_str(
+        "<div class=\"scroll\"><table><thead><tr><th class=\"text\">Method</th>\
+         <th class=\"text\">Class</th><th class=\"num\">Seed</th><th class=\"text\">Status</th>\
+         <th class=\"text\">Key</th><th class=\"text\">Reason</th></tr></thead><tbody>\n",
+    );
+    for r in absent {
+        let (status, reason) = match &r.outcome {
+            Outcome::Failed { error } => ("failed", error.as_str()),
+            _ => (
+                "missing",
+                "not run yet (or its result is not in this store)",
+            ),
+        };
+        let _ = writeln!(
+            s,
+            "<tr><th class=\"text\">{}</th><td class=\"text\">{}</td><td class=\"num\">{}</td>\
+             <td class=\"text\">{status}</td><td class=\"text\"><code>{}</code></td>\
+             <td class=\"text\"><pre>{}</pre></td></tr>",
+            escape(&r.label),
+            escape(&r.class_name),
+            r.seed,
+            short(&r.key),
+            escape(reason)
+        );
+    }
+    s.push_str("</tbody></table></div>\n");
+    if folded {
+        s.push_str("</details>\n");
     }
     s.push_str("</section>\n");
-
-    provenance(&mut s, input, p);
-    s.push_str("</body>\n</html>\n");
-    s
 }
 
+/// Where the numbers come from: versions, devices, the spec, the data files,
+/// the time per row, every job's key and the spec's text.
 fn provenance(s: &mut String, input: &ReportInput, p: &Page) {
     s.push_str("<section id=\"provenance\">\n<h2>Provenance</h2>\n<ul>\n");
     let _ = writeln!(
@@ -447,8 +469,20 @@ fn provenance(s: &mut String, input: &ReportInput, p: &Page) {
             .join(", ")
     );
     s.push_str("</ul>\n");
+    durations(s, input);
+    every_job(s, input);
+    if !input.provenance.spec_text.is_empty() {
+        let _ = writeln!(
+            s,
+            "<h3>The spec</h3>\n<pre>{}</pre>",
+            escape(&input.provenance.spec_text)
+        );
+    }
+    s.push_str("</section>\n");
+}
 
-    // time per row label
+/// Per row label: jobs done, training and scoring seconds, jobs trained here.
+fn durations(s: &mut String, input: &ReportInput) {
     s.push_str(
         "<h3>Durations</h3>\n<div class=\"scroll\"><table><thead><tr><th class=\"text\">Method</th>\
          <th class=\"num\">jobs done</th><th class=\"num\">train s (sum)</th>\
@@ -472,7 +506,10 @@ fn provenance(s: &mut String, input: &ReportInput, p: &Page) {
         );
     }
     s.push_str("</tbody></table></div>\n");
+}
 
+/// Every job of the spec with its status, AUROC, device and store key (folded).
+fn every_job(s: &mut String, input: &ReportInput) {
     let _ = writeln!(
         s,
         "<details><summary>Every job and its store key ({})</summary>\n\
@@ -506,14 +543,6 @@ fn provenance(s: &mut String, input: &ReportInput, p: &Page) {
         );
     }
     s.push_str("</tbody></table></div></details>\n");
-    if !input.provenance.spec_text.is_empty() {
-        let _ = writeln!(
-            s,
-            "<h3>The spec</h3>\n<pre>{}</pre>",
-            escape(&input.provenance.spec_text)
-        );
-    }
-    s.push_str("</section>\n");
 }
 
 /// A file path relative to `dir`, with `/` separators, for a link.
