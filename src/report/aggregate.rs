@@ -6,7 +6,7 @@ use std::collections::HashMap;
 
 use polars::prelude::*;
 
-use super::{Outcome, ReportInput, stats};
+use super::{Outcome, Record, ReportInput, stats};
 
 /// The metric a grid is made of.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -93,88 +93,97 @@ pub fn results_frame(input: &ReportInput) -> PolarsResult<DataFrame> {
         .enumerate()
         .map(|(i, l)| (l.as_str(), i as u32))
         .collect();
-    let n = input.records.len();
-    let mut row = Vec::with_capacity(n);
-    let mut method = Vec::with_capacity(n);
-    let mut label = Vec::with_capacity(n);
-    let mut key = Vec::with_capacity(n);
-    let mut sweep = Vec::with_capacity(n);
-    let mut class = Vec::with_capacity(n);
-    let mut class_name = Vec::with_capacity(n);
-    let mut seed = Vec::with_capacity(n);
-    let mut status = Vec::with_capacity(n);
-    let mut auroc = Vec::with_capacity(n);
-    let mut auprc = Vec::with_capacity(n);
-    let mut n_train = Vec::with_capacity(n);
-    let mut n_test = Vec::with_capacity(n);
-    let mut train_s = Vec::with_capacity(n);
-    let mut score_s = Vec::with_capacity(n);
-    let mut trained = Vec::with_capacity(n);
-    let mut device = Vec::with_capacity(n);
-    let mut error = Vec::with_capacity(n);
+    let mut columns = Columns::default();
     for r in &input.records {
-        row.push(row_of.get(r.label.as_str()).copied().unwrap_or(0));
-        method.push(r.method.as_str());
-        label.push(r.label.as_str());
-        key.push(r.key.as_str());
-        sweep.push(serde_json::to_string(&r.sweep).unwrap_or_default());
-        class.push(r.class as u32);
-        class_name.push(r.class_name.as_str());
-        seed.push(r.seed);
-        match &r.outcome {
-            Outcome::Done { result, .. } => {
-                status.push("done");
-                auroc.push(Some(result.auroc));
-                auprc.push(Some(result.auprc));
-                n_train.push(Some(result.n_train as u64));
-                n_test.push(Some(result.n_test as u64));
-                train_s.push(Some(result.train_seconds));
-                score_s.push(Some(result.score_seconds));
-                trained.push(Some(result.trained));
-                device.push(Some(result.device.as_str()));
-                error.push(None);
-            }
-            other => {
-                let (s, e) = match other {
-                    Outcome::Failed { error } => ("failed", Some(error.as_str())),
-                    _ => ("missing", None),
-                };
-                status.push(s);
-                auroc.push(None);
-                auprc.push(None);
-                n_train.push(None);
-                n_test.push(None);
-                train_s.push(None);
-                score_s.push(None);
-                trained.push(None);
-                device.push(None);
-                error.push(e);
-            }
-        }
+        columns.push(row_of.get(r.label.as_str()).copied().unwrap_or(0), r);
     }
-    DataFrame::new(
-        n,
-        vec![
-            Column::new("row".into(), row),
-            Column::new("method".into(), method),
-            Column::new("label".into(), label),
-            Column::new("key".into(), key),
-            Column::new("sweep".into(), sweep),
-            Column::new("class".into(), class),
-            Column::new("class_name".into(), class_name),
-            Column::new("seed".into(), seed),
-            Column::new("status".into(), status),
-            Column::new("auroc".into(), auroc),
-            Column::new("auprc".into(), auprc),
-            Column::new("n_train".into(), n_train),
-            Column::new("n_test".into(), n_test),
-            Column::new("train_seconds".into(), train_s),
-            Column::new("score_seconds".into(), score_s),
-            Column::new("trained".into(), trained),
-            Column::new("device".into(), device),
-            Column::new("error".into(), error),
-        ],
-    )
+    columns.frame(input.records.len())
+}
+
+/// The columns of the results frame, filled one job at a time.
+#[derive(Default)]
+struct Columns<'a> {
+    row: Vec<u32>,
+    method: Vec<&'a str>,
+    label: Vec<&'a str>,
+    key: Vec<&'a str>,
+    sweep: Vec<String>,
+    class: Vec<u32>,
+    class_name: Vec<&'a str>,
+    seed: Vec<u64>,
+    status: Vec<&'static str>,
+    auroc: Vec<Option<f64>>,
+    auprc: Vec<Option<f64>>,
+    n_train: Vec<Option<u64>>,
+    n_test: Vec<Option<u64>>,
+    train_s: Vec<Option<f64>>,
+    score_s: Vec<Option<f64>>,
+    trained: Vec<Option<bool>>,
+    device: Vec<Option<&'a str>>,
+    error: Vec<Option<&'a str>>,
+}
+
+impl<'a> Columns<'a> {
+    /// Adds job `r`, whose row label is row number `row`.
+    fn push(&mut self, row: u32, r: &'a Record) {
+        self.row.push(row);
+        self.method.push(r.method.as_str());
+        self.label.push(r.label.as_str());
+        self.key.push(r.key.as_str());
+        self.sweep
+            .push(serde_json::to_string(&r.sweep).unwrap_or_default());
+        self.class.push(r.class as u32);
+        self.class_name.push(r.class_name.as_str());
+        self.seed.push(r.seed);
+        let result = match &r.outcome {
+            Outcome::Done { result, .. } => Some(result),
+            _ => None,
+        };
+        self.status.push(match &r.outcome {
+            Outcome::Done { .. } => "done",
+            Outcome::Failed { .. } => "failed",
+            Outcome::Missing => "missing",
+        });
+        self.auroc.push(result.map(|x| x.auroc));
+        self.auprc.push(result.map(|x| x.auprc));
+        self.n_train.push(result.map(|x| x.n_train as u64));
+        self.n_test.push(result.map(|x| x.n_test as u64));
+        self.train_s.push(result.map(|x| x.train_seconds));
+        self.score_s.push(result.map(|x| x.score_seconds));
+        self.trained.push(result.map(|x| x.trained));
+        self.device.push(result.map(|x| x.device.as_str()));
+        self.error.push(match &r.outcome {
+            Outcome::Failed { error } => Some(error.as_str()),
+            _ => None,
+        });
+    }
+
+    /// The frame of the `n` jobs pushed, in the order of `results.csv`.
+    fn frame(self, n: usize) -> PolarsResult<DataFrame> {
+        DataFrame::new(
+            n,
+            vec![
+                Column::new("row".into(), self.row),
+                Column::new("method".into(), self.method),
+                Column::new("label".into(), self.label),
+                Column::new("key".into(), self.key),
+                Column::new("sweep".into(), self.sweep),
+                Column::new("class".into(), self.class),
+                Column::new("class_name".into(), self.class_name),
+                Column::new("seed".into(), self.seed),
+                Column::new("status".into(), self.status),
+                Column::new("auroc".into(), self.auroc),
+                Column::new("auprc".into(), self.auprc),
+                Column::new("n_train".into(), self.n_train),
+                Column::new("n_test".into(), self.n_test),
+                Column::new("train_seconds".into(), self.train_s),
+                Column::new("score_seconds".into(), self.score_s),
+                Column::new("trained".into(), self.trained),
+                Column::new("device".into(), self.device),
+                Column::new("error".into(), self.error),
+            ],
+        )
+    }
 }
 
 fn count_status(s: &str) -> Expr {
@@ -190,6 +199,30 @@ fn count_status(s: &str) -> Expr {
 pub fn grid(input: &ReportInput, results: &DataFrame, metric: Metric) -> PolarsResult<Grid> {
     let rows = row_labels(input);
     let classes = input.classes.clone();
+    let cells = class_cells(results, metric, rows.len(), &classes)?;
+    let spread = mean_spread(results, metric, &classes)?;
+    let means = cells
+        .iter()
+        .enumerate()
+        .map(|(r, row)| mean_cell(row, spread.get(&(r as u32)).cloned()))
+        .collect();
+    Ok(Grid {
+        metric,
+        rows,
+        classes,
+        cells,
+        means,
+    })
+}
+
+/// `cells[row][column]`: mean, std and counts over the seeds of each row
+/// label and selected class.
+fn class_cells(
+    results: &DataFrame,
+    metric: Metric,
+    n_rows: usize,
+    classes: &[(usize, String)],
+) -> PolarsResult<Vec<Vec<Cell>>> {
     let m = metric.column();
     let per_cell = results
         .clone()
@@ -209,37 +242,43 @@ pub fn grid(input: &ReportInput, results: &DataFrame, metric: Metric) -> PolarsR
         .enumerate()
         .map(|(j, &(c, _))| (c, j))
         .collect();
-    let mut cells = vec![vec![Cell::default(); classes.len()]; rows.len()];
-    {
-        let row = per_cell.column("row")?.u32()?;
-        let class = per_cell.column("class")?.u32()?;
-        let mean = per_cell.column("mean")?.f64()?;
-        let std = per_cell.column("std")?.f64()?;
-        let done = per_cell.column("done")?.u32()?;
-        let failed = per_cell.column("failed")?.u32()?;
-        let missing = per_cell.column("missing")?.u32()?;
-        for i in 0..per_cell.height() {
-            let (Some(r), Some(c)) = (row.get(i), class.get(i)) else {
-                continue;
-            };
-            let Some(&j) = col_of.get(&(c as usize)) else {
-                continue; // a class outside the selection
-            };
-            let done = done.get(i).unwrap_or(0) as usize;
-            let std = std.get(i).filter(|_| done > 1);
-            cells[r as usize][j] = Cell {
-                mean: mean.get(i).filter(|_| done > 0),
-                std,
-                ci: std.map(|s| stats::ci95_half_width(s, done)),
-                done,
-                failed: failed.get(i).unwrap_or(0) as usize,
-                missing: missing.get(i).unwrap_or(0) as usize,
-            };
-        }
+    let mut cells = vec![vec![Cell::default(); classes.len()]; n_rows];
+    let row = per_cell.column("row")?.u32()?;
+    let class = per_cell.column("class")?.u32()?;
+    let mean = per_cell.column("mean")?.f64()?;
+    let std = per_cell.column("std")?.f64()?;
+    let done = per_cell.column("done")?.u32()?;
+    let failed = per_cell.column("failed")?.u32()?;
+    let missing = per_cell.column("missing")?.u32()?;
+    for i in 0..per_cell.height() {
+        let (Some(r), Some(c)) = (row.get(i), class.get(i)) else {
+            continue;
+        };
+        let Some(&j) = col_of.get(&(c as usize)) else {
+            continue; // a class outside the selection
+        };
+        let done = done.get(i).unwrap_or(0) as usize;
+        let std = std.get(i).filter(|_| done > 1);
+        cells[r as usize][j] = Cell {
+            mean: mean.get(i).filter(|_| done > 0),
+            std,
+            ci: std.map(|s| stats::ci95_half_width(s, done)),
+            done,
+            failed: failed.get(i).unwrap_or(0) as usize,
+            missing: missing.get(i).unwrap_or(0) as usize,
+        };
     }
+    Ok(cells)
+}
 
-    // The Mean column's spread: per seed, the mean over classes, for the seeds
-    // that finished every selected class.
+/// The Mean column's spread per row: per seed, the mean over classes, for
+/// the seeds that finished every selected class; their std and count.
+fn mean_spread(
+    results: &DataFrame,
+    metric: Metric,
+    classes: &[(usize, String)],
+) -> PolarsResult<HashMap<u32, (Option<f64>, usize)>> {
+    let m = metric.column();
     let selected: Vec<u32> = classes.iter().map(|&(c, _)| c as u32).collect();
     let n_classes = selected.len() as u32;
     let in_selection: BooleanChunked = results
@@ -273,45 +312,33 @@ pub fn grid(input: &ReportInput, results: &DataFrame, metric: Metric) -> PolarsR
                 .alias("seeds"),
         ])
         .collect()?;
-    let mut spread: HashMap<u32, (Option<f64>, usize)> = HashMap::new();
-    {
-        let row = per_seed.column("row")?.u32()?;
-        let std = per_seed.column("std")?.f64()?;
-        let seeds = per_seed.column("seeds")?.u32()?;
-        for i in 0..per_seed.height() {
-            if let Some(r) = row.get(i) {
-                spread.insert(r, (std.get(i), seeds.get(i).unwrap_or(0) as usize));
-            }
+    let mut spread = HashMap::new();
+    let row = per_seed.column("row")?.u32()?;
+    let std = per_seed.column("std")?.f64()?;
+    let seeds = per_seed.column("seeds")?.u32()?;
+    for i in 0..per_seed.height() {
+        if let Some(r) = row.get(i) {
+            spread.insert(r, (std.get(i), seeds.get(i).unwrap_or(0) as usize));
         }
     }
+    Ok(spread)
+}
 
-    let means = cells
-        .iter()
-        .enumerate()
-        .map(|(r, row)| {
-            let complete = !row.is_empty() && row.iter().all(|c| c.mean.is_some());
-            let (std, seeds) = spread.get(&(r as u32)).cloned().unwrap_or((None, 0));
-            let mean =
-                complete.then(|| row.iter().filter_map(|c| c.mean).sum::<f64>() / row.len() as f64);
-            let std = std.filter(|_| complete && seeds > 1);
-            Cell {
-                mean,
-                std,
-                ci: std.map(|s| stats::ci95_half_width(s, seeds)),
-                done: seeds,
-                failed: row.iter().map(|c| c.failed).sum(),
-                missing: row.iter().map(|c| c.missing).sum(),
-            }
-        })
-        .collect();
-
-    Ok(Grid {
-        metric,
-        rows,
-        classes,
-        cells,
-        means,
-    })
+/// The Mean cell of a row: the mean of its class means (None when a class
+/// has no result), with the spread from [`mean_spread`].
+fn mean_cell(row: &[Cell], spread: Option<(Option<f64>, usize)>) -> Cell {
+    let complete = !row.is_empty() && row.iter().all(|c| c.mean.is_some());
+    let (std, seeds) = spread.unwrap_or((None, 0));
+    let mean = complete.then(|| row.iter().filter_map(|c| c.mean).sum::<f64>() / row.len() as f64);
+    let std = std.filter(|_| complete && seeds > 1);
+    Cell {
+        mean,
+        std,
+        ci: std.map(|s| stats::ci95_half_width(s, seeds)),
+        done: seeds,
+        failed: row.iter().map(|c| c.failed).sum(),
+        missing: row.iter().map(|c| c.missing).sum(),
+    }
 }
 
 #[cfg(test)]

@@ -66,6 +66,17 @@ pub struct Comparisons {
 
 /// Compares the rows of `grid` (AUROC) over its classes.
 pub fn compare(grid: &Grid) -> Comparisons {
+    let (ranking, unranked) = rank(grid);
+    Comparisons {
+        pairs: pair_tests(grid),
+        ranking,
+        unranked,
+    }
+}
+
+/// The Wilcoxon test of every pair of rows over the classes where both have
+/// a mean, Holm-adjusted over the pairs that have a test.
+fn pair_tests(grid: &Grid) -> Vec<PairTest> {
     let n_rows = grid.rows.len();
     let mut pairs = Vec::new();
     for i in 0..n_rows {
@@ -100,8 +111,13 @@ pub fn compare(grid: &Grid) -> Comparisons {
     for (&k, adj) in tested.iter().zip(stats::holm(&p)) {
         pairs[k].p_holm = Some(adj);
     }
+    pairs
+}
 
-    // rank the rows that have a result in every class that any row has
+/// The ranking of the rows that have a result in every class that any row
+/// has (or why there is none), and the rows with no result at all.
+fn rank(grid: &Grid) -> (Result<Ranking, String>, Vec<String>) {
+    let n_rows = grid.rows.len();
     let with_any: Vec<usize> = (0..n_rows)
         .filter(|&r| grid.cells[r].iter().any(|c| c.mean.is_some()))
         .collect();
@@ -147,11 +163,7 @@ pub fn compare(grid: &Grid) -> Comparisons {
             None => Err("not enough data for the Friedman test".to_string()),
         }
     };
-    Comparisons {
-        pairs,
-        ranking,
-        unranked,
-    }
+    (ranking, unranked)
 }
 
 fn p_text(p: f64) -> String {
@@ -193,115 +205,14 @@ pub fn markdown(experiment: &str, c: &Comparisons, seeds: usize) -> String {
     if c.pairs.is_empty() {
         s.push_str("Only one method: nothing to compare.\n\n");
     } else {
-        s.push_str(
-            "| A | B | classes | mean A − B | W+ | W− | p | p (Holm) | effect | verdict |\n\
-             |:--|:--|--:|--:|--:|--:|--:|--:|--:|:--|\n",
-        );
-        for p in &c.pairs {
-            let (a, b) = (md_escape(&p.a), md_escape(&p.b));
-            match (&p.test, p.mean_diff, p.p_holm) {
-                (Some(t), Some(d), Some(h)) => {
-                    let verdict = match p.better() {
-                        Some(w) => format!("**{}** better", md_escape(w)),
-                        None => "no significant difference".to_string(),
-                    };
-                    let approx = if t.method == WilcoxonMethod::Normal {
-                        " (normal)"
-                    } else {
-                        ""
-                    };
-                    let _ = writeln!(
-                        s,
-                        "| {a} | {b} | {} | {d:+.3} | {} | {} | {}{approx} | {} | {:+.2} | {verdict} |",
-                        p.classes,
-                        t.r_plus,
-                        t.r_minus,
-                        p_text(t.p),
-                        p_text(h),
-                        t.effect
-                    );
-                }
-                _ => {
-                    let _ = writeln!(
-                        s,
-                        "| {a} | {b} | 0 | — | — | — | — | — | — | no class with both results |"
-                    );
-                }
-            }
-        }
-        s.push('\n');
-        let most = c.pairs.iter().map(|p| p.classes).max().unwrap_or(0);
-        if most > 0 && min_p(most) >= ALPHA {
-            let _ = writeln!(
-                s,
-                "> With {most} classes the smallest possible p-value is {:.3}: no difference can \
-                 be significant at {ALPHA}, whatever the numbers. Compare over more classes.\n",
-                min_p(most)
-            );
-        }
+        pairs_markdown(&mut s, &c.pairs);
     }
-
     s.push_str("### Ranking over classes\n\n");
     match &c.ranking {
         Err(why) => {
             let _ = writeln!(s, "No ranking: {why}.\n");
         }
-        Ok(r) => {
-            let f = &r.friedman;
-            let mut order: Vec<usize> = (0..r.rows.len()).collect();
-            order.sort_by(|&a, &b| f.average_ranks[a].total_cmp(&f.average_ranks[b]));
-            s.push_str("| Method | average rank |\n|:--|--:|\n");
-            for &i in &order {
-                let _ = writeln!(
-                    s,
-                    "| {} | {:.3} |",
-                    md_escape(&r.rows[i]),
-                    f.average_ranks[i]
-                );
-            }
-            let id = if f.f.is_finite() {
-                format!(
-                    "Iman–Davenport F = {:.3} ({}, {} df), {}",
-                    f.f,
-                    f.treatments - 1,
-                    (f.treatments - 1) * (f.blocks - 1),
-                    p_is(f.p_f)
-                )
-            } else {
-                "Iman–Davenport F undefined (every class ranks the methods the same way)".into()
-            };
-            let p_decision = if f.f.is_finite() { f.p_f } else { f.p_chi2 };
-            let _ = writeln!(
-                s,
-                "\nRank 1 = highest mean AUROC in a class, ties averaged; over {} classes ({}){}. \
-                 Friedman χ² = {:.3} ({} df), {}; {id}. Nemenyi critical difference at {ALPHA}: \
-                 CD = {:.3} (q = {:.3}, k = {}, N = {}): two methods whose average ranks differ \
-                 by less than CD are not significantly different{}.\n",
-                f.blocks,
-                r.classes.join(", "),
-                if r.dropped.is_empty() {
-                    String::new()
-                } else {
-                    format!(
-                        "; left out, as some method has no result there: {}",
-                        r.dropped.join(", ")
-                    )
-                },
-                f.chi2,
-                f.treatments - 1,
-                p_is(f.p_chi2),
-                r.cd,
-                stats::nemenyi_q(ALPHA, f.treatments),
-                f.treatments,
-                f.blocks,
-                if p_decision >= ALPHA {
-                    "; the Friedman test finds no difference, so the post-hoc comparison \
-                     should not be read as one"
-                } else {
-                    ""
-                }
-            );
-        }
+        Ok(r) => ranking_markdown(&mut s, r),
     }
     if !c.unranked.is_empty() {
         let _ = writeln!(
@@ -323,6 +234,116 @@ pub fn markdown(experiment: &str, c: &Comparisons, seeds: usize) -> String {
         if seeds == 1 { "" } else { "s" }
     );
     s
+}
+
+/// The table of pair tests (at least one pair), and a note when too few
+/// classes make any difference insignificant.
+fn pairs_markdown(s: &mut String, pairs: &[PairTest]) {
+    s.push_str(
+        "| A | B | classes | mean A − B | W+ | W− | p | p (Holm) | effect | verdict |\n\
+         |:--|:--|--:|--:|--:|--:|--:|--:|--:|:--|\n",
+    );
+    for p in pairs {
+        let (a, b) = (md_escape(&p.a), md_escape(&p.b));
+        match (&p.test, p.mean_diff, p.p_holm) {
+            (Some(t), Some(d), Some(h)) => {
+                let verdict = match p.better() {
+                    Some(w) => format!("**{}** better", md_escape(w)),
+                    None => "no significant difference".to_string(),
+                };
+                let approx = if t.method == WilcoxonMethod::Normal {
+                    " (normal)"
+                } else {
+                    ""
+                };
+                let _ = writeln!(
+                    s,
+                    "| {a} | {b} | {} | {d:+.3} | {} | {} | {}{approx} | {} | {:+.2} | {verdict} |",
+                    p.classes,
+                    t.r_plus,
+                    t.r_minus,
+                    p_text(t.p),
+                    p_text(h),
+                    t.effect
+                );
+            }
+            _ => {
+                let _ = writeln!(
+                    s,
+                    "| {a} | {b} | 0 | — | — | — | — | — | — | no class with both results |"
+                );
+            }
+        }
+    }
+    s.push('\n');
+    let most = pairs.iter().map(|p| p.classes).max().unwrap_or(0);
+    if most > 0 && min_p(most) >= ALPHA {
+        let _ = writeln!(
+            s,
+            "> With {most} classes the smallest possible p-value is {:.3}: no difference can \
+             be significant at {ALPHA}, whatever the numbers. Compare over more classes.\n",
+            min_p(most)
+        );
+    }
+}
+
+/// The average ranks, best first, then the Friedman and Iman–Davenport tests
+/// and the Nemenyi critical difference in words.
+fn ranking_markdown(s: &mut String, r: &Ranking) {
+    let f = &r.friedman;
+    let mut order: Vec<usize> = (0..r.rows.len()).collect();
+    order.sort_by(|&a, &b| f.average_ranks[a].total_cmp(&f.average_ranks[b]));
+    s.push_str("| Method | average rank |\n|:--|--:|\n");
+    for &i in &order {
+        let _ = writeln!(
+            s,
+            "| {} | {:.3} |",
+            md_escape(&r.rows[i]),
+            f.average_ranks[i]
+        );
+    }
+    let id = if f.f.is_finite() {
+        format!(
+            "Iman–Davenport F = {:.3} ({}, {} df), {}",
+            f.f,
+            f.treatments - 1,
+            (f.treatments - 1) * (f.blocks - 1),
+            p_is(f.p_f)
+        )
+    } else {
+        "Iman–Davenport F undefined (every class ranks the methods the same way)".into()
+    };
+    let p_decision = if f.f.is_finite() { f.p_f } else { f.p_chi2 };
+    let _ = writeln!(
+        s,
+        "\nRank 1 = highest mean AUROC in a class, ties averaged; over {} classes ({}){}. \
+         Friedman χ² = {:.3} ({} df), {}; {id}. Nemenyi critical difference at {ALPHA}: \
+         CD = {:.3} (q = {:.3}, k = {}, N = {}): two methods whose average ranks differ \
+         by less than CD are not significantly different{}.\n",
+        f.blocks,
+        r.classes.join(", "),
+        if r.dropped.is_empty() {
+            String::new()
+        } else {
+            format!(
+                "; left out, as some method has no result there: {}",
+                r.dropped.join(", ")
+            )
+        },
+        f.chi2,
+        f.treatments - 1,
+        p_is(f.p_chi2),
+        r.cd,
+        stats::nemenyi_q(ALPHA, f.treatments),
+        f.treatments,
+        f.blocks,
+        if p_decision >= ALPHA {
+            "; the Friedman test finds no difference, so the post-hoc comparison \
+             should not be read as one"
+        } else {
+            ""
+        }
+    );
 }
 
 /// `comparisons.csv`: one line per pair (numbers only).

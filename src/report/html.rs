@@ -4,170 +4,192 @@
 //! tests and ranking, the heat map, the critical-difference diagram, the ROC
 //! curves per class, the jobs that failed or are missing, and provenance.
 //!
-//! The tables come from the report's own Markdown (one source for both), turned
-//! into HTML by [`markdown_to_html`], which knows just the Markdown this module's
-//! siblings write: headings, paragraphs, quotes, lists and pipe tables with
-//! `**bold**` and `` `code` ``.
+//! The tables come from the report's own Markdown (one source for both),
+//! parsed by pulldown-cmark (CommonMark with pipe tables); [`markdown_to_html`]
+//! gives its tables this page's markup (alignment classes, row headers, the
+//! spread of a `mean ± spread` cell on its own line) and shows any raw HTML
+//! in the text as text.
 
 use std::collections::BTreeSet;
 use std::fmt::Write as _;
 use std::path::Path;
 
+use pulldown_cmark::{Alignment, CowStr, Event, HeadingLevel, Options, Parser, Tag, TagEnd};
+
 use super::{Outcome, ReportInput};
 
-/// Escapes text for HTML.
+/// Escapes text for HTML (text and double-quoted attribute values).
 pub fn escape(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
-    for ch in s.chars() {
-        match ch {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            _ => out.push(ch),
-        }
-    }
+    // writing into a String cannot fail
+    let _ = pulldown_cmark_escape::escape_html(&mut out, s);
     out
-}
-
-/// Escaped text with `` `code` `` and `**bold**` spans.
-fn inline(s: &str) -> String {
-    let mut out = String::new();
-    for (i, part) in s.split('`').enumerate() {
-        if i % 2 == 1 {
-            let _ = write!(out, "<code>{}</code>", escape(part));
-        } else {
-            for (j, piece) in escape(part).split("**").enumerate() {
-                if j % 2 == 1 {
-                    let _ = write!(out, "<strong>{piece}</strong>");
-                } else {
-                    out.push_str(piece);
-                }
-            }
-        }
-    }
-    out
-}
-
-/// The cells of a pipe-table line (`\|` is a literal bar).
-fn cells(line: &str) -> Vec<String> {
-    let inner = line.trim().trim_start_matches('|');
-    let inner = inner.strip_suffix('|').unwrap_or(inner);
-    let mut out = Vec::new();
-    let mut cell = String::new();
-    let mut chars = inner.chars().peekable();
-    while let Some(c) = chars.next() {
-        match c {
-            '\\' if chars.peek() == Some(&'|') => {
-                cell.push('|');
-                chars.next();
-            }
-            '|' => out.push(std::mem::take(&mut cell)),
-            _ => cell.push(c),
-        }
-    }
-    out.push(cell);
-    out.iter().map(|c| c.trim().to_string()).collect()
-}
-
-/// One table cell: a `mean ± spread` cell puts its spread on a second, smaller
-/// line, so that a table of ten classes fits a laptop screen and a page.
-fn cell_html(c: &str) -> String {
-    match c.split_once(" ± ") {
-        Some((mean, spread)) => {
-            // keep bold marks around the pair on the mean
-            let (open, close) = if mean.starts_with("**") && spread.ends_with("**") {
-                ("**", "**")
-            } else {
-                ("", "")
-            };
-            let mean = mean.trim_start_matches("**");
-            let spread = spread.trim_end_matches("**");
-            format!(
-                "{}<span class=\"spread\"> ± {}</span>",
-                inline(&format!("{open}{mean}{close}")),
-                inline(spread)
-            )
-        }
-        None => inline(c),
-    }
 }
 
 /// The Markdown the report writes, as HTML (headings shifted down by `shift`).
 pub fn markdown_to_html(md: &str, shift: usize) -> String {
-    let mut out = String::new();
-    let lines: Vec<&str> = md.lines().collect();
-    let mut i = 0;
-    while i < lines.len() {
-        let line = lines[i];
-        let t = line.trim();
-        if t.is_empty() {
-            i += 1;
-        } else if t.starts_with('#') {
-            let level = (t.chars().take_while(|&c| c == '#').count() + shift).min(6);
-            let _ = writeln!(
-                out,
-                "<h{level}>{}</h{level}>",
-                inline(t.trim_start_matches('#').trim())
-            );
-            i += 1;
-        } else if t.starts_with('|') {
-            let mut rows = Vec::new();
-            while i < lines.len() && lines[i].trim().starts_with('|') {
-                rows.push(cells(lines[i]));
-                i += 1;
+    let mut events = Vec::new();
+    let mut table = TableState::default();
+    for event in Parser::new_ext(md, Options::ENABLE_TABLES) {
+        match event {
+            Event::Start(Tag::Heading { level, .. }) => {
+                events.push(Event::Start(Tag::Heading {
+                    level: shifted(level, shift),
+                    id: None,
+                    classes: Vec::new(),
+                    attrs: Vec::new(),
+                }));
             }
-            let align: Vec<&str> = rows
-                .get(1)
-                .map(|r| {
-                    r.iter()
-                        .map(|a| if a.ends_with(':') { "num" } else { "text" })
-                        .collect()
-                })
-                .unwrap_or_default();
-            out.push_str("<div class=\"scroll\"><table>\n<thead><tr>");
-            for (j, h) in rows[0].iter().enumerate() {
-                let class = align.get(j).copied().unwrap_or("text");
-                let _ = write!(out, "<th class=\"{class}\">{}</th>", inline(h));
+            Event::End(TagEnd::Heading(level)) => {
+                events.push(Event::End(TagEnd::Heading(shifted(level, shift))));
             }
-            out.push_str("</tr></thead>\n<tbody>\n");
-            for r in rows.iter().skip(2) {
-                out.push_str("<tr>");
-                for (j, c) in r.iter().enumerate() {
-                    let class = align.get(j).copied().unwrap_or("text");
-                    let tag = if j == 0 { "th" } else { "td" };
-                    let _ = write!(out, "<{tag} class=\"{class}\">{}</{tag}>", cell_html(c));
-                }
-                out.push_str("</tr>\n");
-            }
-            out.push_str("</tbody></table></div>\n");
-        } else if t.starts_with("- ") {
-            out.push_str("<ul>\n");
-            while i < lines.len() && lines[i].trim().starts_with("- ") {
-                let _ = writeln!(out, "<li>{}</li>", inline(&lines[i].trim()[2..]));
-                i += 1;
-            }
-            out.push_str("</ul>\n");
-        } else {
-            let quote = t.starts_with('>');
-            let mut text = Vec::new();
-            while i < lines.len() {
-                let l = lines[i].trim();
-                if l.is_empty() || l.starts_with('|') || l.starts_with('#') || l.starts_with("- ") {
-                    break;
-                }
-                text.push(l.trim_start_matches('>').trim());
-                i += 1;
-            }
-            let body = inline(&text.join(" "));
-            if quote {
-                let _ = writeln!(out, "<blockquote>{body}</blockquote>");
-            } else {
-                let _ = writeln!(out, "<p>{body}</p>");
-            }
+            // the report's text is never markup: a `<tag>` in it is shown
+            Event::Html(raw) | Event::InlineHtml(raw) => table.push(&mut events, Event::Text(raw)),
+            event => table.event(&mut events, event),
         }
     }
+    let mut out = String::new();
+    pulldown_cmark::html::push_html(&mut out, events.into_iter());
+    out
+}
+
+/// A heading level `shift` deeper, at most `<h6>`.
+fn shifted(level: HeadingLevel, shift: usize) -> HeadingLevel {
+    HeadingLevel::try_from((level as usize + shift).min(6)).unwrap_or(HeadingLevel::H6)
+}
+
+/// Writes tables as this page shows them: in a scrolling box; each cell with
+/// class `num` (right-aligned columns) or `text`; the first cell of a body
+/// row a row header; a body cell's events gathered to split off its spread.
+#[derive(Default)]
+struct TableState {
+    align: Vec<Alignment>,
+    head: bool,
+    column: usize,
+    /// The events of the body cell being read.
+    cell: Option<Vec<Event<'static>>>,
+}
+
+impl TableState {
+    /// Passes `event` on, or keeps it with the body cell being read.
+    fn push(&mut self, out: &mut Vec<Event<'static>>, event: Event<'_>) {
+        match &mut self.cell {
+            Some(cell) => cell.push(event.into_static()),
+            None => out.push(event.into_static()),
+        }
+    }
+
+    fn event(&mut self, out: &mut Vec<Event<'static>>, event: Event<'_>) {
+        let html = |s: String| Event::Html(CowStr::from(s));
+        match event {
+            Event::Start(Tag::Table(align)) => {
+                self.align = align;
+                out.push(html("<div class=\"scroll\"><table>\n".into()));
+            }
+            Event::End(TagEnd::Table) => out.push(html("</tbody></table></div>\n".into())),
+            Event::Start(Tag::TableHead) => {
+                self.head = true;
+                self.column = 0;
+                out.push(html("<thead><tr>".into()));
+            }
+            Event::End(TagEnd::TableHead) => {
+                self.head = false;
+                out.push(html("</tr></thead>\n<tbody>\n".into()));
+            }
+            Event::Start(Tag::TableRow) => {
+                self.column = 0;
+                out.push(html("<tr>".into()));
+            }
+            Event::End(TagEnd::TableRow) => out.push(html("</tr>\n".into())),
+            Event::Start(Tag::TableCell) => {
+                let (tag, class) = self.cell_tag();
+                out.push(html(format!("<{tag} class=\"{class}\">")));
+                if tag == "td" {
+                    self.cell = Some(Vec::new());
+                }
+            }
+            Event::End(TagEnd::TableCell) => {
+                let (tag, _) = self.cell_tag();
+                if let Some(cell) = self.cell.take() {
+                    out.extend(split_spread(cell));
+                }
+                out.push(html(format!("</{tag}>")));
+                self.column += 1;
+            }
+            event => self.push(out, event),
+        }
+    }
+
+    /// The tag and class of the current cell.
+    fn cell_tag(&self) -> (&'static str, &'static str) {
+        let tag = if self.head || self.column == 0 {
+            "th"
+        } else {
+            "td"
+        };
+        let class = match self.align.get(self.column) {
+            Some(Alignment::Right | Alignment::Center) => "num",
+            _ => "text",
+        };
+        (tag, class)
+    }
+}
+
+/// A `mean ± spread` cell puts its spread on a second, smaller line, so that a
+/// table of ten classes fits a laptop screen and a page: the text from ` ± `
+/// on goes into `<span class="spread">`, outside any bold or code around the
+/// pair (the mean keeps it).
+fn split_spread(cell: Vec<Event<'static>>) -> Vec<Event<'static>> {
+    // adjacent text events as one (the parser splits text at escapes)
+    let mut merged: Vec<Event<'static>> = Vec::with_capacity(cell.len());
+    for event in cell {
+        if let (Some(Event::Text(prev)), Event::Text(next)) = (merged.last_mut(), &event) {
+            *prev = CowStr::from(format!("{prev}{next}"));
+            continue;
+        }
+        merged.push(event);
+    }
+    let Some(at) = merged
+        .iter()
+        .position(|e| matches!(e, Event::Text(t) if t.contains(" ± ")))
+    else {
+        return merged;
+    };
+    let mut rest = merged.split_off(at);
+    let Event::Text(text) = rest.remove(0) else {
+        return merged;
+    };
+    let (mean, spread) = text.split_once(" ± ").unwrap_or((&*text, ""));
+    // the tags open around the split, innermost last
+    let mut open = Vec::new();
+    for event in &merged {
+        match event {
+            Event::Start(tag) => open.push(tag.to_end()),
+            Event::End(_) => {
+                open.pop();
+            }
+            _ => {}
+        }
+    }
+    let mut out = merged;
+    if !mean.is_empty() {
+        out.push(Event::Text(CowStr::from(mean.to_string())));
+    }
+    out.extend(open.iter().rev().map(|end| Event::End(*end)));
+    out.push(Event::Html(CowStr::from("<span class=\"spread\">")));
+    out.push(Event::Text(CowStr::from(format!(" ± {spread}"))));
+    // what follows, less the ends of the tags closed above
+    let mut depth = 0usize;
+    for event in rest {
+        match event {
+            Event::Start(_) => depth += 1,
+            Event::End(_) if depth == 0 => continue,
+            Event::End(_) => depth -= 1,
+            _ => {}
+        }
+        out.push(event);
+    }
+    out.push(Event::Html(CowStr::from("</span>")));
     out
 }
 
@@ -191,6 +213,7 @@ thead th { background: #f3f4f6; }
 .text { text-align: left; }
 tbody th { font-weight: 600; background: #fafafa; }
 blockquote { margin: .6rem 0; padding: .4rem .8rem; border-left: 4px solid #9aa5b1; background: #f6f8fa; }
+blockquote p { margin: 0; }
 code, pre { font-family: ui-monospace, 'DejaVu Sans Mono', monospace; font-size: .88em; }
 pre { background: #f6f8fa; padding: .6rem .8rem; overflow-x: auto; border: 1px solid #e1e4e8; }
 img { max-width: 100%; height: auto; border: 1px solid #eee; }
@@ -246,6 +269,23 @@ pub fn page(input: &ReportInput, p: &Page) -> String {
         escape(&title)
     );
     let _ = writeln!(s, "<h1>{}</h1>", escape(&input.experiment));
+    intro(&mut s, input);
+    s.push_str(
+        "<nav><a href=\"#results\">Results</a><a href=\"#comparisons\">Comparisons</a>\
+         <a href=\"#figures\">Figures</a><a href=\"#roc\">ROC curves</a><a href=\"#jobs\">Jobs</a>\
+         <a href=\"#provenance\">Provenance</a></nav>\n",
+    );
+    tables(&mut s, p);
+    figures(&mut s, p);
+    absent_jobs(&mut s, input);
+    provenance(&mut s, input, p);
+    s.push_str("</body>\n</html>\n");
+    s
+}
+
+/// The lines under the title: what was run, where the spec is, and the
+/// warnings (approximate data, few seeds).
+fn intro(s: &mut String, input: &ReportInput) {
     let (done, failed, missing) = super::table::counts(input);
     let seeds = super::table::seeds(input);
     let _ = writeln!(
@@ -296,12 +336,10 @@ pub fn page(input: &ReportInput, p: &Page) -> String {
             seeds.len()
         );
     }
-    s.push_str(
-        "<nav><a href=\"#results\">Results</a><a href=\"#comparisons\">Comparisons</a>\
-         <a href=\"#figures\">Figures</a><a href=\"#roc\">ROC curves</a><a href=\"#jobs\">Jobs</a>\
-         <a href=\"#provenance\">Provenance</a></nav>\n",
-    );
+}
 
+/// The report's own Markdown: the tables, the comparisons, the trainings.
+fn tables(s: &mut String, p: &Page) {
     s.push_str("<section id=\"results\">\n");
     s.push_str(&markdown_to_html(p.table_markdown, 0));
     s.push_str("</section>\n<section id=\"comparisons\">\n");
@@ -310,7 +348,13 @@ pub fn page(input: &ReportInput, p: &Page) -> String {
         s.push_str("</section>\n<section id=\"training\">\n");
         s.push_str(&markdown_to_html(training, 0));
     }
-    s.push_str("</section>\n<section id=\"figures\">\n<h2>Figures</h2>\n");
+    s.push_str("</section>\n");
+}
+
+/// The heat map, the critical-difference diagram (or why there is none) and
+/// the ROC figure of every class.
+fn figures(s: &mut String, p: &Page) {
+    s.push_str("<section id=\"figures\">\n<h2>Figures</h2>\n");
     let _ = writeln!(
         s,
         "<figure><img src=\"{}\" alt=\"heat map of mean AUROC per method and class\">\
@@ -345,7 +389,10 @@ pub fn page(input: &ReportInput, p: &Page) -> String {
         );
     }
     s.push_str("</div>\n</section>\n");
+}
 
+/// The jobs that failed or are missing, with why (folded beyond 20).
+fn absent_jobs(s: &mut String, input: &ReportInput) {
     s.push_str("<section id=\"jobs\">\n<h2>Failed and missing jobs</h2>\n");
     let absent: Vec<_> = input
         .records
@@ -353,53 +400,51 @@ pub fn page(input: &ReportInput, p: &Page) -> String {
         .filter(|r| !matches!(r.outcome, Outcome::Done { .. }))
         .collect();
     if absent.is_empty() {
-        s.push_str("<p>Every job finished.</p>\n");
-    } else {
-        let folded = absent.len() > 20;
-        if folded {
-            let _ = writeln!(
-                s,
-                "<details><summary>{} jobs failed or missing</summary>",
-                absent.len()
-            );
-        }
-        s.push_str(
-            "<div class=\"scroll\"><table><thead><tr><th class=\"text\">Method</th>\
-             <th class=\"text\">Class</th><th class=\"num\">Seed</th><th class=\"text\">Status</th>\
-             <th class=\"text\">Key</th><th class=\"text\">Reason</th></tr></thead><tbody>\n",
+        s.push_str("<p>Every job finished.</p>\n</section>\n");
+        return;
+    }
+    let folded = absent.len() > 20;
+    if folded {
+        let _ = writeln!(
+            s,
+            "<details><summary>{} jobs failed or missing</summary>",
+            absent.len()
         );
-        for r in absent {
-            let (status, reason) = match &r.outcome {
-                Outcome::Failed { error } => ("failed", error.as_str()),
-                _ => (
-                    "missing",
-                    "not run yet (or its result is not in this store)",
-                ),
-            };
-            let _ = writeln!(
-                s,
-                "<tr><th class=\"text\">{}</th><td class=\"text\">{}</td><td class=\"num\">{}</td>\
-                 <td class=\"text\">{status}</td><td class=\"text\"><code>{}</code></td>\
-                 <td class=\"text\"><pre>{}</pre></td></tr>",
-                escape(&r.label),
-                escape(&r.class_name),
-                r.seed,
-                short(&r.key),
-                escape(reason)
-            );
-        }
-        s.push_str("</tbody></table></div>\n");
-        if folded {
-            s.push_str("</details>\n");
-        }
+    }
+    s.push_str(
+        "<div class=\"scroll\"><table><thead><tr><th class=\"text\">Method</th>\
+         <th class=\"text\">Class</th><th class=\"num\">Seed</th><th class=\"text\">Status</th>\
+         <th class=\"text\">Key</th><th class=\"text\">Reason</th></tr></thead><tbody>\n",
+    );
+    for r in absent {
+        let (status, reason) = match &r.outcome {
+            Outcome::Failed { error } => ("failed", error.as_str()),
+            _ => (
+                "missing",
+                "not run yet (or its result is not in this store)",
+            ),
+        };
+        let _ = writeln!(
+            s,
+            "<tr><th class=\"text\">{}</th><td class=\"text\">{}</td><td class=\"num\">{}</td>\
+             <td class=\"text\">{status}</td><td class=\"text\"><code>{}</code></td>\
+             <td class=\"text\"><pre>{}</pre></td></tr>",
+            escape(&r.label),
+            escape(&r.class_name),
+            r.seed,
+            short(&r.key),
+            escape(reason)
+        );
+    }
+    s.push_str("</tbody></table></div>\n");
+    if folded {
+        s.push_str("</details>\n");
     }
     s.push_str("</section>\n");
-
-    provenance(&mut s, input, p);
-    s.push_str("</body>\n</html>\n");
-    s
 }
 
+/// Where the numbers come from: versions, devices, the spec, the data files,
+/// the time per row, every job's key and the spec's text.
 fn provenance(s: &mut String, input: &ReportInput, p: &Page) {
     s.push_str("<section id=\"provenance\">\n<h2>Provenance</h2>\n<ul>\n");
     let _ = writeln!(
@@ -447,8 +492,20 @@ fn provenance(s: &mut String, input: &ReportInput, p: &Page) {
             .join(", ")
     );
     s.push_str("</ul>\n");
+    durations(s, input);
+    every_job(s, input);
+    if !input.provenance.spec_text.is_empty() {
+        let _ = writeln!(
+            s,
+            "<h3>The spec</h3>\n<pre>{}</pre>",
+            escape(&input.provenance.spec_text)
+        );
+    }
+    s.push_str("</section>\n");
+}
 
-    // time per row label
+/// Per row label: jobs done, training and scoring seconds, jobs trained here.
+fn durations(s: &mut String, input: &ReportInput) {
     s.push_str(
         "<h3>Durations</h3>\n<div class=\"scroll\"><table><thead><tr><th class=\"text\">Method</th>\
          <th class=\"num\">jobs done</th><th class=\"num\">train s (sum)</th>\
@@ -472,7 +529,10 @@ fn provenance(s: &mut String, input: &ReportInput, p: &Page) {
         );
     }
     s.push_str("</tbody></table></div>\n");
+}
 
+/// Every job of the spec with its status, AUROC, device and store key (folded).
+fn every_job(s: &mut String, input: &ReportInput) {
     let _ = writeln!(
         s,
         "<details><summary>Every job and its store key ({})</summary>\n\
@@ -506,14 +566,6 @@ fn provenance(s: &mut String, input: &ReportInput, p: &Page) {
         );
     }
     s.push_str("</tbody></table></div></details>\n");
-    if !input.provenance.spec_text.is_empty() {
-        let _ = writeln!(
-            s,
-            "<h3>The spec</h3>\n<pre>{}</pre>",
-            escape(&input.provenance.spec_text)
-        );
-    }
-    s.push_str("</section>\n");
 }
 
 /// A file path relative to `dir`, with `/` separators, for a link.
@@ -541,11 +593,34 @@ mod tests {
             "<tr><th class=\"text\">kde</th><td class=\"num\"><strong>0.900</strong>\
              <span class=\"spread\"> ± 0.100</span></td><td class=\"num\">—</td></tr>"
         ));
-        assert!(html.contains("<blockquote>a &lt;quote&gt;</blockquote>"));
+        assert!(html.contains("<blockquote>\n<p>a &lt;quote&gt;</p>\n</blockquote>"));
         assert!(html.contains("<li>one</li>\n<li>two</li>"));
+        assert!(markdown_to_html("# a\n\n### b", 1).contains("<h2>a</h2>\n<h4>b</h4>"));
         assert_eq!(
             escape("<a href=\"x\">&'"),
             "&lt;a href=&quot;x&quot;&gt;&amp;&#39;"
+        );
+    }
+
+    #[test]
+    fn a_cell_puts_its_spread_on_a_line_of_its_own() {
+        let md = "| M | a | b | c |\n|:--|--:|--:|:--|\n\
+                  | m | **0.943 ± 0.381**† | 0.798 ± 0.275† | `x ± y` <b>z</b> |\n";
+        let html = markdown_to_html(md, 0);
+        // bold stays on the mean; the mark of a partial cell follows the spread
+        assert!(
+            html.contains(
+                "<td class=\"num\"><strong>0.943</strong><span class=\"spread\"> ± 0.381†</span></td>"
+            ),
+            "{html}"
+        );
+        assert!(
+            html.contains("<td class=\"num\">0.798<span class=\"spread\"> ± 0.275†</span></td>")
+        );
+        // code is not split; raw HTML in a cell is text
+        assert!(
+            html.contains("<td class=\"text\"><code>x ± y</code> &lt;b&gt;z&lt;/b&gt;</td>"),
+            "{html}"
         );
     }
 }

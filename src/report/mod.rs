@@ -198,19 +198,12 @@ pub fn write(input: &ReportInput, dir: &Path) -> Result<ReportSummary, ReportErr
         .collect();
     files.extend(data_files);
     let plots = plot::write_plots(input, &auroc, dir)?;
-    let roc_pngs: Vec<(String, String)> = input
-        .classes
+    let roc_pngs: Vec<(String, String)> = plots
+        .roc_pngs
         .iter()
-        .map(|(_, name)| name.clone())
-        .zip(
-            plots
-                .iter()
-                .filter(|f| f.parent() == Some(&dir.join("roc")))
-                .filter(|f| f.extension().is_some_and(|e| e == "png"))
-                .map(|f| html::relative(dir, f)),
-        )
+        .map(|(class, png)| (class.clone(), html::relative(dir, png)))
         .collect();
-    files.extend(plots);
+    files.extend(plots.files);
     let cd = match &comparisons.ranking {
         Ok(ranking) => {
             files.extend(plot::write_cd(&input.experiment, ranking, dir)?);
@@ -439,13 +432,50 @@ mod tests {
     }
 
     #[test]
+    fn each_class_shows_its_own_roc_figure() {
+        // "a/b" and "a-b" share the file stem `a-b`; "?" has none of its own
+        let names = [(0, "a/b"), (1, "a-b"), (7, "?")];
+        let mut input = fixture::input();
+        input.classes = names.iter().map(|&(c, n)| (c, n.to_string())).collect();
+        for r in &mut input.records {
+            r.class_name = names.iter().find(|(c, _)| *c == r.class).unwrap().1.into();
+        }
+        let tmp = tempfile::tempdir().unwrap();
+        let summary = write(&input, tmp.path()).unwrap();
+        let html = read(&summary, "index.html");
+        let mut srcs = Vec::new();
+        for (_, name) in names {
+            let caption = format!("<figcaption>{}</figcaption>", html::escape(name));
+            let figure = html
+                .split("<figure>")
+                .find(|f| f.contains(&caption))
+                .unwrap_or_else(|| panic!("no figure for {name}: {html}"));
+            let src = figure
+                .split("src=\"")
+                .nth(1)
+                .unwrap()
+                .split('"')
+                .next()
+                .unwrap();
+            // the figure's file is the one drawn for that class
+            let svg = read(&summary, &src.replace(".png", ".svg"));
+            assert!(
+                svg.contains(&format!("anomaly class {name} (")),
+                "{name}: {src}"
+            );
+            srcs.push(src.to_string());
+        }
+        assert_eq!(srcs, ["roc/a-b.png", "roc/a-b-1.png", "roc/class-7.png"]);
+    }
+
+    #[test]
     fn plots_without_a_font_have_no_text_but_are_written() {
         let input = fixture::input();
         let tmp = tempfile::tempdir().unwrap();
         let results = aggregate::results_frame(&input).unwrap();
         let grid = aggregate::grid(&input, &results, aggregate::Metric::Auroc).unwrap();
-        let files = plot::write_plots_with(&input, &grid, tmp.path(), false).unwrap();
-        assert_eq!(files.len(), 2 * (3 + 1));
+        let plots = plot::write_plots_with(&input, &grid, tmp.path(), false).unwrap();
+        assert_eq!(plots.files.len(), 2 * (3 + 1));
         let img = image::open(tmp.path().join("roc/one.png"))
             .unwrap()
             .to_rgb8();

@@ -485,7 +485,6 @@ pub(super) fn tex_escape(s: &str) -> String {
 /// The table as a LaTeX `table` (booktabs).
 pub fn latex(input: &ReportInput, grid: &Grid) -> String {
     let best = best(grid);
-    let seeds = seeds(input).len();
     let mut s = String::new();
     let _ = writeln!(
         s,
@@ -495,6 +494,32 @@ pub fn latex(input: &ReportInput, grid: &Grid) -> String {
         input.dataset
     );
     s.push_str("\\begin{table}[t]\n\\centering\n");
+    let _ = writeln!(s, "\\caption{{{}}}", latex_caption(input, grid));
+    let _ = writeln!(s, "\\label{{tab:{}}}", tex_escape(&input.experiment));
+    let _ = writeln!(
+        s,
+        "\\begin{{tabular}}{{l{}}}",
+        "r".repeat(grid.classes.len() + 1)
+    );
+    s.push_str("\\toprule\n");
+    let mut header = vec!["Method".to_string()];
+    header.extend(grid.classes.iter().map(|(_, n)| tex_escape(n)));
+    header.push("Mean".into());
+    let _ = writeln!(s, "{} \\\\", header.join(" & "));
+    s.push_str("\\midrule\n");
+    for (r, label) in grid.rows.iter().enumerate() {
+        let mut line = vec![tex_escape(label)];
+        line.extend((0..=grid.classes.len()).map(|j| latex_cell(input, grid, &best, r, j)));
+        let _ = writeln!(s, "{} \\\\", line.join(" & "));
+    }
+    s.push_str("\\bottomrule\n\\end{tabular}\n\\end{table}\n");
+    s
+}
+
+/// The caption: metric, dataset, protocol, what a cell shows, the seeds,
+/// and the jobs that did not finish.
+fn latex_caption(input: &ReportInput, grid: &Grid) -> String {
+    let seeds = seeds(input).len();
     let protocol = match input.protocol {
         Protocol::AnomalyClass => "the class of each column is the anomaly",
         Protocol::OneClass => "the class of each column is normal",
@@ -526,47 +551,38 @@ pub fn latex(input: &ReportInput, grid: &Grid) -> String {
             done + failed + missing
         );
     }
-    let _ = writeln!(s, "\\caption{{{caption}}}");
-    let _ = writeln!(s, "\\label{{tab:{}}}", tex_escape(&input.experiment));
-    let _ = writeln!(
-        s,
-        "\\begin{{tabular}}{{l{}}}",
-        "r".repeat(grid.classes.len() + 1)
-    );
-    s.push_str("\\toprule\n");
-    let mut header = vec!["Method".to_string()];
-    header.extend(grid.classes.iter().map(|(_, n)| tex_escape(n)));
-    header.push("Mean".into());
-    let _ = writeln!(s, "{} \\\\", header.join(" & "));
-    s.push_str("\\midrule\n");
-    for (r, label) in grid.rows.iter().enumerate() {
-        let mut line = vec![tex_escape(label)];
-        for j in 0..=grid.classes.len() {
-            let t = cell_text(grid, input.cell, &best, r, j);
-            let value = if cell(grid, r, j).mean.is_some() {
-                t.value.clone()
-            } else if t.value == FAILED {
-                "failed".into()
-            } else {
-                "--".into()
-            };
-            let mut text = match (&t.spread, input.cell) {
-                (Some(h), CellFormat::MeanCi) => format!("{value} $\\pm$ {h}"),
-                (Some(sd), CellFormat::MeanStd) => format!("{value} ({sd})"),
-                (None, _) => value,
-            };
-            if t.bold {
-                text = format!("\\textbf{{{text}}}");
-            }
-            if t.partial {
-                text.push_str("$^*$");
-            }
-            line.push(text);
-        }
-        let _ = writeln!(s, "{} \\\\", line.join(" & "));
+    caption
+}
+
+/// Cell `j` of row `r` in LaTeX: the value (or `failed`, `--`) with its
+/// spread, bold when best, `$^*$` when some seeds are missing.
+fn latex_cell(
+    input: &ReportInput,
+    grid: &Grid,
+    best: &[Option<String>],
+    r: usize,
+    j: usize,
+) -> String {
+    let t = cell_text(grid, input.cell, best, r, j);
+    let value = if cell(grid, r, j).mean.is_some() {
+        t.value.clone()
+    } else if t.value == FAILED {
+        "failed".into()
+    } else {
+        "--".into()
+    };
+    let mut text = match (&t.spread, input.cell) {
+        (Some(h), CellFormat::MeanCi) => format!("{value} $\\pm$ {h}"),
+        (Some(sd), CellFormat::MeanStd) => format!("{value} ({sd})"),
+        (None, _) => value,
+    };
+    if t.bold {
+        text = format!("\\textbf{{{text}}}");
     }
-    s.push_str("\\bottomrule\n\\end{tabular}\n\\end{table}\n");
-    s
+    if t.partial {
+        text.push_str("$^*$");
+    }
+    text
 }
 
 #[cfg(test)]

@@ -67,46 +67,77 @@ pub(super) fn cd_size(f: &CdFigure) -> (u32, u32) {
     (CD_WIDTH, 150 + 12 * f.groups.len() as u32 + 28 * side)
 }
 
+/// Where ranks 1..=k lie across the figure.
+#[derive(Clone, Copy)]
+struct RankAxis {
+    x0: f64,
+    x1: f64,
+    k: f64,
+}
+
+impl RankAxis {
+    /// The x pixel of an average rank.
+    fn x(self, rank: f64) -> i32 {
+        (self.x0 + (rank - 1.0) / (self.k - 1.0) * (self.x1 - self.x0)).round() as i32
+    }
+}
+
+/// The y pixel of the rank axis.
+const AXIS_Y: i32 = 90;
+
 pub(super) fn draw_cd<DB: DrawingBackend>(
     root: &DrawingArea<DB, Shift>,
     f: &CdFigure,
     text: bool,
 ) -> DrawResult {
     root.fill(&WHITE).map_err(err)?;
-    let (x0, x1) = (260.0, CD_WIDTH as f64 - 260.0);
-    let k = f.k.max(2) as f64;
-    let x = |rank: f64| (x0 + (rank - 1.0) / (k - 1.0) * (x1 - x0)).round() as i32;
-    let axis_y = 90;
-    let black = BLACK.stroke_width(1);
-    let small = TextStyle::from((FAMILY, 14).into_font());
+    let axis = RankAxis {
+        x0: 260.0,
+        x1: CD_WIDTH as f64 - 260.0,
+        k: f.k.max(2) as f64,
+    };
     if text {
         let title =
             TextStyle::from((FAMILY, 17).into_font()).pos(Pos::new(HPos::Center, VPos::Top));
         root.draw(&Text::new(f.title.clone(), (CD_WIDTH as i32 / 2, 8), title))
             .map_err(err)?;
     }
-    // the axis with a tick per integer rank
+    draw_rank_axis(root, f, axis, text)?;
+    draw_methods(root, f, axis, text)?;
+    root.present().map_err(err)
+}
+
+/// The axis with a tick per integer rank, and the critical difference above
+/// it, from rank 1.
+fn draw_rank_axis<DB: DrawingBackend>(
+    root: &DrawingArea<DB, Shift>,
+    f: &CdFigure,
+    axis: RankAxis,
+    text: bool,
+) -> DrawResult {
+    let x = |rank: f64| axis.x(rank);
+    let black = BLACK.stroke_width(1);
+    let small = TextStyle::from((FAMILY, 14).into_font());
     root.draw(&PathElement::new(
-        vec![(x(1.0), axis_y), (x(k), axis_y)],
+        vec![(x(1.0), AXIS_Y), (x(axis.k), AXIS_Y)],
         black,
     ))
     .map_err(err)?;
     for i in 1..=f.k.max(2) {
         let xi = x(i as f64);
         root.draw(&PathElement::new(
-            vec![(xi, axis_y - 8), (xi, axis_y)],
+            vec![(xi, AXIS_Y - 8), (xi, AXIS_Y)],
             black,
         ))
         .map_err(err)?;
         if text {
             let style = small.clone().pos(Pos::new(HPos::Center, VPos::Bottom));
-            root.draw(&Text::new(i.to_string(), (xi, axis_y - 10), style))
+            root.draw(&Text::new(i.to_string(), (xi, AXIS_Y - 10), style))
                 .map_err(err)?;
         }
     }
-    // the critical difference, from rank 1
     let cd_y = 48;
-    let cd_end = x((1.0 + f.cd).min(k));
+    let cd_end = x((1.0 + f.cd).min(axis.k));
     root.draw(&PathElement::new(
         vec![(x(1.0), cd_y), (cd_end, cd_y)],
         BLACK.stroke_width(3),
@@ -120,7 +151,7 @@ pub(super) fn draw_cd<DB: DrawingBackend>(
         .map_err(err)?;
     }
     if text {
-        let style = small.clone().pos(Pos::new(HPos::Left, VPos::Center));
+        let style = small.pos(Pos::new(HPos::Left, VPos::Center));
         root.draw(&Text::new(
             format!("CD = {:.2}", f.cd),
             (cd_end + 8, cd_y),
@@ -128,31 +159,47 @@ pub(super) fn draw_cd<DB: DrawingBackend>(
         ))
         .map_err(err)?;
     }
-    // groups with no significant difference: thick bars under the axis
+    Ok(())
+}
+
+/// Under the axis: a thick bar per group with no significant difference, and
+/// per method a line down from its rank, then out to its label (the better
+/// half on the left).
+fn draw_methods<DB: DrawingBackend>(
+    root: &DrawingArea<DB, Shift>,
+    f: &CdFigure,
+    axis: RankAxis,
+    text: bool,
+) -> DrawResult {
+    let x = |rank: f64| axis.x(rank);
+    let small = TextStyle::from((FAMILY, 14).into_font());
     for (g, &(a, b)) in f.groups.iter().enumerate() {
-        let y = axis_y + 14 + 12 * g as i32;
+        let y = AXIS_Y + 14 + 12 * g as i32;
         root.draw(&PathElement::new(
             vec![(x(f.ranks[a]) - 4, y), (x(f.ranks[b]) + 4, y)],
             RGBColor(60, 60, 60).stroke_width(4),
         ))
         .map_err(err)?;
     }
-    // each method: a line down from its rank, then out to its label
     let half = f.names.len().div_ceil(2);
-    let top = axis_y + 26 + 12 * f.groups.len() as i32;
+    let top = AXIS_Y + 26 + 12 * f.groups.len() as i32;
     for (i, (name, &rank)) in f.names.iter().zip(&f.ranks).enumerate() {
         let left = i < half;
         let row = if left { i } else { f.names.len() - 1 - i };
         let y = top + 28 * row as i32;
         let xr = x(rank);
-        let xe = if left { x0 as i32 - 20 } else { x1 as i32 + 20 };
+        let xe = if left {
+            axis.x0 as i32 - 20
+        } else {
+            axis.x1 as i32 + 20
+        };
         let colour = super::colour(i);
         root.draw(&PathElement::new(
-            vec![(xr, axis_y), (xr, y), (xe, y)],
+            vec![(xr, AXIS_Y), (xr, y), (xe, y)],
             colour.stroke_width(2),
         ))
         .map_err(err)?;
-        root.draw(&Circle::new((xr, axis_y), 4, colour.filled()))
+        root.draw(&Circle::new((xr, AXIS_Y), 4, colour.filled()))
             .map_err(err)?;
         if text {
             let label = format!("{} ({rank:.2})", cut(name, 28));
@@ -165,7 +212,7 @@ pub(super) fn draw_cd<DB: DrawingBackend>(
                 .map_err(err)?;
         }
     }
-    root.present().map_err(err)
+    Ok(())
 }
 
 #[cfg(test)]

@@ -221,12 +221,17 @@ pub fn write_cd(
     )
 }
 
+/// What [`write_plots`] wrote.
+#[derive(Clone, Debug, Default)]
+pub struct Plots {
+    /// Every file, SVG and PNG.
+    pub files: Vec<PathBuf>,
+    /// Per selected class, in column order: its name and its ROC figure's PNG.
+    pub roc_pngs: Vec<(String, PathBuf)>,
+}
+
 /// Writes `roc/<class>.png|svg` for every selected class and `summary.png|svg`.
-pub fn write_plots(
-    input: &ReportInput,
-    grid: &Grid,
-    dir: &Path,
-) -> Result<Vec<PathBuf>, ReportError> {
+pub fn write_plots(input: &ReportInput, grid: &Grid, dir: &Path) -> Result<Plots, ReportError> {
     write_plots_with(input, grid, dir, font_ready())
 }
 
@@ -235,10 +240,10 @@ pub(crate) fn write_plots_with(
     grid: &Grid,
     dir: &Path,
     text: bool,
-) -> Result<Vec<PathBuf>, ReportError> {
+) -> Result<Plots, ReportError> {
     let roc_dir = dir.join("roc");
     std::fs::create_dir_all(&roc_dir).map_err(|e| ReportError::write(&roc_dir, e))?;
-    let mut files = Vec::new();
+    let mut plots = Plots::default();
     let mut used = std::collections::HashSet::new();
     for (class, name) in &input.classes {
         let fig = roc_figure(input, &grid.rows, *class, name);
@@ -246,21 +251,25 @@ pub(crate) fn write_plots_with(
         if !used.insert(stem.clone()) {
             stem = format!("{stem}-{class}");
         }
-        files.extend(write_figure(
-            &roc_dir.join(stem),
+        let stem = roc_dir.join(stem);
+        plots.files.extend(write_figure(
+            &stem,
             ROC_SIZE,
             text,
             |a, t| draw_roc(a, &fig, t),
             |a, t| draw_roc(a, &fig, t),
         )?);
+        plots
+            .roc_pngs
+            .push((name.clone(), stem.with_extension("png")));
     }
     let s = summary(input, grid);
-    files.extend(write_figure(
+    plots.files.extend(write_figure(
         &dir.join("summary"),
         summary_size(&s),
         text,
         |a, t| draw_summary(a, &s, t),
         |a, t| draw_summary(a, &s, t),
     )?);
-    Ok(files)
+    Ok(plots)
 }

@@ -138,6 +138,7 @@ pub fn roc_figure(input: &ReportInput, rows: &[String], class: usize, name: &str
 
 pub(super) const ROC_SIZE: (u32, u32) = (960, 640);
 
+/// The ROC figure: the curves on the left, the legend beside them.
 pub(super) fn draw_roc<DB: DrawingBackend>(
     root: &DrawingArea<DB, Shift>,
     fig: &RocFigure,
@@ -145,7 +146,18 @@ pub(super) fn draw_roc<DB: DrawingBackend>(
 ) -> DrawResult {
     root.fill(&WHITE).map_err(err)?;
     let (plot_area, legend_area) = root.split_horizontally(640);
-    let mut builder = ChartBuilder::on(&plot_area);
+    draw_curves(&plot_area, fig, text)?;
+    draw_legend(&legend_area, fig, text)?;
+    root.present().map_err(err)
+}
+
+/// The axes, the chance diagonal, each curve's band and each curve.
+fn draw_curves<DB: DrawingBackend>(
+    plot_area: &DrawingArea<DB, Shift>,
+    fig: &RocFigure,
+    text: bool,
+) -> DrawResult {
+    let mut builder = ChartBuilder::on(plot_area);
     builder.margin(16);
     if text {
         builder
@@ -205,7 +217,16 @@ pub(super) fn draw_roc<DB: DrawingBackend>(
             ))
             .map_err(err)?;
     }
-    // the legend beside the plot, where it hides no curve
+    Ok(())
+}
+
+/// The legend beside the plot, where it hides no curve: a colour key and
+/// name per curve, chance, the rows with no curve, and how curves were made.
+fn draw_legend<DB: DrawingBackend>(
+    legend_area: &DrawingArea<DB, Shift>,
+    fig: &RocFigure,
+    text: bool,
+) -> DrawResult {
     let x0 = 10;
     let mut y = 70;
     if text {
@@ -235,33 +256,33 @@ pub(super) fn draw_roc<DB: DrawingBackend>(
             RGBColor(120, 120, 120).stroke_width(1),
         ))
         .map_err(err)?;
-    if text {
-        let style =
-            TextStyle::from((FAMILY, 15).into_font()).pos(Pos::new(HPos::Left, VPos::Center));
-        legend_area
-            .draw(&Text::new("chance: 0.500", (x0 + 38, y), style.clone()))
-            .map_err(err)?;
-        let grey = style.color(&RGBColor(110, 110, 110));
-        for a in &fig.absent {
-            y += 24;
-            legend_area
-                .draw(&Text::new(cut(a, 34), (x0 + 38, y), grey.clone()))
-                .map_err(err)?;
-        }
-        // how the curves were made
-        y += 40;
-        for line in [
-            "Curves: vertical average over",
-            "seeds; band: lowest to highest",
-            "seed's curve.",
-        ] {
-            legend_area
-                .draw(&Text::new(line, (x0, y), grey.clone()))
-                .map_err(err)?;
-            y += 20;
-        }
+    if !text {
+        return Ok(());
     }
-    root.present().map_err(err)
+    let style = TextStyle::from((FAMILY, 15).into_font()).pos(Pos::new(HPos::Left, VPos::Center));
+    legend_area
+        .draw(&Text::new("chance: 0.500", (x0 + 38, y), style.clone()))
+        .map_err(err)?;
+    let grey = style.color(&RGBColor(110, 110, 110));
+    for a in &fig.absent {
+        y += 24;
+        legend_area
+            .draw(&Text::new(cut(a, 34), (x0 + 38, y), grey.clone()))
+            .map_err(err)?;
+    }
+    // how the curves were made
+    y += 40;
+    for line in [
+        "Curves: vertical average over",
+        "seeds; band: lowest to highest",
+        "seed's curve.",
+    ] {
+        legend_area
+            .draw(&Text::new(line, (x0, y), grey.clone()))
+            .map_err(err)?;
+        y += 20;
+    }
+    Ok(())
 }
 
 #[cfg(test)]

@@ -133,9 +133,6 @@ pub(super) fn draw_summary<DB: DrawingBackend>(
     let left = summary_left(s);
     let n_cols = s.columns.len();
     let x_of = |j: usize| left + CELL.0 * j as i32 + if j + 1 == n_cols { GAP } else { 0 };
-    let centre = |size| {
-        TextStyle::from((FAMILY, size).into_font()).pos(Pos::new(HPos::Center, VPos::Center))
-    };
     if text {
         root.draw(&Text::new(s.title.clone(), (16, 16), (FAMILY, 19)))
             .map_err(err)?;
@@ -143,21 +140,12 @@ pub(super) fn draw_summary<DB: DrawingBackend>(
             root.draw(&Text::new(
                 cut(c, 11),
                 (x_of(j) + CELL.0 / 2, TOP - 16),
-                centre(15),
+                centred(),
             ))
             .map_err(err)?;
         }
     }
-    // the best value in each column, as displayed
-    let best: Vec<Option<String>> = (0..n_cols)
-        .map(|j| {
-            s.values
-                .iter()
-                .filter_map(|row| row[j].ok())
-                .fold(None, |b: Option<f64>, x| Some(b.map_or(x, |b| b.max(x))))
-                .map(|b| format!("{b:.3}"))
-        })
-        .collect();
+    let best = column_best(s);
     for (r, row) in s.values.iter().enumerate() {
         let y = TOP + CELL.1 * r as i32;
         if text {
@@ -171,40 +159,11 @@ pub(super) fn draw_summary<DB: DrawingBackend>(
             .map_err(err)?;
         }
         for (j, v) in row.iter().enumerate() {
-            let x = x_of(j);
-            let (fill, white, label) = match v {
-                Ok(m) => {
-                    let (c, w) = heat(*m);
-                    (c, w, format!("{m:.3}"))
-                }
-                Err(status) => (RGBColor(225, 225, 225), false, status.to_string()),
+            let mark = HeatMark {
+                best: best[j].as_deref(),
+                partial: s.partial[r][j],
             };
-            root.draw(&Rectangle::new(
-                [(x + 1, y + 1), (x + CELL.0 - 1, y + CELL.1 - 1)],
-                fill.filled(),
-            ))
-            .map_err(err)?;
-            if v.is_ok() && best[j].as_deref() == Some(label.as_str()) {
-                root.draw(&Rectangle::new(
-                    [(x + 2, y + 2), (x + CELL.0 - 2, y + CELL.1 - 2)],
-                    BLACK.stroke_width(2),
-                ))
-                .map_err(err)?;
-            }
-            if text {
-                let colour = if white { WHITE } else { BLACK };
-                let label = if s.partial[r][j] {
-                    format!("{label}†")
-                } else {
-                    label
-                };
-                root.draw(&Text::new(
-                    label,
-                    (x + CELL.0 / 2, y + CELL.1 / 2),
-                    centre(15).color(&colour),
-                ))
-                .map_err(err)?;
-            }
+            draw_heat_cell(root, (x_of(j), y), v, mark, text)?;
         }
     }
     if text {
@@ -219,4 +178,76 @@ pub(super) fn draw_summary<DB: DrawingBackend>(
         }
     }
     root.present().map_err(err)
+}
+
+/// Cell text: 15 px, centred on its point.
+fn centred() -> TextStyle<'static> {
+    TextStyle::from((FAMILY, 15).into_font()).pos(Pos::new(HPos::Center, VPos::Center))
+}
+
+/// The best value of each column, as displayed.
+fn column_best(s: &Summary) -> Vec<Option<String>> {
+    (0..s.columns.len())
+        .map(|j| {
+            s.values
+                .iter()
+                .filter_map(|row| row[j].ok())
+                .fold(None, |b: Option<f64>, x| Some(b.map_or(x, |b| b.max(x))))
+                .map(|b| format!("{b:.3}"))
+        })
+        .collect()
+}
+
+/// What a heat-map cell is marked with: its column's best value as
+/// displayed (framed when the cell shows it) and whether some seeds are
+/// missing (†).
+struct HeatMark<'a> {
+    best: Option<&'a str>,
+    partial: bool,
+}
+
+/// One heat-map cell with its top-left corner at `(x, y)`: coloured by its
+/// mean (grey with the status when there is none), framed when it is the
+/// column's best.
+fn draw_heat_cell<DB: DrawingBackend>(
+    root: &DrawingArea<DB, Shift>,
+    (x, y): (i32, i32),
+    v: &Result<f64, &str>,
+    mark: HeatMark,
+    text: bool,
+) -> DrawResult {
+    let (fill, white, label) = match v {
+        Ok(m) => {
+            let (c, w) = heat(*m);
+            (c, w, format!("{m:.3}"))
+        }
+        Err(status) => (RGBColor(225, 225, 225), false, status.to_string()),
+    };
+    root.draw(&Rectangle::new(
+        [(x + 1, y + 1), (x + CELL.0 - 1, y + CELL.1 - 1)],
+        fill.filled(),
+    ))
+    .map_err(err)?;
+    if v.is_ok() && mark.best == Some(label.as_str()) {
+        root.draw(&Rectangle::new(
+            [(x + 2, y + 2), (x + CELL.0 - 2, y + CELL.1 - 2)],
+            BLACK.stroke_width(2),
+        ))
+        .map_err(err)?;
+    }
+    if text {
+        let colour = if white { WHITE } else { BLACK };
+        let label = if mark.partial {
+            format!("{label}†")
+        } else {
+            label
+        };
+        root.draw(&Text::new(
+            label,
+            (x + CELL.0 / 2, y + CELL.1 / 2),
+            centred().color(&colour),
+        ))
+        .map_err(err)?;
+    }
+    Ok(())
 }
