@@ -87,6 +87,28 @@ pub enum DetectorError {
         images: usize,
         columns: usize,
     },
+    #[error(
+        "images are {}x{}x{} but the {method} model was trained on {}x{}x{} images",
+        given[0], given[1], given[2], trained[0], trained[1], trained[2]
+    )]
+    ShapeMismatch {
+        method: &'static str,
+        /// Channels, height, width.
+        trained: [usize; 3],
+        given: [usize; 3],
+    },
+    #[error("the training images have no pixels")]
+    NoPixels,
+    #[error(
+        "PCA: the {0} training images are all identical (no variance); train on varied images or set `pca_variance: null`"
+    )]
+    NoVariance(usize),
+    #[error("PCA: the eigen solver failed ({0})")]
+    EigenSolver(String),
+    #[error(
+        "cannot choose the bandwidth by {folds}-fold cross-validation on {images} images: give at least {folds} training images, or lower `cv_folds`"
+    )]
+    TooFewForFolds { folds: usize, images: usize },
     #[error("{0} got no gradient")]
     NoGradient(&'static str),
     #[error("cannot read the scores off the device: {0}")]

@@ -85,19 +85,16 @@ impl Kde {
             return Err(DetectorError::TooFewImages(n));
         }
         if normal.image_len() == 0 {
-            return Err(DetectorError::Other(
-                "the training images have no pixels".into(),
-            ));
+            return Err(DetectorError::NoPixels);
         }
         let bandwidths = bandwidth_grid(p);
         let search = bandwidths.len() > 1;
         let cv_n = p.cv_max_samples.unwrap_or(n).min(n);
         if search && cv_n < p.cv_folds {
-            return Err(DetectorError::Other(format!(
-                "cannot choose the bandwidth by {}-fold cross-validation on {cv_n} images: \
-                 give at least {} training images, or lower `cv_folds`",
-                p.cv_folds, p.cv_folds
-            )));
+            return Err(DetectorError::TooFewForFolds {
+                folds: p.cv_folds,
+                images: cv_n,
+            });
         }
         ctx.progress.phase(Phase::Training {
             epoch: 0,

@@ -73,10 +73,11 @@ impl KdeModel {
     ) -> Result<Vec<f64>, DetectorError> {
         let m = &self.meta;
         if (images.channels, images.height, images.width) != (m.channels, m.height, m.width) {
-            return Err(DetectorError::Other(format!(
-                "images are {}x{}x{} but the KDE was trained on {}x{}x{} images",
-                images.channels, images.height, images.width, m.channels, m.height, m.width
-            )));
+            return Err(DetectorError::ShapeMismatch {
+                method: "KDE",
+                trained: [m.channels, m.height, m.width],
+                given: [images.channels, images.height, images.width],
+            });
         }
         let z = embed(&m.scaling, self.pca.as_ref(), images);
         let total = images.len();

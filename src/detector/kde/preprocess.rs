@@ -125,15 +125,12 @@ pub(super) fn fit_pca(
     }
     let evd = cov
         .self_adjoint_eigen(Side::Lower)
-        .map_err(|e| DetectorError::Other(format!("PCA: the eigen solver failed ({e:?})")))?;
+        .map_err(|e| DetectorError::EigenSolver(format!("{e:?}")))?;
     // eigenvalues come in nondecreasing order: reverse to largest first
     let s = evd.S().column_vector();
     let eigen_desc: Vec<f64> = (0..p).rev().map(|i| s[i].max(0.0)).collect();
     if eigen_desc.iter().sum::<f64>() <= 0.0 {
-        return Err(DetectorError::Other(format!(
-            "PCA: the {n} training images are all identical (no variance); \
-             train on varied images or set `pca_variance: null`"
-        )));
+        return Err(DetectorError::NoVariance(n));
     }
     let k = components_for(&eigen_desc, variance);
     let u = evd.U();
