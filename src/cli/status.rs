@@ -1,7 +1,9 @@
-//! `runner status`: which jobs of a spec are done, failed (with the reason)
-//! or missing (with the Slurm task they were submitted as).
+//! `runner status`: which jobs of a spec are done, failed (with the reason
+//! and, for an external method, where its program's output is) or missing
+//! (with the Slurm task they were submitted as).
 
 use crate::schedule::JobState;
+use crate::spec::MethodConfig;
 use crate::schedule::slurm;
 
 use super::{Cli, SpecArgs, load_spec, open_store, plan_spec};
@@ -17,6 +19,10 @@ pub(super) fn exec(cli: &Cli, a: &SpecArgs) -> anyhow::Result<u8> {
             JobState::Failed(e) => {
                 failed += 1;
                 println!("failed   {}  {}: {e}", job.key.short(), job.title());
+                let logs = store.logs_dir(&job.key);
+                if matches!(job.method, MethodConfig::External(_)) && logs.is_dir() {
+                    println!("         program output: {}", logs.display());
+                }
             }
             JobState::Missing => {
                 missing += 1;
