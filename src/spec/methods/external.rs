@@ -43,6 +43,11 @@ impl TimeLimit {
                     Some(i) => (&t[..i], &t[i..]),
                     None => (t, "s"),
                 };
+                let not_a_limit =
+                    || format!("`{t}` is not a time limit: write seconds or e.g. `30m`, `12h`");
+                if num.trim().is_empty() {
+                    return Err(not_a_limit());
+                }
                 let factor = match unit.trim() {
                     "s" => 1.0,
                     "m" | "min" => 60.0,
@@ -54,9 +59,7 @@ impl TimeLimit {
                         ));
                     }
                 };
-                let n: f64 = num.trim().parse().map_err(|_| {
-                    format!("`{t}` is not a time limit: write seconds or e.g. `30m`, `12h`")
-                })?;
+                let n: f64 = num.trim().parse().map_err(|_| not_a_limit())?;
                 n * factor
             }
         };
