@@ -21,6 +21,7 @@ pub(super) fn exec(cli: &Cli, a: &SpecArgs) -> anyhow::Result<u8> {
                 println!("failed   {}  {}: {e}", job.key.short(), job.title());
                 let logs = store.logs_dir(&job.key);
                 if matches!(job.method, MethodConfig::External(_)) && logs.is_dir() {
+                    let logs = std::path::absolute(&logs).unwrap_or(logs);
                     println!("         program output: {}", logs.display());
                 }
             }
