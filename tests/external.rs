@@ -283,6 +283,26 @@ methods:
         String::from_utf8_lossy(&ls.stdout)
     );
 
+    // every model records the protocol, the inputs' digest and the runner's version
+    let manifests: Vec<serde_json::Value> = walk(&d.path().join("cache/objects"))
+        .iter()
+        .filter(|p| p.ends_with("manifest.json"))
+        .map(|p| serde_json::from_str(&std::fs::read_to_string(p).expect("read")).expect("json"))
+        .collect();
+    assert_eq!(manifests.len(), 4);
+    for m in &manifests {
+        assert!(!m["runner_version"].as_str().unwrap_or("").is_empty(), "{m}");
+        let params = if m["kind"] == "model" {
+            assert_eq!(m["inputs"]["impl_version"], 1, "{m}");
+            &m["inputs"]["params"]
+        } else {
+            &m["inputs"]["job"]["method"]["external"]
+        };
+        assert_eq!(params["protocol"], 1, "{m}");
+        assert_eq!(params["inputs_digest"].as_str().map(str::len), Some(64), "{m}");
+        assert_eq!(params["command"], serde_json::json!(["sh", "methods/fails.sh"]));
+    }
+
     // fixed: only the failed job runs, and its failure is gone
     std::fs::remove_file(d.path().join("broken")).expect("fixed");
     assert_eq!(counts(&run(d.path(), spec)), (1, 2));
@@ -293,12 +313,11 @@ methods:
         .stdout(predicate::str::contains("3 done, 0 failed"));
 }
 
-/// Ctrl-C while the programs run: the runner stops them (their whole
-/// process group), exits 130, stores nothing, and a rerun does the work.
-#[test]
-fn ctrl_c_stops_the_programs_and_leaves_the_store_clean() {
+/// A spec in a new folder whose program's fit starts a grandchild, writes
+/// `<shell pid> <grandchild pid>` to `pids`, and waits for it, until the
+/// file `done` exists; then it fits and scores at once.
+fn slow_spec() -> (tempfile::TempDir, PathBuf) {
     let d = tempfile::tempdir().expect("tmp");
-    // fit starts a grandchild, records both pids, and waits
     write(
         d.path(),
         "methods/slow.sh",
@@ -311,7 +330,6 @@ n=$(sed -n 's/.*"count": \([0-9]*\).*/\1/p' "$2")
 { echo score; i=0; while [ $i -lt "$n" ]; do echo $((i % 5)); i=$((i+1)); done; } > "$RUNNER_SCORES"
 "#,
     );
-    let pids = d.path().join("pids");
     let spec_text = format!(
         "\
 name: slow
@@ -324,12 +342,17 @@ methods:
       command: [sh, methods/slow.sh]
       env: {{PIDS: {}, SLOW_DONE: {}}}
 ",
-        pids.display(),
+        d.path().join("pids").display(),
         d.path().join("done").display()
     );
     let spec = write(d.path(), "slow.yaml", &spec_text);
+    (d, spec)
+}
+
+/// Starts `runner run` on the slow spec and waits until both programs run.
+fn start_slow(dir: &Path, spec: &Path) -> std::process::Child {
     let child = std::process::Command::new(assert_cmd::cargo::cargo_bin("runner"))
-        .current_dir(d.path())
+        .current_dir(dir)
         .env_remove("RUNNER_STORE")
         .env("NO_COLOR", "1")
         .args(["run", "-j", "2", spec.to_str().expect("utf-8")])
@@ -338,10 +361,40 @@ methods:
         .spawn()
         .expect("starts");
     let t = Instant::now();
-    while std::fs::read_to_string(&pids).map_or(0, |s| s.lines().count()) < 2 {
+    while std::fs::read_to_string(dir.join("pids")).map_or(0, |s| s.lines().count()) < 2 {
         assert!(t.elapsed() < Duration::from_secs(60), "the programs did not start");
         std::thread::sleep(Duration::from_millis(50));
     }
+    child
+}
+
+/// The pids the slow programs wrote.
+fn slow_pids(dir: &Path) -> Vec<String> {
+    std::fs::read_to_string(dir.join("pids"))
+        .expect("pids")
+        .split_whitespace()
+        .map(String::from)
+        .collect()
+}
+
+fn running(pid: &str) -> bool {
+    std::fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|s| !s.contains(") Z "))
+}
+
+/// How many complete objects the store in `dir` holds.
+fn stored(dir: &Path) -> usize {
+    walk(&dir.join("cache/objects"))
+        .iter()
+        .filter(|p| p.ends_with("manifest.json"))
+        .count()
+}
+
+/// Ctrl-C while the programs run: the runner stops them (their whole
+/// process group), exits 130, stores nothing, and a rerun does the work.
+#[test]
+fn ctrl_c_stops_the_programs_and_leaves_the_store_clean() {
+    let (d, spec) = slow_spec();
+    let child = start_slow(d.path(), &spec);
     let sent = std::process::Command::new("kill")
         .args(["-s", "INT", &child.id().to_string()])
         .status()
@@ -351,12 +404,9 @@ methods:
     let err = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(130), "{err}");
     // every process of the programs' groups is gone
-    let text = std::fs::read_to_string(&pids).expect("pids");
-    for pid in text.split_whitespace() {
+    for pid in slow_pids(d.path()) {
         let t = Instant::now();
-        while std::fs::read_to_string(format!("/proc/{pid}/stat"))
-            .is_ok_and(|s| !s.contains(") Z "))
-        {
+        while running(&pid) {
             assert!(
                 t.elapsed() < Duration::from_secs(10),
                 "process {pid} survived Ctrl-C"
@@ -365,12 +415,7 @@ methods:
         }
     }
     // nothing was stored, nothing is left in the store's scratch space
-    let objects = d.path().join("cache/objects");
-    let stored = walk(&objects)
-        .iter()
-        .filter(|p| p.ends_with("manifest.json"))
-        .count();
-    assert_eq!(stored, 0, "a stopped job stored something");
+    assert_eq!(stored(d.path()), 0, "a stopped job stored something");
     let tmp: Vec<_> = std::fs::read_dir(d.path().join("cache/tmp"))
         .expect("tmp")
         .collect();
@@ -378,6 +423,30 @@ methods:
     // the rerun does the work
     write(d.path(), "done", "");
     assert_eq!(counts(&run(d.path(), spec.to_str().expect("utf-8"))), (2, 0));
+}
+
+/// A runner killed with SIGKILL cannot stop its programs, but nothing they
+/// or it left is taken for a result: the rerun takes the dead runner's
+/// locks over, runs both jobs, and the store verifies.
+#[test]
+fn a_sigkilled_runner_leaves_nothing_a_rerun_takes_for_a_result() {
+    let (d, spec) = slow_spec();
+    let mut child = start_slow(d.path(), &spec);
+    child.kill().expect("SIGKILL");
+    child.wait().expect("reaped");
+    assert_eq!(stored(d.path()), 0);
+    write(d.path(), "done", "");
+    let err = run(d.path(), spec.to_str().expect("utf-8"));
+    assert_eq!(counts(&err), (2, 0), "{err}");
+    assert_eq!(stored(d.path()), 4);
+    runner(d.path()).args(["cache", "verify"]).assert().success();
+    // the orphaned programs: their process groups, led by the shells
+    let pids = slow_pids(d.path());
+    for leader in pids.iter().step_by(2) {
+        let _ = std::process::Command::new("kill")
+            .args(["-s", "KILL", "--", &format!("-{leader}")])
+            .status();
+    }
 }
 
 fn walk(dir: &Path) -> Vec<PathBuf> {

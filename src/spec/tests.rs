@@ -453,3 +453,43 @@ methods:
         "{e}"
     );
 }
+
+#[test]
+fn what_keys_an_external_model() {
+    let d = external_folder();
+    let model = |extra: &str| {
+        let text = format!(
+            "name: x\ndataset: digits\nmethods:\n  - external:\n      name: det\n      command: [sh, methods/det.py]\n{extra}"
+        );
+        let s = parse_in(d.path(), &text).expect("valid");
+        s.methods[0].variants[0].config.model_params()
+    };
+    let base = model("");
+    // explicit defaults, another name, other limits, threads: the same model
+    for same in [
+        "      version: 1\n      protocol: 1\n      params: {}\n      inputs: [methods/det.py]\n",
+        "      fit_timeout: 5m\n      score_timeout: 60\n      threads: 1\n      uses_device: true\n",
+    ] {
+        assert_eq!(model(same), base, "{same}");
+    }
+    let renamed = parse_in(
+        d.path(),
+        "name: x\ndataset: digits\nmethods:\n  - external:\n      name: other\n      command: [sh, methods/det.py]\n",
+    )
+    .expect("valid");
+    assert_eq!(renamed.methods[0].variants[0].config.model_params(), base);
+    for changed in [
+        "      version: 2\n",
+        "      params: {k: 1}\n",
+        "      image_size: 16\n",
+        "      env: {A: b}\n",
+        "      inputs: [methods]\n",
+    ] {
+        assert_ne!(model(changed), base, "{changed} did not change the model key");
+    }
+    // the script's content keys it, its modification time does not
+    std::fs::write(d.path().join("methods/det.py"), "print('det')\n").expect("write");
+    assert_eq!(model(""), base);
+    std::fs::write(d.path().join("methods/det.py"), "print('changed')\n").expect("write");
+    assert_ne!(model(""), base);
+}
