@@ -125,8 +125,8 @@ fn the_numpy_example_runs_beside_kde_and_caches_like_a_built_in() {
         return;
     };
     let d = tempfile::tempdir().expect("tmp");
-    let script = std::fs::read_to_string(repo().join("examples/methods/pca_recon.py"))
-        .expect("the example");
+    let script =
+        std::fs::read_to_string(repo().join("examples/methods/pca_recon.py")).expect("the example");
     write(d.path(), "methods/pca_recon.py", &script);
     let spec = write(d.path(), "byod.yaml", &byod_spec(&python, 10));
     let spec = spec.to_str().expect("utf-8");
@@ -160,10 +160,21 @@ fn the_numpy_example_runs_beside_kde_and_caches_like_a_built_in() {
         .iter()
         .position(|h| *h == "mean")
         .unwrap_or_else(|| panic!("no mean column: {header:?}"));
-    let mean: f64 = row.split(',').nth(mean_at).expect("mean").parse().expect("a number");
-    assert!(mean > 0.8, "PCA reconstruction on digits: mean AUROC {mean}\n{table}");
+    let mean: f64 = row
+        .split(',')
+        .nth(mean_at)
+        .expect("mean")
+        .parse()
+        .expect("a number");
+    assert!(
+        mean > 0.8,
+        "PCA reconstruction on digits: mean AUROC {mean}\n{table}"
+    );
     let md = std::fs::read_to_string(report.join("table.md")).expect("table.md");
-    assert!(md.contains("| pca_recon |") || md.contains("pca_recon"), "{md}");
+    assert!(
+        md.contains("| pca_recon |") || md.contains("pca_recon"),
+        "{md}"
+    );
     // the statistics compare it with KDE; the page shows it
     let comparisons = std::fs::read_to_string(report.join("comparisons.md")).expect("comparisons");
     assert!(
@@ -181,7 +192,10 @@ fn the_numpy_example_runs_beside_kde_and_caches_like_a_built_in() {
     assert_eq!(done, 20, "{results}");
     // the progress line became the model's training log
     let training = std::fs::read_to_string(report.join("training.md")).expect("training.md");
-    assert!(training.contains("pca_recon") && training.contains("recon"), "{training}");
+    assert!(
+        training.contains("pca_recon") && training.contains("recon"),
+        "{training}"
+    );
 
     // a second run runs nothing
     assert_eq!(counts(&run(d.path(), spec)), (0, 40));
@@ -206,8 +220,13 @@ fn the_numpy_example_runs_beside_kde_and_caches_like_a_built_in() {
         .args(["status", spec])
         .assert()
         .success()
-        .stdout(predicate::str::contains("40 jobs: 40 done, 0 failed, 0 missing"));
-    runner(d.path()).args(["cache", "verify"]).assert().success();
+        .stdout(predicate::str::contains(
+            "40 jobs: 40 done, 0 failed, 0 missing",
+        ));
+    runner(d.path())
+        .args(["cache", "verify"])
+        .assert()
+        .success();
 }
 
 /// Fails the fit of class 3 (`exit 3`, after a line on stderr) while the
@@ -275,7 +294,10 @@ methods:
     assert_eq!(failed.len(), 1, "{results}");
     assert!(failed[0].contains("exited with status 3"), "{results}");
     // nothing of the failed job is stored
-    runner(d.path()).args(["cache", "verify"]).assert().success();
+    runner(d.path())
+        .args(["cache", "verify"])
+        .assert()
+        .success();
     let ls = runner(d.path()).args(["cache", "ls"]).output().expect("ls");
     assert!(
         String::from_utf8_lossy(&ls.stdout).contains("4 objects"),
@@ -291,7 +313,10 @@ methods:
         .collect();
     assert_eq!(manifests.len(), 4);
     for m in &manifests {
-        assert!(!m["runner_version"].as_str().unwrap_or("").is_empty(), "{m}");
+        assert!(
+            !m["runner_version"].as_str().unwrap_or("").is_empty(),
+            "{m}"
+        );
         let params = if m["kind"] == "model" {
             assert_eq!(m["inputs"]["impl_version"], 1, "{m}");
             &m["inputs"]["params"]
@@ -299,8 +324,15 @@ methods:
             &m["inputs"]["job"]["method"]["external"]
         };
         assert_eq!(params["protocol"], 1, "{m}");
-        assert_eq!(params["inputs_digest"].as_str().map(str::len), Some(64), "{m}");
-        assert_eq!(params["command"], serde_json::json!(["sh", "methods/fails.sh"]));
+        assert_eq!(
+            params["inputs_digest"].as_str().map(str::len),
+            Some(64),
+            "{m}"
+        );
+        assert_eq!(
+            params["command"],
+            serde_json::json!(["sh", "methods/fails.sh"])
+        );
     }
 
     // fixed: only the failed job runs, and its failure is gone
@@ -362,7 +394,10 @@ fn start_slow(dir: &Path, spec: &Path) -> std::process::Child {
         .expect("starts");
     let t = Instant::now();
     while std::fs::read_to_string(dir.join("pids")).map_or(0, |s| s.lines().count()) < 2 {
-        assert!(t.elapsed() < Duration::from_secs(60), "the programs did not start");
+        assert!(
+            t.elapsed() < Duration::from_secs(60),
+            "the programs did not start"
+        );
         std::thread::sleep(Duration::from_millis(50));
     }
     child
@@ -422,7 +457,10 @@ fn ctrl_c_stops_the_programs_and_leaves_the_store_clean() {
     assert!(tmp.is_empty(), "left in tmp/: {tmp:?}");
     // the rerun does the work
     write(d.path(), "done", "");
-    assert_eq!(counts(&run(d.path(), spec.to_str().expect("utf-8"))), (2, 0));
+    assert_eq!(
+        counts(&run(d.path(), spec.to_str().expect("utf-8"))),
+        (2, 0)
+    );
 }
 
 /// A runner killed with SIGKILL cannot stop its programs, but nothing they
@@ -439,7 +477,10 @@ fn a_sigkilled_runner_leaves_nothing_a_rerun_takes_for_a_result() {
     let err = run(d.path(), spec.to_str().expect("utf-8"));
     assert_eq!(counts(&err), (2, 0), "{err}");
     assert_eq!(stored(d.path()), 4);
-    runner(d.path()).args(["cache", "verify"]).assert().success();
+    runner(d.path())
+        .args(["cache", "verify"])
+        .assert()
+        .success();
     // the orphaned programs: their process groups, led by the shells
     let pids = slow_pids(d.path());
     for leader in pids.iter().step_by(2) {
@@ -515,6 +556,9 @@ methods:
     assert_eq!(counts(&run(d.path(), spec)), (2, 0));
     let training =
         std::fs::read_to_string(d.path().join("reports/torch/training.md")).expect("training.md");
-    assert!(training.contains("torch_ae") && training.contains("mse"), "{training}");
+    assert!(
+        training.contains("torch_ae") && training.contains("mse"),
+        "{training}"
+    );
     assert_eq!(counts(&run(d.path(), spec)), (0, 2));
 }

@@ -609,7 +609,10 @@ methods:
     let local = results(&d.path().join("local"));
     let cluster = results(&d.path().join("cluster"));
     assert_eq!(local.len(), 3);
-    assert_eq!(local, cluster, "the cluster's results differ from the local ones");
+    assert_eq!(
+        local, cluster,
+        "the cluster's results differ from the local ones"
+    );
     // every model was fitted inside a Slurm job; the local ones outside
     let wheres = |store: &str| -> Vec<String> {
         let root = d.path().join(store).join("objects/model");
@@ -625,9 +628,16 @@ methods:
     let on_node = wheres("cluster");
     assert_eq!(on_node.len(), 3);
     for w in &on_node {
-        assert!(!w.starts_with("slurm job none"), "fitted outside Slurm: {w}");
+        assert!(
+            !w.starts_with("slurm job none"),
+            "fitted outside Slurm: {w}"
+        );
     }
-    assert!(wheres("local").iter().all(|w| w.starts_with("slurm job none")));
+    assert!(
+        wheres("local")
+            .iter()
+            .all(|w| w.starts_with("slurm job none"))
+    );
     // the program's output is in the shared store's logs/
     let logs = d.path().join("cluster/logs");
     let kept: usize = std::fs::read_dir(&logs)

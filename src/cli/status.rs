@@ -3,8 +3,8 @@
 //! (with the Slurm task they were submitted as).
 
 use crate::schedule::JobState;
-use crate::spec::MethodConfig;
 use crate::schedule::slurm;
+use crate::spec::MethodConfig;
 
 use super::{Cli, SpecArgs, load_spec, open_store, plan_spec};
 

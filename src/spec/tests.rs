@@ -361,13 +361,22 @@ methods:
         panic!("not external")
     };
     assert_eq!(p.params["k"], 2);
-    assert_eq!(p.params["fixed"]["a"][1], 2, "a mapping that is no sweep stays");
+    assert_eq!(
+        p.params["fixed"]["a"][1], 2,
+        "a mapping that is no sweep stays"
+    );
     assert_eq!(p.score_params["steps"], 6);
-    assert_eq!(p.inputs.as_deref(), Some(&["methods/det.py".to_string()][..]));
+    assert_eq!(
+        p.inputs.as_deref(),
+        Some(&["methods/det.py".to_string()][..])
+    );
     assert_eq!(p.workdir.as_deref(), Some(d.path()));
     assert!(p.inputs_digest.is_some());
     // score parameters key the result only: the sweep over them shares models
-    let (a, b) = (&s.methods[1].variants[0].config, &s.methods[1].variants[1].config);
+    let (a, b) = (
+        &s.methods[1].variants[0].config,
+        &s.methods[1].variants[1].config,
+    );
     assert_eq!(a.model_params(), b.model_params());
     assert_ne!(a.score_params(), b.score_params());
     // the label, time limits and the folder key nothing
@@ -375,7 +384,14 @@ methods:
     for unhashed in ["name", "fit_timeout", "score_timeout", "workdir", "threads"] {
         assert!(model.get(unhashed).is_none(), "{unhashed} is hashed");
     }
-    for hashed in ["command", "inputs_digest", "params", "version", "protocol", "env"] {
+    for hashed in [
+        "command",
+        "inputs_digest",
+        "params",
+        "version",
+        "protocol",
+        "env",
+    ] {
         assert!(model.get(hashed).is_some(), "{hashed} is not hashed");
     }
 }
@@ -416,9 +432,8 @@ fn bad_external_methods_are_refused_with_file_line_and_column() {
         ),
     ];
     for (lines, want, help) in cases {
-        let text = format!(
-            "name: x\ndataset: digits\nmethods:\n  - external:\n      name: det\n{lines}"
-        );
+        let text =
+            format!("name: x\ndataset: digits\nmethods:\n  - external:\n      name: det\n{lines}");
         let e = parse_in(d.path(), &text).expect_err(lines).to_string();
         assert!(e.starts_with(want), "{lines}\n{e}");
         assert!(e.contains(help), "{lines}\n{e}");
@@ -430,7 +445,9 @@ fn bad_external_methods_are_refused_with_file_line_and_column() {
     .expect_err("a built-in name")
     .to_string();
     assert!(
-        e.starts_with("spec.yaml:5:7: `methods[0].external.name`: `kde` is the name of a built-in method"),
+        e.starts_with(
+            "spec.yaml:5:7: `methods[0].external.name`: `kde` is the name of a built-in method"
+        ),
         "{e}"
     );
     let e = parse_in(
@@ -447,9 +464,13 @@ methods:
   - external: {name: det, command: [sh, methods/det.py]}
   - external: {name: det, command: [sh, methods/det.py], params: {k: 1}}
 ";
-    let e = parse_in(d.path(), twice).expect_err("one name twice").to_string();
+    let e = parse_in(d.path(), twice)
+        .expect_err("one name twice")
+        .to_string();
     assert!(
-        e.starts_with("spec.yaml:5:16: `methods[1].external.name`: the name `det` is taken by methods[0]"),
+        e.starts_with(
+            "spec.yaml:5:16: `methods[1].external.name`: the name `det` is taken by methods[0]"
+        ),
         "{e}"
     );
 }
@@ -485,7 +506,11 @@ fn what_keys_an_external_model() {
         "      env: {A: b}\n",
         "      inputs: [methods]\n",
     ] {
-        assert_ne!(model(changed), base, "{changed} did not change the model key");
+        assert_ne!(
+            model(changed),
+            base,
+            "{changed} did not change the model key"
+        );
     }
     // the script's content keys it, its modification time does not
     std::fs::write(d.path().join("methods/det.py"), "print('det')\n").expect("write");

@@ -326,8 +326,7 @@ fn score_with(scores: &str) -> (Setup, String) {
     let fitted = s.fit().expect("fits");
     let e = fitted
         .score(&images(3), &ctx(&NoProgress, &cancel))
-        .err()
-        .expect("bad scores")
+        .expect_err("bad scores")
         .to_string();
     (s, e)
 }
@@ -357,8 +356,7 @@ fn a_missing_scores_file_or_column_is_named() {
     let fitted = s.fit().expect("fits");
     let e = fitted
         .score(&images(2), &ctx(&NoProgress, &cancel))
-        .err()
-        .expect("no scores")
+        .expect_err("no scores")
         .to_string();
     assert!(e.contains("wrote no scores file"), "{e}");
 
@@ -367,8 +365,7 @@ fn a_missing_scores_file_or_column_is_named() {
     let fitted = s.fit().expect("fits");
     let e = fitted
         .score(&images(2), &ctx(&NoProgress, &cancel))
-        .err()
-        .expect("no column")
+        .expect_err("no column")
         .to_string();
     assert!(
         e.contains("no score column `features` (its columns: `recon`, `latent`)"),

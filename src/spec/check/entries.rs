@@ -133,7 +133,9 @@ fn expand_sweeps(
     for (k, v) in params {
         let key = show_value(&k);
         let v = match v {
-            Value::Mapping(inner) if name == "external" && NESTED_SWEEPS.contains(&key.as_str()) => {
+            Value::Mapping(inner)
+                if name == "external" && NESTED_SWEEPS.contains(&key.as_str()) =>
+            {
                 let mut kept = Mapping::new();
                 for (ik, iv) in inner {
                     let ikey = show_value(&ik);
