@@ -281,7 +281,11 @@ methods:
     assert_eq!(status.status.code(), Some(1));
     let logs = text
         .lines()
-        .find_map(|l| l.trim().strip_prefix("program output: "))
+        .find_map(|l| {
+            let l = l.trim();
+            l.strip_prefix("program output: ")
+                .or_else(|| l.strip_prefix("full stdout and stderr: "))
+        })
         .unwrap_or_else(|| panic!("status does not say where the output is:\n{text}"));
     let stderr = std::fs::read_to_string(Path::new(logs).join("fit.stderr")).expect("kept");
     assert_eq!(stderr, "cannot fit class 3: out of luck\n");

@@ -20,8 +20,9 @@ pub(super) fn exec(cli: &Cli, a: &SpecArgs) -> anyhow::Result<u8> {
                 failed += 1;
                 println!("failed   {}  {}: {e}", job.key.short(), job.title());
                 let logs = store.logs_dir(&job.key);
-                if matches!(job.method, MethodConfig::External(_)) && logs.is_dir() {
-                    let logs = std::path::absolute(&logs).unwrap_or(logs);
+                let logs = std::path::absolute(&logs).unwrap_or(logs);
+                let shown = e.contains(&logs.display().to_string());
+                if matches!(job.method, MethodConfig::External(_)) && logs.is_dir() && !shown {
                     println!("         program output: {}", logs.display());
                 }
             }
