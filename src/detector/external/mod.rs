@@ -246,6 +246,7 @@ impl External {
     ) -> Result<PathBuf, DetectorError> {
         ctx.check_cancel()?;
         let p = &self.params;
+        p.check_inputs_unchanged().map_err(DetectorError::Other)?;
         let images = match p.image_size {
             Some(side) => files::resize(images, side),
             None => images.clone(),

@@ -382,3 +382,26 @@ fn the_spec_environment_reaches_the_program() {
     s.params.threads = Some(2);
     s.fit().expect("the variables are set");
 }
+
+#[test]
+fn a_script_edited_after_planning_fails_the_job_instead_of_mislabelling_it() {
+    let mut s = Setup::new(GOOD);
+    s.params.inputs = Some(vec!["prog.sh".into()]);
+    let folder = s.path().to_path_buf();
+    assert_eq!(s.params.resolve(&folder), Vec::new());
+    assert!(s.params.inputs_digest.is_some());
+    let fitted = s.fit().expect("unchanged: fits");
+    std::fs::write(s.path().join("prog.sh"), format!("{GOOD}\n# edited\n")).expect("edit");
+    let cancel = AtomicBool::new(false);
+    let e = fitted
+        .score(&images(2), &ctx(&NoProgress, &cancel))
+        .expect_err("changed since planned")
+        .to_string();
+    assert!(
+        e.contains("the inputs of `prog` (prog.sh) changed since the job was planned"),
+        "{e}"
+    );
+    std::fs::remove_file(s.path().join("prog.sh")).expect("remove");
+    let e = s.fit().err().expect("gone").to_string();
+    assert!(e.contains("inputs[0] of `prog`: `prog.sh`: does not exist"), "{e}");
+}

@@ -322,24 +322,35 @@ impl ExternalParams {
             }
         }
         let inputs = self.inputs.clone().unwrap_or(files);
-        let mut h = blake3::Hasher::new();
-        for (i, input) in inputs.iter().enumerate() {
-            let path = workdir.join(input);
-            h.update(format!("input\0{input}\0").as_bytes());
-            if let Err(e) = digest_path(&path, Path::new(""), &mut h) {
-                out.push(PathProblem {
-                    path: format!("inputs[{i}]"),
-                    message: format!("`{input}`: {e}"),
-                    help: Some(
-                        "`inputs` are files or folders relative to the spec's folder".into(),
-                    ),
-                });
-            }
-        }
+        let (digest, problems) = digest_inputs(&workdir, &inputs);
+        out.extend(problems);
         self.inputs = Some(inputs);
-        self.inputs_digest = Some(h.finalize().to_hex().to_string());
+        self.inputs_digest = Some(digest);
         self.workdir = Some(workdir);
         out
+    }
+
+    /// `Err` when the `inputs` no longer have the digest they had when the
+    /// spec was checked (a script edited while its jobs wait or run): a
+    /// result would be stored under a key that does not describe it.
+    pub fn check_inputs_unchanged(&self) -> Result<(), String> {
+        let (Some(workdir), Some(inputs), Some(planned)) =
+            (&self.workdir, &self.inputs, &self.inputs_digest)
+        else {
+            return Ok(());
+        };
+        let (now, problems) = digest_inputs(workdir, inputs);
+        if let Some(p) = problems.first() {
+            return Err(format!("{} of `{}`: {}", p.path, self.name, p.message));
+        }
+        if &now != planned {
+            return Err(format!(
+                "the inputs of `{}` ({}) changed since the job was planned: run again to plan with the new content",
+                self.name,
+                inputs.join(", ")
+            ));
+        }
+        Ok(())
     }
 
     /// The command line as one shell-like line (for `runner plan`).
@@ -357,6 +368,24 @@ impl ExternalParams {
             .collect::<Vec<_>>()
             .join(" ")
     }
+}
+
+/// The digest of `inputs` (names and contents) in `workdir`, with a
+/// problem for each one that cannot be read.
+fn digest_inputs(workdir: &Path, inputs: &[String]) -> (String, Vec<PathProblem>) {
+    let mut h = blake3::Hasher::new();
+    let mut problems = Vec::new();
+    for (i, input) in inputs.iter().enumerate() {
+        h.update(format!("input\0{input}\0").as_bytes());
+        if let Err(e) = digest_path(&workdir.join(input), Path::new(""), &mut h) {
+            problems.push(PathProblem {
+                path: format!("inputs[{i}]"),
+                message: format!("`{input}`: {e}"),
+                help: Some("`inputs` are files or folders relative to the spec's folder".into()),
+            });
+        }
+    }
+    (h.finalize().to_hex().to_string(), problems)
 }
 
 /// Whether a folder entry is left out of an input's digest: Python's
