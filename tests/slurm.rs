@@ -553,3 +553,96 @@ fn a_task_killed_while_training_resumes_when_resubmitted() {
     assert_eq!(results(&store), results(&d.path().join("local")));
     assert!(checkpoints(&store).is_empty(), "checkpoints are removed");
 }
+
+/// An external method whose fit records where it ran and whose score is
+/// each image's ink (the sum of its bytes, read from the `.npy` file).
+const INK: &str = r#"
+job=$2
+if [ "$1" = fit ]; then
+  echo "slurm job ${SLURM_JOB_ID:-none} on $(hostname)" > "$RUNNER_MODEL_DIR/where.txt"
+  echo '{"epoch": 1, "epochs": 1, "losses": {"ink": 1}}'
+  exit 0
+fi
+get() { sed -n "s/.*\"$1\": \([0-9]*\).*/\1/p" "$job"; }
+size=$(( $(get channels) * $(get height) * $(get width) ))
+header=$(od -An -tu2 -j8 -N2 "$RUNNER_IMAGES" | tr -d ' ')
+{ echo ink; od -An -v -tu1 -j $((10 + header)) -w"$size" "$RUNNER_IMAGES" |
+  awk '{ s = 0; for (i = 1; i <= NF; i++) s += $i; print s }'; } > "$RUNNER_SCORES"
+"#;
+
+/// An external method on the cluster: the program runs on the node (its
+/// model says under which Slurm job), its results equal a local run's, and
+/// its output is kept in the shared store.
+#[test]
+fn an_external_method_runs_on_the_node_and_equals_a_local_run() {
+    if !cluster() {
+        return;
+    }
+    let d = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(d.path().join("methods")).unwrap();
+    std::fs::write(d.path().join("methods/ink.sh"), INK).unwrap();
+    let spec = d.path().join("spec.yaml");
+    std::fs::write(
+        &spec,
+        "\
+name: slurm-external
+dataset: digits
+classes: [0, 1, 2]
+seeds: [0]
+methods:
+  - external: {name: ink, command: [sh, methods/ink.sh]}
+",
+    )
+    .unwrap();
+    let spec = spec.to_str().unwrap();
+    runner(d.path())
+        .args(["run", spec, "--store", "local", "--no-report", "-j", "1"])
+        .assert()
+        .success();
+    let out = slurm_run(d.path(), spec, "cluster")
+        .arg("--no-report")
+        .output()
+        .unwrap();
+    let text = all_output(&out);
+    assert!(out.status.success(), "{text}");
+    assert!(text.contains("Slurm array"), "{text}");
+    let local = results(&d.path().join("local"));
+    let cluster = results(&d.path().join("cluster"));
+    assert_eq!(local.len(), 3);
+    assert_eq!(
+        local, cluster,
+        "the cluster's results differ from the local ones"
+    );
+    // every model was fitted inside a Slurm job; the local ones outside
+    let wheres = |store: &str| -> Vec<String> {
+        let root = d.path().join(store).join("objects/model");
+        let mut v = Vec::new();
+        for shard in std::fs::read_dir(root).unwrap() {
+            for obj in std::fs::read_dir(shard.unwrap().path()).unwrap() {
+                let p = obj.unwrap().path().join("model/where.txt");
+                v.push(std::fs::read_to_string(p).unwrap());
+            }
+        }
+        v
+    };
+    let on_node = wheres("cluster");
+    assert_eq!(on_node.len(), 3);
+    for w in &on_node {
+        assert!(
+            !w.starts_with("slurm job none"),
+            "fitted outside Slurm: {w}"
+        );
+    }
+    assert!(
+        wheres("local")
+            .iter()
+            .all(|w| w.starts_with("slurm job none"))
+    );
+    // the program's output is in the shared store's logs/
+    let logs = d.path().join("cluster/logs");
+    let kept: usize = std::fs::read_dir(&logs)
+        .unwrap()
+        .map(|shard| std::fs::read_dir(shard.unwrap().path()).unwrap().count())
+        .sum();
+    assert_eq!(kept, 3, "one output folder per job in {}", logs.display());
+}

@@ -48,6 +48,7 @@ pub(super) fn exec(cli: &Cli, a: &SpecArgs) -> anyhow::Result<u8> {
             job.seed
         );
     }
+    print_commands(&spec);
     let to_run = to_run.len();
     let shared = plan.jobs.len() - cached - to_run;
     let shared = if shared > 0 {
@@ -64,6 +65,30 @@ pub(super) fn exec(cli: &Cli, a: &SpecArgs) -> anyhow::Result<u8> {
         &plan.dataset.digest[..plan.dataset.digest.len().min(12)]
     );
     Ok(0)
+}
+
+/// The command line of every external method (each variant once), as
+/// `run` would start it, and where.
+fn print_commands(spec: &crate::spec::ValidSpec) {
+    let mut seen = std::collections::HashSet::new();
+    for entry in &spec.methods {
+        for v in &entry.variants {
+            let crate::spec::MethodConfig::External(p) = &v.config else {
+                continue;
+            };
+            if seen.insert(p.command_line()) {
+                println!(
+                    "command  {}: {} fit|score JOB_FILE  (in {})",
+                    p.name,
+                    p.command_line(),
+                    p.workdir
+                        .as_deref()
+                        .unwrap_or(std::path::Path::new("."))
+                        .display()
+                );
+            }
+        }
+    }
 }
 
 /// `3 cat`, or just `3` when the class name is its index.

@@ -93,7 +93,7 @@ fn report_input(plan: &Plan, store: &Store) -> crate::Result<ReportInput> {
         };
         records.push(Record {
             label: job.label.clone(),
-            method: job.method.name().to_string(),
+            method: job.method.display_name().to_string(),
             key: job.key.hex(),
             sweep: job.sweep.clone(),
             class: job.class,

@@ -1,8 +1,10 @@
-//! `runner status`: which jobs of a spec are done, failed (with the reason)
-//! or missing (with the Slurm task they were submitted as).
+//! `runner status`: which jobs of a spec are done, failed (with the reason
+//! and, for an external method, where its program's output is) or missing
+//! (with the Slurm task they were submitted as).
 
 use crate::schedule::JobState;
 use crate::schedule::slurm;
+use crate::spec::MethodConfig;
 
 use super::{Cli, SpecArgs, load_spec, open_store, plan_spec};
 
@@ -17,6 +19,12 @@ pub(super) fn exec(cli: &Cli, a: &SpecArgs) -> anyhow::Result<u8> {
             JobState::Failed(e) => {
                 failed += 1;
                 println!("failed   {}  {}: {e}", job.key.short(), job.title());
+                let logs = store.logs_dir(&job.key);
+                let logs = std::path::absolute(&logs).unwrap_or(logs);
+                let shown = e.contains(&logs.display().to_string());
+                if matches!(job.method, MethodConfig::External(_)) && logs.is_dir() && !shown {
+                    println!("         program output: {}", logs.display());
+                }
             }
             JobState::Missing => {
                 missing += 1;

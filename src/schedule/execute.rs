@@ -12,9 +12,11 @@ use std::time::Instant;
 
 use crate::Error;
 use crate::data::{self, DataOptions, Dataset};
+use crate::detector::external::{External, JobInfo};
 use crate::detector::{self, CheckpointPlan, CheckpointPolicy, Phase, Progress, RunContext};
 use crate::device::DeviceChoice;
 use crate::metrics;
+use crate::spec::MethodConfig;
 use crate::store::TrainingLog;
 use crate::store::result::write_result_files;
 use crate::store::{
@@ -158,9 +160,14 @@ impl JobEnv {
                         "; the disk is full: free space (`runner cache gc SPEC...` removes what no spec uses) or use another --store",
                     );
                 }
+                // an external program's output is where its job's failure says
+                let logs = matches!(job.method, MethodConfig::External(_))
+                    .then(|| self.store.logs_dir(&job.key))
+                    .filter(|d| d.is_dir())
+                    .map(|d| d.display().to_string());
                 if let Err(se) = self
                     .store
-                    .record_failure(&job.key, &job.title(), &msg, None)
+                    .record_failure(&job.key, &job.title(), &msg, logs)
                 {
                     tracing::warn!("could not record the failure of {}: {se}", job.title());
                 }
@@ -201,7 +208,7 @@ impl JobEnv {
         let split = data::split(&ds, job.protocol, job.class, job.seed, job.limits)?;
         let load_s = t0.elapsed().as_secs_f64();
 
-        let det = detector::build(&job.method);
+        let det = detector_of(job, &ds.classes, &self.store);
         let _gpu = if self.device.is_gpu() && det.uses_device() {
             Some(self.gpu.take())
         } else {
@@ -334,6 +341,27 @@ impl JobEnv {
         d.insert("score".to_string(), score_s);
         pending.commit(inputs, &made_on.to_string(), started, d)?;
         Ok(result)
+    }
+}
+
+/// The detector of `job`; an external method also learns the job's task,
+/// where its program's output is kept (the store's `logs/`) and where its
+/// scratch files go (the store's `tmp/`, on the store's filesystem).
+fn detector_of(job: &Job, classes: &[String], store: &Store) -> Box<dyn detector::Detector> {
+    match &job.method {
+        MethodConfig::External(p) => Box::new(External::new(
+            p.clone(),
+            JobInfo {
+                dataset: job.dataset_id.name.clone(),
+                protocol: job.protocol.as_str().to_string(),
+                class: job.class,
+                class_name: job.class_name.clone(),
+                classes: classes.to_vec(),
+                logs: Some(store.logs_dir(&job.key)),
+                scratch: Some(store.root().join("tmp")),
+            },
+        )),
+        other => detector::build(other),
     }
 }
 

@@ -293,7 +293,7 @@ pub(super) fn parse(
             ck.push(key, "must be at least 1 (leave it out for no limit)", None);
         }
     }
-    let methods = check_methods(&mut ck, raw.methods);
+    let methods = check_methods(&mut ck, raw.methods, base);
     let reference = raw
         .reference
         .and_then(|p| load_reference(&mut ck, &base.join(p)));

@@ -253,13 +253,14 @@ pub struct Variant {
 }
 
 impl Variant {
-    /// `ganomaly` or `ganomaly (w_con=10, lr=0.001)`.
+    /// `ganomaly` or `ganomaly (w_con=10, lr=0.001)`; an external method
+    /// goes by its own name.
     pub fn label(&self) -> String {
         if self.sweep.is_empty() {
-            self.config.name().to_string()
+            self.config.display_name().to_string()
         } else {
             let parts: Vec<String> = self.sweep.iter().map(|(k, v)| format!("{k}={v}")).collect();
-            format!("{} ({})", self.config.name(), parts.join(", "))
+            format!("{} ({})", self.config.display_name(), parts.join(", "))
         }
     }
 }

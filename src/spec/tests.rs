@@ -319,3 +319,202 @@ fn report_section_picks_the_cell_format() {
     let e = err("name: x\ndataset: mnist\nmethods: [kde]\nreport: {cell: median}\n");
     assert!(e.contains("report.cell") && e.contains("mean_ci"), "{e}");
 }
+
+/// A spec folder with an external method's script, `methods/det.py`.
+fn external_folder() -> tempfile::TempDir {
+    let d = tempfile::tempdir().expect("tmp");
+    std::fs::create_dir_all(d.path().join("methods")).expect("dir");
+    std::fs::write(d.path().join("methods/det.py"), "print('det')\n").expect("write");
+    d
+}
+
+fn parse_in(dir: &Path, text: &str) -> Result<ValidSpec, SpecError> {
+    ExperimentSpec::parse(text, Path::new("spec.yaml"), dir, &[])
+}
+
+#[test]
+fn external_methods_resolve_their_files_and_sweep_their_params() {
+    let d = external_folder();
+    let text = "\
+name: x
+dataset: digits
+methods:
+  - kde: {}
+  - external:
+      name: det
+      command: [sh, methods/det.py]
+      params: {k: {sweep: [1, 2]}, fixed: {a: [1, 2]}}
+      score_params: {steps: {sweep: [5, 6]}}
+";
+    let s = parse_in(d.path(), text).expect("valid");
+    let labels: Vec<String> = s.methods[1].variants.iter().map(|v| v.label()).collect();
+    assert_eq!(
+        labels,
+        [
+            "det (k=1, steps=5)",
+            "det (k=1, steps=6)",
+            "det (k=2, steps=5)",
+            "det (k=2, steps=6)"
+        ]
+    );
+    let MethodConfig::External(p) = &s.methods[1].variants[3].config else {
+        panic!("not external")
+    };
+    assert_eq!(p.params["k"], 2);
+    assert_eq!(
+        p.params["fixed"]["a"][1], 2,
+        "a mapping that is no sweep stays"
+    );
+    assert_eq!(p.score_params["steps"], 6);
+    assert_eq!(
+        p.inputs.as_deref(),
+        Some(&["methods/det.py".to_string()][..])
+    );
+    assert_eq!(p.workdir.as_deref(), Some(d.path()));
+    assert!(p.inputs_digest.is_some());
+    // score parameters key the result only: the sweep over them shares models
+    let (a, b) = (
+        &s.methods[1].variants[0].config,
+        &s.methods[1].variants[1].config,
+    );
+    assert_eq!(a.model_params(), b.model_params());
+    assert_ne!(a.score_params(), b.score_params());
+    // the label, time limits and the folder key nothing
+    let model = a.model_params();
+    for unhashed in ["name", "fit_timeout", "score_timeout", "workdir", "threads"] {
+        assert!(model.get(unhashed).is_none(), "{unhashed} is hashed");
+    }
+    for hashed in [
+        "command",
+        "inputs_digest",
+        "params",
+        "version",
+        "protocol",
+        "env",
+    ] {
+        assert!(model.get(hashed).is_some(), "{hashed} is not hashed");
+    }
+}
+
+#[test]
+fn bad_external_methods_are_refused_with_file_line_and_column() {
+    let d = external_folder();
+    let cases: &[(&str, &str, &str)] = &[
+        (
+            "      command: [sh, methods/gone.py]\n",
+            "spec.yaml:6:21: `methods[0].external.command[1]`: `methods/gone.py` does not exist",
+            "relative to the spec's folder",
+        ),
+        (
+            "      command: [no-such-program-xyz, methods/det.py]\n",
+            "spec.yaml:6:17: `methods[0].external.command[0]`: program `no-such-program-xyz` is not found on PATH",
+            "give its path",
+        ),
+        (
+            "      command: [sh, methods/det.py]\n      inputs: [methods/det.py, data/none]\n",
+            "spec.yaml:7:32: `methods[0].external.inputs[1]`: `data/none`: does not exist",
+            "relative to the spec's folder",
+        ),
+        (
+            "      command: [sh, methods/det.py]\n      comand: [x]\n",
+            "spec.yaml:7:7: `methods[0].external.comand`: unknown key `comand`",
+            "did you mean `command`?",
+        ),
+        (
+            "      command: [sh, methods/det.py]\n      protocol: 2\n",
+            "spec.yaml:7:7: `methods[0].external.protocol`: this runner speaks protocol 1",
+            "",
+        ),
+        (
+            "      command: [sh, methods/det.py]\n      fit_timeout: soon\n",
+            "spec.yaml:7:7: `methods[0].external.fit_timeout`: `soon` is not a time limit",
+            "",
+        ),
+    ];
+    for (lines, want, help) in cases {
+        let text =
+            format!("name: x\ndataset: digits\nmethods:\n  - external:\n      name: det\n{lines}");
+        let e = parse_in(d.path(), &text).expect_err(lines).to_string();
+        assert!(e.starts_with(want), "{lines}\n{e}");
+        assert!(e.contains(help), "{lines}\n{e}");
+    }
+    let e = parse_in(
+        d.path(),
+        "name: x\ndataset: digits\nmethods:\n  - external:\n      name: kde\n      command: [sh, methods/det.py]\n",
+    )
+    .expect_err("a built-in name")
+    .to_string();
+    assert!(
+        e.starts_with(
+            "spec.yaml:5:7: `methods[0].external.name`: `kde` is the name of a built-in method"
+        ),
+        "{e}"
+    );
+    let e = parse_in(
+        d.path(),
+        "name: x\ndataset: digits\nmethods:\n  - external:\n      name: Det\n      command: [sh, methods/det.py]\n",
+    )
+    .expect_err("a bad name")
+    .to_string();
+    assert!(e.contains("`Det` is not a method name"), "{e}");
+    let twice = "\
+name: x
+dataset: digits
+methods:
+  - external: {name: det, command: [sh, methods/det.py]}
+  - external: {name: det, command: [sh, methods/det.py], params: {k: 1}}
+";
+    let e = parse_in(d.path(), twice)
+        .expect_err("one name twice")
+        .to_string();
+    assert!(
+        e.starts_with(
+            "spec.yaml:5:16: `methods[1].external.name`: the name `det` is taken by methods[0]"
+        ),
+        "{e}"
+    );
+}
+
+#[test]
+fn what_keys_an_external_model() {
+    let d = external_folder();
+    let model = |extra: &str| {
+        let text = format!(
+            "name: x\ndataset: digits\nmethods:\n  - external:\n      name: det\n      command: [sh, methods/det.py]\n{extra}"
+        );
+        let s = parse_in(d.path(), &text).expect("valid");
+        s.methods[0].variants[0].config.model_params()
+    };
+    let base = model("");
+    // explicit defaults, another name, other limits, threads: the same model
+    for same in [
+        "      version: 1\n      protocol: 1\n      params: {}\n      inputs: [methods/det.py]\n",
+        "      fit_timeout: 5m\n      score_timeout: 60\n      threads: 1\n      uses_device: true\n",
+    ] {
+        assert_eq!(model(same), base, "{same}");
+    }
+    let renamed = parse_in(
+        d.path(),
+        "name: x\ndataset: digits\nmethods:\n  - external:\n      name: other\n      command: [sh, methods/det.py]\n",
+    )
+    .expect("valid");
+    assert_eq!(renamed.methods[0].variants[0].config.model_params(), base);
+    for changed in [
+        "      version: 2\n",
+        "      params: {k: 1}\n",
+        "      image_size: 16\n",
+        "      env: {A: b}\n",
+        "      inputs: [methods]\n",
+    ] {
+        assert_ne!(
+            model(changed),
+            base,
+            "{changed} did not change the model key"
+        );
+    }
+    // the script's content keys it, its modification time does not
+    std::fs::write(d.path().join("methods/det.py"), "print('det')\n").expect("write");
+    assert_eq!(model(""), base);
+    std::fs::write(d.path().join("methods/det.py"), "print('changed')\n").expect("write");
+    assert_ne!(model(""), base);
+}

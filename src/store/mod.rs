@@ -10,6 +10,9 @@
 //! checkpoints/<key>/                    training state of a model not yet stored, saved
 //!                                       every epoch so that a killed job resumes; removed
 //!                                       once the model is stored
+//! logs/<ab>/<key>/                      an external method's program output for job
+//!                                       `key` (stdout, stderr, job files, a bad scores
+//!                                       file); kept for reading, never an input
 //! tmp/                                  objects being written; never read
 //! ```
 //! An object becomes visible only when complete: it is written under `tmp/`,
@@ -308,6 +311,12 @@ impl Store {
         self.root.join("checkpoints").join(key.hex())
     }
 
+    /// Where the program output of job `key` is kept (external methods).
+    pub fn logs_dir(&self, key: &Key) -> PathBuf {
+        let (a, h) = shard(key);
+        self.root.join("logs").join(a).join(h)
+    }
+
     /// Removes the checkpoints of model `key` (once the model is stored).
     pub fn remove_checkpoints(&self, key: &Key) -> Result<(), StoreError> {
         let dir = self.checkpoint_dir(key);
@@ -568,6 +577,19 @@ impl Store {
                 fs::remove_dir_all(&dir).map_err(io_err(&dir))?;
                 s.bytes_freed += c.bytes;
                 s.removed += 1;
+            }
+        }
+        // program logs of jobs no kept spec has
+        for shard in read_dir_sorted(&self.root.join("logs"))? {
+            for dir in read_dir_sorted(&shard)? {
+                let key = dir
+                    .file_name()
+                    .and_then(|n| n.to_str())
+                    .and_then(|n| n.parse::<Key>().ok());
+                if key.is_some_and(|k| !keep.contains(&k) && !self.lock_path(&k).exists()) {
+                    s.bytes_freed += dir_size(&dir);
+                    fs::remove_dir_all(&dir).map_err(io_err(&dir))?;
+                }
             }
         }
         // writes interrupted long ago

@@ -243,3 +243,22 @@ fn library_versions_come_from_the_lock_file() {
     }
     assert_eq!(v["runner"], env!("CARGO_PKG_VERSION"));
 }
+
+/// Program output (`logs/`) of jobs no spec keeps is removed, unless the
+/// job is running; the kept jobs' output stays.
+#[test]
+fn gc_removes_program_output_no_spec_keeps_unless_running() {
+    let (_d, s) = store();
+    let [kept, orphan, running] = [7, 8, 9].map(|i| Key::of("result", &json!(i)));
+    for k in [&kept, &orphan, &running] {
+        fs::create_dir_all(s.logs_dir(k)).unwrap();
+        fs::write(s.logs_dir(k).join("fit.stderr"), "boom\n").unwrap();
+    }
+    assert!(s.logs_dir(&kept).starts_with(s.root().join("logs")));
+    let _lock = s.lock(&running, Duration::from_secs(3600)).unwrap();
+    let sum = s.gc(&HashSet::from([kept])).unwrap();
+    assert!(sum.bytes_freed >= 5, "{sum:?}");
+    assert!(s.logs_dir(&kept).join("fit.stderr").is_file());
+    assert!(!s.logs_dir(&orphan).exists());
+    assert!(s.logs_dir(&running).is_dir());
+}

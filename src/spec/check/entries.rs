@@ -1,8 +1,11 @@
 //! The `methods:` list of a spec: each `- method: {params}` entry parsed
 //! and checked, its `{sweep: [...]}` values expanded into one variant per
 //! combination, and grids over the job limit or with duplicate jobs refused.
+//! An external method's sweeps may also sit one level down, in its `params`
+//! and `score_params`; its files are checked against the spec's folder.
 
 use std::collections::BTreeMap;
+use std::path::Path;
 
 use serde_yaml_ng::{Mapping, Value};
 
@@ -10,7 +13,11 @@ use super::super::methods::{METHOD_NAMES, MethodConfig};
 use super::super::{MethodEntry, Variant};
 use super::{Checker, show_value};
 
-pub(super) fn check_methods(ck: &mut Checker, entries: Vec<Value>) -> Vec<MethodEntry> {
+pub(super) fn check_methods(
+    ck: &mut Checker,
+    entries: Vec<Value>,
+    base: &Path,
+) -> Vec<MethodEntry> {
     let names: Vec<String> = METHOD_NAMES.iter().map(|s| s.to_string()).collect();
     if entries.is_empty() {
         ck.push(
@@ -74,7 +81,7 @@ pub(super) fn check_methods(ck: &mut Checker, entries: Vec<Value>) -> Vec<Method
                 continue;
             }
         };
-        let Some(variants) = expand_sweeps(ck, &at, &name, params) else {
+        let Some(variants) = expand_sweeps(ck, &at, &name, params, base) else {
             continue;
         };
         out.push(MethodEntry {
@@ -99,6 +106,7 @@ pub(super) fn check_methods(ck: &mut Checker, entries: Vec<Value>) -> Vec<Method
             }
         }
     }
+    check_external_names(ck, &out);
     for (at, label, first) in dups {
         ck.push(
             &at,
@@ -111,26 +119,45 @@ pub(super) fn check_methods(ck: &mut Checker, entries: Vec<Value>) -> Vec<Method
 
 /// Expands `{sweep: [...]}` values into one parameter mapping per combination,
 /// parses and checks each.
-fn expand_sweeps(ck: &mut Checker, at: &str, name: &str, params: Mapping) -> Option<Vec<Variant>> {
+fn expand_sweeps(
+    ck: &mut Checker,
+    at: &str,
+    name: &str,
+    params: Mapping,
+    base: &Path,
+) -> Option<Vec<Variant>> {
     let mut fixed = Mapping::new();
-    let mut dims: Vec<(String, Vec<Value>)> = Vec::new();
+    // (the mapping it is in, when nested; its key; its values)
+    let mut dims: Vec<(Option<String>, String, Vec<Value>)> = Vec::new();
     let mut ok = true;
     for (k, v) in params {
         let key = show_value(&k);
-        if let Some(values) = sweep_values(&v) {
-            match values {
-                Value::Sequence(vals) if !vals.is_empty() => dims.push((key, vals.clone())),
-                _ => {
-                    ck.push(
-                        &format!("{at}.{key}.sweep"),
-                        "a sweep needs a non-empty list of values",
-                        Some(format!("e.g. `{key}: {{sweep: [10, 50]}}`")),
-                    );
-                    ok = false;
+        let v = match v {
+            Value::Mapping(inner)
+                if name == "external" && NESTED_SWEEPS.contains(&key.as_str()) =>
+            {
+                let mut kept = Mapping::new();
+                for (ik, iv) in inner {
+                    let ikey = show_value(&ik);
+                    match sweep_list(ck, &format!("{at}.{key}.{ikey}"), &ikey, &iv) {
+                        Some(Some(vals)) => dims.push((Some(key.clone()), ikey, vals)),
+                        Some(None) => {
+                            kept.insert(ik, iv);
+                        }
+                        None => ok = false,
+                    }
                 }
+                fixed.insert(k, Value::Mapping(kept));
+                continue;
             }
-        } else {
-            fixed.insert(k, v);
+            v => v,
+        };
+        match sweep_list(ck, &format!("{at}.{key}"), &key, &v) {
+            Some(Some(vals)) => dims.push((None, key, vals)),
+            Some(None) => {
+                fixed.insert(k, v);
+            }
+            None => ok = false,
         }
     }
     if !ok {
@@ -138,7 +165,7 @@ fn expand_sweeps(ck: &mut Checker, at: &str, name: &str, params: Mapping) -> Opt
     }
     let count = dims
         .iter()
-        .fold(1usize, |n, (_, values)| n.saturating_mul(values.len()));
+        .fold(1usize, |n, (_, _, values)| n.saturating_mul(values.len()));
     let max = super::super::grid::max_jobs();
     if count > max {
         ck.push(
@@ -155,12 +182,19 @@ fn expand_sweeps(ck: &mut Checker, at: &str, name: &str, params: Mapping) -> Opt
         return None;
     }
     let mut combos: Vec<(Mapping, BTreeMap<String, String>)> = vec![(fixed, BTreeMap::new())];
-    for (key, values) in &dims {
+    for (parent, key, values) in &dims {
         let mut next = Vec::with_capacity(combos.len() * values.len());
         for (m, labels) in &combos {
             for v in values {
                 let mut m = m.clone();
-                m.insert(Value::String(key.clone()), v.clone());
+                let into = match parent {
+                    Some(p) => match m.get_mut(p.as_str()) {
+                        Some(Value::Mapping(inner)) => inner,
+                        _ => &mut m,
+                    },
+                    None => &mut m,
+                };
+                into.insert(Value::String(key.clone()), v.clone());
                 let mut labels = labels.clone();
                 labels.insert(key.clone(), show_value(v));
                 next.push((m, labels));
@@ -174,9 +208,16 @@ fn expand_sweeps(ck: &mut Checker, at: &str, name: &str, params: Mapping) -> Opt
     for (m, sweep) in combos {
         let parsed = MethodConfig::from_yaml(name, Value::Mapping(m))?;
         match parsed {
-            Ok(config) => {
+            Ok(mut config) => {
                 let problems = config.check();
                 if problems.is_empty() {
+                    let missing = config.resolve_paths(base);
+                    if !missing.is_empty() {
+                        for p in missing {
+                            ck.push(&format!("{at}.{}", p.path), p.message, p.help);
+                        }
+                        return None;
+                    }
                     if seen.insert(canonical(&config)) {
                         variants.push(Variant { config, sweep });
                     } else {
@@ -227,6 +268,49 @@ fn show_count(n: usize) -> String {
         out.push(c);
     }
     out
+}
+
+/// The mappings of an external method whose values may be swept too.
+const NESTED_SWEEPS: &[&str] = &["params", "score_params"];
+
+/// The values of `v` when it is a sweep (`Some(Some(values))`), `Some(None)`
+/// when it is a plain value, `None` (with the problem recorded at `at`)
+/// when it is a sweep without values.
+fn sweep_list(ck: &mut Checker, at: &str, key: &str, v: &Value) -> Option<Option<Vec<Value>>> {
+    match sweep_values(v) {
+        None => Some(None),
+        Some(Value::Sequence(vals)) if !vals.is_empty() => Some(Some(vals.clone())),
+        Some(_) => {
+            ck.push(
+                &format!("{at}.sweep"),
+                "a sweep needs a non-empty list of values",
+                Some(format!("e.g. `{key}: {{sweep: [10, 50]}}`")),
+            );
+            None
+        }
+    }
+}
+
+/// Two external methods with one name would share a table row.
+fn check_external_names(ck: &mut Checker, entries: &[MethodEntry]) {
+    let mut seen: BTreeMap<String, usize> = BTreeMap::new();
+    for e in entries {
+        let Some(MethodConfig::External(p)) = e.variants.first().map(|v| &v.config) else {
+            continue;
+        };
+        if let Some(first) = seen.get(&p.name) {
+            ck.push(
+                &format!("methods[{}].external.name", e.index),
+                format!(
+                    "the name `{}` is taken by methods[{first}]: each external method needs its own row name",
+                    p.name
+                ),
+                None,
+            );
+        } else {
+            seen.insert(p.name.clone(), e.index);
+        }
+    }
 }
 
 /// A swept value: `{sweep: [a, b]}`.

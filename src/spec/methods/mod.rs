@@ -42,6 +42,9 @@ pub trait MethodParams:
     /// neither the model nor the result: jobs that differ only in it share
     /// one result, and a sweep over it gives one row per variant for free.
     const SHOWN_SCORE_FIELD: Option<&'static str> = None;
+    /// Fields that key nothing (a label, time limits, where a program runs
+    /// from): neither the model part nor the scoring part has them.
+    const UNHASHED_FIELDS: &'static [&'static str] = &[];
     /// Range checks beyond what the types say.
     fn check(&self) -> Vec<FieldProblem>;
     /// The name of the score variant this configuration reports (as
@@ -76,6 +79,7 @@ macro_rules! for_each_method {
             fence_gan: FenceGan(FenceGanParams),
             ganomaly: Ganomaly(GanomalyParams),
             ocgan: OcGan(OcGanParams),
+            external: External(ExternalParams),
         }
     };
 }
@@ -171,7 +175,7 @@ macro_rules! with_fn {
 }
 
 /// The model part (`score == false`) or the scoring part of the parameters;
-/// the shown-score field is in neither.
+/// the shown-score field and the unhashed fields are in neither.
 fn split_fields<P: MethodParams>(p: &P, score: bool) -> serde_json::Value {
     let serde_json::Value::Object(map) = serde_json::to_value(p).unwrap_or_default() else {
         return serde_json::Value::Null;
@@ -179,6 +183,7 @@ fn split_fields<P: MethodParams>(p: &P, score: bool) -> serde_json::Value {
     serde_json::Value::Object(
         map.into_iter()
             .filter(|(k, _)| P::SHOWN_SCORE_FIELD != Some(k.as_str()))
+            .filter(|(k, _)| !P::UNHASHED_FIELDS.contains(&k.as_str()))
             .filter(|(k, _)| P::SCORE_FIELDS.contains(&k.as_str()) == score)
             .collect(),
     )
@@ -258,8 +263,29 @@ impl MethodConfig {
 
     /// The stored score variant this configuration reports (see
     /// [`MethodParams::shown_score`]).
-    pub fn shown_score(&self) -> Option<&'static str> {
-        with_fn!(self, |p| p.shown_score(), Option<&'static str>)
+    pub fn shown_score(&self) -> Option<&str> {
+        match self {
+            // an external program names its own columns
+            MethodConfig::External(p) => p.score.as_deref(),
+            other => with_fn!(other, |p| p.shown_score(), Option<&'static str>),
+        }
+    }
+
+    /// The method's row name: the registry name, or an external method's own.
+    pub fn display_name(&self) -> &str {
+        match self {
+            MethodConfig::External(p) => &p.name,
+            other => other.name(),
+        }
+    }
+
+    /// Checks an external method's files against the spec's folder `base`
+    /// and fills in what its key needs (nothing to do for the others).
+    pub fn resolve_paths(&mut self, base: &std::path::Path) -> Vec<external::PathProblem> {
+        match self {
+            MethodConfig::External(p) => p.resolve(base),
+            _ => Vec::new(),
+        }
     }
 
     /// The parameters that change the trained model (hashed into the model key).
@@ -461,6 +487,12 @@ mod tests {
                 .expect("known method")
                 .expect("defaults parse");
             assert_eq!(cfg.name(), *name);
+            if *name == "external" {
+                // a program has no default: its name and command are required
+                let fields: Vec<&str> = cfg.check().iter().map(|p| p.field).collect();
+                assert_eq!(fields, ["name", "command"]);
+                continue;
+            }
             assert!(
                 cfg.check().is_empty(),
                 "defaults of {name} fail their checks"
