@@ -119,7 +119,14 @@ fn report_input(plan: &Plan, store: &Store) -> crate::Result<ReportInput> {
         cell: plan.spec.report.cell,
         provenance: Provenance {
             spec_file: plan.spec.file.display().to_string(),
-            spec_text: std::fs::read_to_string(&plan.spec.file).unwrap_or_default(),
+            // The spec was read to plan; if it is gone or unreadable now,
+            // the page says so instead of showing an empty spec.
+            spec_text: std::fs::read_to_string(&plan.spec.file).unwrap_or_else(|e| {
+                format!(
+                    "# the spec file {} could not be read when this report was written: {e}",
+                    plan.spec.file.display()
+                )
+            }),
         },
     })
 }

@@ -26,15 +26,15 @@ pub fn ctx<'a>(seed: u64, cancel: &'a AtomicBool, progress: &'a dyn Progress) ->
 
 /// Records every phase a job reports.
 #[derive(Default)]
-pub struct Record(Mutex<Vec<Phase>>);
+pub struct PhaseLog(Mutex<Vec<Phase>>);
 
-impl Record {
+impl PhaseLog {
     pub fn phases(&self) -> Vec<Phase> {
         self.0.lock().expect("lock").clone()
     }
 }
 
-impl Progress for Record {
+impl Progress for PhaseLog {
     fn phase(&self, phase: Phase) {
         self.0.lock().expect("lock").push(phase);
     }

@@ -19,19 +19,26 @@
 //! every file and the folder are fsynced, then it is renamed into place. Kinds:
 //! `model` (a trained model, keyed by the model key) and `result` (per-image
 //! scores and metrics, keyed by the result key).
+//!
+//! Here: the layout, objects' state, failure records and checkpoint
+//! folders; [`lock`] holds the job locks and their leases, [`gc`] listing,
+//! verification and garbage collection.
 
+pub mod gc;
 pub mod key;
+pub mod lock;
 mod object;
 pub mod result;
 pub mod training;
 
-use std::collections::{BTreeMap, HashSet};
+pub use gc::GcSummary;
+pub use lock::{JobLock, LEASE_EXPIRY, LEASE_RENEW};
+
+use std::collections::BTreeMap;
 use std::fs;
 use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::time::{Duration, SystemTime};
+use std::time::SystemTime;
 
 use serde::{Deserialize, Serialize};
 use thiserror::Error;
@@ -128,14 +135,6 @@ pub struct ObjectInfo {
     pub manifest: Option<Manifest>,
 }
 
-/// What `gc` removed.
-#[derive(Clone, Debug, Default, PartialEq)]
-pub struct GcSummary {
-    pub removed: usize,
-    pub kept: usize,
-    pub bytes_freed: u64,
-}
-
 /// The folder name of a complete checkpoint, written after epoch `epoch`
 /// (inside [`Store::checkpoint_dir`]; written by `nn::checkpoint`).
 pub fn checkpoint_name(epoch: usize) -> String {
@@ -155,83 +154,6 @@ pub struct CheckpointInfo {
     pub epoch: Option<usize>,
     pub bytes: u64,
     pub modified: Option<SystemTime>,
-}
-
-/// How often a held lock's lease is renewed (its file's modification time
-/// set to now), by a thread of the holder.
-pub const LEASE_RENEW: Duration = Duration::from_secs(15);
-/// A lock whose lease was not renewed for this long is taken over: its
-/// holder (on any host) is gone. On the holder's own host a lock is taken
-/// over as soon as its process is gone.
-pub const LEASE_EXPIRY: Duration = Duration::from_secs(90);
-
-/// A job lock, held (and its lease renewed) until dropped.
-#[derive(Debug)]
-pub struct JobLock {
-    path: PathBuf,
-    stop: Arc<AtomicBool>,
-    renewer: Option<std::thread::JoinHandle<()>>,
-}
-
-impl JobLock {
-    fn new(path: PathBuf) -> JobLock {
-        let stop = Arc::new(AtomicBool::new(false));
-        let renewer = {
-            let (path, stop) = (path.clone(), stop.clone());
-            std::thread::Builder::new()
-                .name("lock-lease".into())
-                .spawn(move || {
-                    let tick = Duration::from_millis(100);
-                    let mut since = Duration::ZERO;
-                    while !stop.load(Ordering::Relaxed) {
-                        std::thread::sleep(tick);
-                        since += tick;
-                        if since >= LEASE_RENEW {
-                            since = Duration::ZERO;
-                            let _ = fs::File::options()
-                                .write(true)
-                                .open(&path)
-                                .and_then(|f| f.set_modified(SystemTime::now()));
-                        }
-                    }
-                })
-                .ok()
-        };
-        JobLock {
-            path,
-            stop,
-            renewer,
-        }
-    }
-}
-
-impl Drop for JobLock {
-    fn drop(&mut self) {
-        self.stop.store(true, Ordering::Relaxed);
-        if let Some(t) = self.renewer.take() {
-            let _ = t.join();
-        }
-        let _ = fs::remove_file(&self.path);
-    }
-}
-
-/// Whether the holder written in a lock file (`host:pid since time`) is a
-/// process of this host that is gone. `false` when unsure (another host, an
-/// unreadable holder, a system without `/proc`).
-fn holder_is_gone(holder: &str) -> bool {
-    let Some((host, pid)) = holder
-        .split(" since ")
-        .next()
-        .and_then(|h| h.rsplit_once(':'))
-    else {
-        return false;
-    };
-    let Ok(pid) = pid.trim().parse::<u32>() else {
-        return false;
-    };
-    host == hostname()
-        && Path::new("/proc/self").exists()
-        && !Path::new(&format!("/proc/{pid}")).exists()
 }
 
 /// Handle to a store folder.
@@ -452,159 +374,6 @@ impl Store {
         tmp.as_file().sync_all().map_err(io_err(path))?;
         tmp.persist(path).map_err(|e| io_err(path)(e.error))?;
         Ok(())
-    }
-
-    /// Where the lock of job `key` is while a worker runs it.
-    pub fn lock_path(&self, key: &Key) -> PathBuf {
-        self.root.join("locks").join(format!("{}.lock", key.hex()))
-    }
-
-    /// Takes the lock of job `key`, so that two workers never run it at once.
-    /// A lock is taken over when its holder's process on this host is gone,
-    /// or when its lease was not renewed for `stale_after` (see
-    /// [`LEASE_EXPIRY`]).
-    pub fn lock(&self, key: &Key, stale_after: Duration) -> Result<JobLock, StoreError> {
-        let path = self.lock_path(key);
-        let holder = format!(
-            "{}:{} since {}",
-            hostname(),
-            std::process::id(),
-            now_rfc3339()
-        );
-        for _ in 0..2 {
-            match fs::OpenOptions::new()
-                .write(true)
-                .create_new(true)
-                .open(&path)
-            {
-                Ok(mut f) => {
-                    let _ = f.write_all(holder.as_bytes());
-                    let _ = f.sync_all();
-                    return Ok(JobLock::new(path));
-                }
-                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
-                    let age = fs::metadata(&path)
-                        .and_then(|m| m.modified())
-                        .ok()
-                        .and_then(|t| SystemTime::now().duration_since(t).ok())
-                        .unwrap_or_default();
-                    let held_by = fs::read_to_string(&path).unwrap_or_default();
-                    if age > stale_after || holder_is_gone(&held_by) {
-                        // only if it is still the lock judged stale (narrows the
-                        // race with another taker to the gap between two syscalls)
-                        if fs::read_to_string(&path).unwrap_or_default() == held_by {
-                            tracing::info!(
-                                "taking over the lock of job {} from {held_by}",
-                                key.short()
-                            );
-                            let _ = fs::remove_file(&path);
-                        }
-                        continue;
-                    }
-                    return Err(StoreError::Locked {
-                        key: key.hex(),
-                        holder: held_by,
-                        path,
-                    });
-                }
-                Err(e) => return Err(io_err(&path)(e)),
-            }
-        }
-        Err(StoreError::Locked {
-            key: key.hex(),
-            holder: "another worker".into(),
-            path,
-        })
-    }
-
-    /// Every complete object in the store.
-    pub fn list(&self) -> Result<Vec<ObjectInfo>, StoreError> {
-        let mut out = Vec::new();
-        for kind in ObjectKind::ALL {
-            let kdir = self.root.join("objects").join(kind.as_str());
-            for shard in read_dir_sorted(&kdir)? {
-                for obj in read_dir_sorted(&shard)? {
-                    let Some(key) = obj
-                        .file_name()
-                        .and_then(|n| n.to_str())
-                        .and_then(|n| n.parse::<Key>().ok())
-                    else {
-                        continue;
-                    };
-                    let manifest = fs::read_to_string(obj.join(object::MANIFEST))
-                        .ok()
-                        .and_then(|t| serde_json::from_str(&t).ok());
-                    out.push(ObjectInfo {
-                        kind,
-                        key,
-                        bytes: dir_size(&obj),
-                        path: obj,
-                        manifest,
-                    });
-                }
-            }
-        }
-        Ok(out)
-    }
-
-    /// Recomputes the digest of every file of every object; returns the corrupt ones.
-    pub fn verify(&self) -> Result<Vec<StoreError>, StoreError> {
-        let mut bad = Vec::new();
-        for obj in self.list()? {
-            if let Err(e) = object::verify_dir(&obj.path, &obj.key) {
-                bad.push(e);
-            }
-        }
-        Ok(bad)
-    }
-
-    /// Removes every object whose key is not in `keep`, and leftovers in `tmp/`.
-    pub fn gc(&self, keep: &HashSet<Key>) -> Result<GcSummary, StoreError> {
-        let mut s = GcSummary::default();
-        for obj in self.list()? {
-            if keep.contains(&obj.key) {
-                s.kept += 1;
-            } else {
-                fs::remove_dir_all(&obj.path).map_err(io_err(&obj.path))?;
-                s.removed += 1;
-                s.bytes_freed += obj.bytes;
-            }
-        }
-        // checkpoints of trainings no kept spec needs, unless one is running
-        for c in self.checkpoints()? {
-            if !keep.contains(&c.key) && !self.lock_path(&c.key).exists() {
-                let dir = self.checkpoint_dir(&c.key);
-                fs::remove_dir_all(&dir).map_err(io_err(&dir))?;
-                s.bytes_freed += c.bytes;
-                s.removed += 1;
-            }
-        }
-        // program logs of jobs no kept spec has
-        for shard in read_dir_sorted(&self.root.join("logs"))? {
-            for dir in read_dir_sorted(&shard)? {
-                let key = dir
-                    .file_name()
-                    .and_then(|n| n.to_str())
-                    .and_then(|n| n.parse::<Key>().ok());
-                if key.is_some_and(|k| !keep.contains(&k) && !self.lock_path(&k).exists()) {
-                    s.bytes_freed += dir_size(&dir);
-                    fs::remove_dir_all(&dir).map_err(io_err(&dir))?;
-                }
-            }
-        }
-        // writes interrupted long ago
-        for t in read_dir_sorted(&self.root.join("tmp"))? {
-            let old = fs::metadata(&t)
-                .and_then(|m| m.modified())
-                .ok()
-                .and_then(|m| SystemTime::now().duration_since(m).ok())
-                .is_some_and(|age| age > Duration::from_secs(3600));
-            if old {
-                s.bytes_freed += dir_size(&t);
-                let _ = fs::remove_dir_all(&t).or_else(|_| fs::remove_file(&t));
-            }
-        }
-        Ok(s)
     }
 }
 

@@ -10,7 +10,7 @@ use rand::SeedableRng;
 use super::*;
 use crate::detector::gan::GanDetector;
 use crate::detector::gan::contract::{self, gan_contract_tests};
-use crate::detector::testutil::{Record, bars, ctx, digits_with_anomaly};
+use crate::detector::testutil::{PhaseLog, bars, ctx, digits_with_anomaly};
 use crate::detector::{Fitted, NoProgress, Phase};
 use crate::spec::methods::alad::AladScore;
 
@@ -95,7 +95,7 @@ fn early_stopping_uses_held_out_normals_and_stops() {
     assert_eq!(split(&p, 12, 7), (train_idx, valid_idx));
     assert_eq!(split(&p, 2, 7).1.len(), 0, "two images: nothing held out");
     let cancel = AtomicBool::new(false);
-    let rec = Record::default();
+    let rec = PhaseLog::default();
     let (_, epochs) = GanDetector(p)
         .fit_model(&bars(12, 1, 16, false, 0), &ctx(0, &cancel, &rec))
         .expect("fit");

@@ -106,7 +106,7 @@ mod tests {
     use super::*;
     use crate::detector::gan::contract::{self, gan_contract_tests};
     use crate::detector::gan::GanDetector;
-    use crate::detector::testutil::{Record, bars, ctx, digits_with_anomaly};
+    use crate::detector::testutil::{PhaseLog, bars, ctx, digits_with_anomaly};
     use crate::detector::{Detector, Fitted, NoProgress, Phase};
     use crate::spec::methods::fence_gan::{Encirclement, Network};
 
@@ -158,7 +158,7 @@ mod tests {
         contract::two_steps(&det, images);
         contract::save_load(&det, images);
         let cancel = AtomicBool::new(false);
-        let rec = Record::default();
+        let rec = PhaseLog::default();
         det.fit(&bars(8, 3, 16, false, 0), &ctx(1, &cancel, &rec))
             .expect("fit");
         let phases = rec.phases();

@@ -10,7 +10,7 @@ use std::sync::atomic::AtomicBool;
 
 use super::{Gan, GanDetector};
 use crate::data::{ImageSet, Split};
-use crate::detector::testutil::{Record, bars, ctx};
+use crate::detector::testutil::{PhaseLog, bars, ctx};
 use crate::detector::{Detector, DetectorError, Fitted, NoProgress, Phase, Progress, RunContext};
 #[cfg(feature = "vulkan")]
 use crate::device::DeviceChoice;
@@ -109,7 +109,7 @@ impl Bars {
 pub fn two_steps<P: Gan>(det: &GanDetector<P>, images: Bars) {
     let (train, test) = (&images.train(12), &images.test(7, 9));
     let cancel = AtomicBool::new(false);
-    let rec = Record::default();
+    let rec = PhaseLog::default();
     let c = ctx(1, &cancel, &rec);
     let (model, _) = det.fit_model(train, &c).expect("fit");
     let variants = model.score_variants(test, &c).expect("score");
