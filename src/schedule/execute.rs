@@ -13,7 +13,10 @@ use std::time::Instant;
 use crate::Error;
 use crate::data::{self, DataOptions, Dataset};
 use crate::detector::external::{External, JobInfo};
-use crate::detector::{self, CheckpointPlan, CheckpointPolicy, Phase, Progress, RunContext};
+use crate::detector::{
+    self, CheckpointPlan, CheckpointPolicy, Detector, Fitted, NamedScores, Phase, Progress,
+    RunContext,
+};
 use crate::device::DeviceChoice;
 use crate::metrics;
 use crate::spec::MethodConfig;
@@ -195,6 +198,8 @@ impl JobEnv {
         Ok(())
     }
 
+    /// Loads the data, fits the model or loads the stored one, scores the
+    /// test images and stores the result.
     fn try_run(
         &self,
         job: &Job,
@@ -236,44 +241,17 @@ impl JobEnv {
                 build: build_id(),
             }),
         };
-        let model_dir = self.store.object_dir(ObjectKind::Model, &job.model_key);
         self.evict_if_corrupt(ObjectKind::Model, job)?;
         self.evict_if_corrupt(ObjectKind::Result, job)?;
+        let mut run = JobRun {
+            job,
+            made_on,
+            started,
+            seconds: BTreeMap::from([("load".to_string(), load_s)]),
+        };
         // Jobs that differ only in scoring parameters share the model: one trains it.
         let model_lock = self.wait_for_lock(&job.model_key, progress, cancel)?;
-        let t1 = Instant::now();
-        let (fitted, trained) = if self.store.contains(ObjectKind::Model, &job.model_key) {
-            (det.load(&model_dir, &ctx)?, false)
-        } else {
-            let fitted = det.fit(&split.train, &ctx)?;
-            let pending = self.store.begin(ObjectKind::Model, &job.model_key)?;
-            fitted.save(pending.dir())?;
-            let log = logged.log.lock().unwrap_or_else(|p| p.into_inner()).clone();
-            if !log.epochs.is_empty() {
-                log.write(pending.dir())?;
-            }
-            let inputs = model_inputs(
-                &job.method,
-                &job.dataset_id,
-                job.protocol,
-                job.class,
-                job.seed,
-                job.limits,
-            );
-            let mut d = BTreeMap::new();
-            d.insert("load".to_string(), load_s);
-            d.insert("train".to_string(), t1.elapsed().as_secs_f64());
-            pending.commit(inputs, &made_on.to_string(), started.clone(), d)?;
-            if let Err(e) = self.store.remove_checkpoints(&job.model_key) {
-                tracing::warn!("{}: {e}", job.title());
-            }
-            (fitted, true)
-        };
-        let train_s = if trained {
-            t1.elapsed().as_secs_f64()
-        } else {
-            0.0
-        };
+        let (fitted, trained) = self.fit_or_load(&mut run, det.as_ref(), &split, &ctx, &logged)?;
         drop(model_lock);
 
         ctx.check_cancel()?;
@@ -283,39 +261,9 @@ impl JobEnv {
             total: split.test.len(),
         });
         let columns = fitted.score_variants(&split.test, &ctx)?;
-        let score_s = t2.elapsed().as_secs_f64();
-        let several = columns.len() > 1 || columns.iter().any(|(n, _)| n != detector::SCORE);
-        let mut variants = BTreeMap::new();
-        for (name, scores) in &columns {
-            let which = if several {
-                format!("{} (score `{name}`)", job.label)
-            } else {
-                job.label.clone()
-            };
-            check_scores(&which, scores, split.test.len())?;
-            variants.insert(
-                name.clone(),
-                VariantMetrics {
-                    auroc: metrics::auroc(&split.test_is_anomaly, scores)?,
-                    auprc: metrics::average_precision(&split.test_is_anomaly, scores)?,
-                },
-            );
-        }
-        let first = columns
-            .first()
-            .and_then(|(n, _)| variants.get(n).copied())
-            .ok_or_else(|| ScheduleError::Other(format!("{} gave no scores", job.label)))?;
-        let stored = JobResult {
-            auroc: first.auroc,
-            auprc: first.auprc,
-            n_train: split.train.len(),
-            n_test: split.test.len(),
-            train_seconds: train_s,
-            score_seconds: score_s,
-            device: made_on.to_string(),
-            trained,
-            variants: if several { variants } else { BTreeMap::new() },
-        };
+        run.seconds
+            .insert("score".to_string(), t2.elapsed().as_secs_f64());
+        let stored = measure(&run, &split, &columns, trained)?;
         let shown = job.method.shown_score();
         let result = stored.shown(shown).ok_or_else(|| {
             ScheduleError::Other(format!(
@@ -324,24 +272,121 @@ impl JobEnv {
                 shown.unwrap_or_default()
             ))
         })?;
-        let pending = self.store.begin(ObjectKind::Result, &job.key)?;
-        write_result_files(
-            pending.dir(),
-            &stored,
-            &ScoreTable {
-                labels: split.test_is_anomaly.clone(),
-                columns,
-            },
-        )?;
-        let mut inputs = result_inputs(&job.model_key, &job.method);
-        inputs["job"] = serde_json::to_value(job).unwrap_or_default();
-        let mut d = BTreeMap::new();
-        d.insert("load".to_string(), load_s);
-        d.insert("train".to_string(), train_s);
-        d.insert("score".to_string(), score_s);
-        pending.commit(inputs, &made_on.to_string(), started, d)?;
+        self.commit_result(run, &stored, split.test_is_anomaly.clone(), columns)?;
         Ok(result)
     }
+
+    /// The stored model of `run`'s job, or a new one trained on `split` and
+    /// stored (with its training log); `true` when it was trained here.
+    fn fit_or_load(
+        &self,
+        run: &mut JobRun,
+        det: &dyn Detector,
+        split: &data::Split,
+        ctx: &RunContext,
+        logged: &TrainingRecorder,
+    ) -> Result<(Box<dyn Fitted>, bool), Error> {
+        let job = run.job;
+        let t1 = Instant::now();
+        if self.store.contains(ObjectKind::Model, &job.model_key) {
+            let model_dir = self.store.object_dir(ObjectKind::Model, &job.model_key);
+            run.seconds.insert("train".to_string(), 0.0);
+            return Ok((det.load(&model_dir, ctx)?, false));
+        }
+        let fitted = det.fit(&split.train, ctx)?;
+        let pending = self.store.begin(ObjectKind::Model, &job.model_key)?;
+        fitted.save(pending.dir())?;
+        let log = logged.log.lock().unwrap_or_else(|p| p.into_inner()).clone();
+        if !log.epochs.is_empty() {
+            log.write(pending.dir())?;
+        }
+        let inputs = model_inputs(
+            &job.method,
+            &job.dataset_id,
+            job.protocol,
+            job.class,
+            job.seed,
+            job.limits,
+        );
+        let mut d = run.seconds.clone();
+        d.insert("train".to_string(), t1.elapsed().as_secs_f64());
+        pending.commit(inputs, &run.made_on.to_string(), run.started.clone(), d)?;
+        if let Err(e) = self.store.remove_checkpoints(&job.model_key) {
+            tracing::warn!("{}: {e}", job.title());
+        }
+        run.seconds
+            .insert("train".to_string(), t1.elapsed().as_secs_f64());
+        Ok((fitted, true))
+    }
+
+    /// Stores the result of `run`: its numbers and the per-image scores.
+    fn commit_result(
+        &self,
+        run: JobRun,
+        stored: &JobResult,
+        labels: Vec<u8>,
+        columns: NamedScores,
+    ) -> Result<(), Error> {
+        let job = run.job;
+        let pending = self.store.begin(ObjectKind::Result, &job.key)?;
+        write_result_files(pending.dir(), stored, &ScoreTable { labels, columns })?;
+        let mut inputs = result_inputs(&job.model_key, &job.method);
+        inputs["job"] = serde_json::to_value(job).unwrap_or_default();
+        pending.commit(inputs, &run.made_on.to_string(), run.started, run.seconds)?;
+        Ok(())
+    }
+}
+
+/// One job being run: where and when it started, and the seconds of its
+/// steps (`load`, `train`, `score`), which the manifests record.
+struct JobRun<'a> {
+    job: &'a Job,
+    made_on: DeviceChoice,
+    started: String,
+    seconds: BTreeMap<String, f64>,
+}
+
+/// Checks every score column of `run`'s job and computes its metrics.
+fn measure(
+    run: &JobRun,
+    split: &data::Split,
+    columns: &NamedScores,
+    trained: bool,
+) -> Result<JobResult, Error> {
+    let job = run.job;
+    let several = columns.len() > 1 || columns.iter().any(|(n, _)| n != detector::SCORE);
+    let mut variants = BTreeMap::new();
+    for (name, scores) in columns {
+        let which = if several {
+            format!("{} (score `{name}`)", job.label)
+        } else {
+            job.label.clone()
+        };
+        check_scores(&which, scores, split.test.len())?;
+        variants.insert(
+            name.clone(),
+            VariantMetrics {
+                auroc: metrics::auroc(&split.test_is_anomaly, scores)?,
+                auprc: metrics::average_precision(&split.test_is_anomaly, scores)?,
+            },
+        );
+    }
+    let first = columns
+        .first()
+        .and_then(|(n, _)| variants.get(n).copied())
+        .ok_or_else(|| ScheduleError::Other(format!("{} gave no scores", job.label)))?;
+    let seconds = |step: &str| run.seconds.get(step).copied().unwrap_or(0.0);
+    Ok(JobResult {
+        auroc: first.auroc,
+        auprc: first.auprc,
+        n_train: split.train.len(),
+        n_test: split.test.len(),
+        train_seconds: seconds("train"),
+        score_seconds: seconds("score"),
+        device: run.made_on.to_string(),
+        trained,
+        variants: if several { variants } else { BTreeMap::new() },
+    })
 }
 
 /// The detector of `job`; an external method also learns the job's task,
