@@ -170,7 +170,7 @@ mod tests {
 
     use super::*;
     use crate::spec::ExperimentSpec;
-    use crate::spec::methods::{GanomalyParams, KdeParams};
+    use crate::spec::methods::{AnoGanParams, GanomalyParams, KdeParams};
 
     fn id(digest: &str) -> DatasetId {
         DatasetId {
@@ -284,6 +284,38 @@ mod tests {
             })
         });
         assert_eq!(j.model_key, base.model_key);
+        assert_ne!(j.key, base.key);
+    }
+
+    /// AnoGAN's latent search (Gamma's steps and rate, lambda) only
+    /// re-scores a stored model; its epochs retrain it.
+    #[test]
+    fn anogan_search_parameters_change_the_result_key_only() {
+        let anogan = |p: AnoGanParams| job_with(|a| a.method = MethodConfig::AnoGan(p));
+        let base = anogan(AnoGanParams::default());
+        for p in [
+            AnoGanParams {
+                latent_steps: 100,
+                ..Default::default()
+            },
+            AnoGanParams {
+                latent_lr: 0.05,
+                ..Default::default()
+            },
+            AnoGanParams {
+                lambda: 0.5,
+                ..Default::default()
+            },
+        ] {
+            let j = anogan(p);
+            assert_eq!(j.model_key, base.model_key, "the model key changed");
+            assert_ne!(j.key, base.key, "the result key did not change");
+        }
+        let j = anogan(AnoGanParams {
+            epochs: 3,
+            ..Default::default()
+        });
+        assert_ne!(j.model_key, base.model_key);
         assert_ne!(j.key, base.key);
     }
 

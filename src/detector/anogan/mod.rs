@@ -85,7 +85,6 @@ mod tests {
     use crate::detector::testutil::{bars, ctx, digits_with_anomaly};
     use crate::detector::{DetectorError, Fitted, NoProgress};
     use crate::nn::batch::PreparedImages;
-    use crate::spec::MethodConfig;
 
     /// Tiny networks and a short search for fast tests.
     fn tiny(steps: usize) -> AnoGanParams {
@@ -237,58 +236,6 @@ mod tests {
         model.params.latent_steps = 1;
         let start = model.score(&test, &c).expect("score");
         assert!(start.iter().zip(&b).all(|(s, e)| e < s), "{start:?} {b:?}");
-    }
-
-    /// Scoring parameters key the result, not the model: changing Gamma
-    /// re-scores the stored model without retraining.
-    #[test]
-    fn scoring_parameters_change_the_result_key_only() {
-        use crate::schedule::job::{model_inputs, result_inputs};
-        use crate::store::key::Key;
-        let keys = |p: AnoGanParams| {
-            let m = MethodConfig::AnoGan(p);
-            let id = crate::data::DatasetId {
-                name: "mnist".into(),
-                digest: "abc".into(),
-                approximate: false,
-            };
-            let inputs = model_inputs(
-                &m,
-                &id,
-                crate::spec::Protocol::AnomalyClass,
-                3,
-                1,
-                crate::spec::Limits::default(),
-            );
-            let model = Key::of("model", &inputs);
-            let result = Key::of("result", &result_inputs(&model, &m));
-            (model, result)
-        };
-        let base = keys(AnoGanParams::default());
-        for p in [
-            AnoGanParams {
-                latent_steps: 100,
-                ..Default::default()
-            },
-            AnoGanParams {
-                latent_lr: 0.05,
-                ..Default::default()
-            },
-            AnoGanParams {
-                lambda: 0.5,
-                ..Default::default()
-            },
-        ] {
-            let k = keys(p);
-            assert_eq!(k.0, base.0, "the model key changed");
-            assert_ne!(k.1, base.1, "the result key did not change");
-        }
-        let k = keys(AnoGanParams {
-            epochs: 3,
-            ..Default::default()
-        });
-        assert_ne!(k.0, base.0);
-        assert_ne!(k.1, base.1);
     }
 
     /// The search checks for a stop request at every step.
