@@ -2,7 +2,10 @@
 //! the command line, the scheduler and the store see it: a name, with no burn
 //! in sight. `nn::device` maps it to burn's device (`cpu` is burn's flex
 //! backend, `cuda:N` burn-cuda, `vulkan...` wgpu pinned to Vulkan). Each needs
-//! its Cargo feature.
+//! its Cargo feature. Also here: the Vulkan adapters as `runner devices` and
+//! the errors show them ([`AdapterSummary`], [`AdapterError`],
+//! [`vulkan_adapters`]), so that the command line and the scheduler never
+//! import `nn`.
 //!
 //! | spelling              | adapter                                                       |
 //! |-----------------------|---------------------------------------------------------------|
@@ -193,6 +196,107 @@ impl DeviceChoice {
 pub struct DeviceUnavailable {
     pub device: String,
     pub feature: &'static str,
+}
+
+/// What to install when Vulkan finds no adapter at all.
+pub const INSTALL_HINT: &str = "install a Vulkan driver and the Vulkan loader: on Debian or \
+Ubuntu `apt-get install libvulkan1 mesa-vulkan-drivers` (Mesa's drivers for AMD and Intel GPUs, \
+and lavapipe, which runs Vulkan on the CPU: slow, for tests), or for an NVIDIA GPU its \
+vendor's driver with the Vulkan ICD (Debian: nvidia-driver and nvidia-vulkan-icd)";
+
+/// One Vulkan adapter, as `runner devices` shows it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct AdapterSummary {
+    /// The adapter's name (`llvmpipe (LLVM 15.0.6, 256 bits)`, `NVIDIA H100 ...`).
+    pub name: String,
+    /// `discrete`, `integrated`, `virtual`, `cpu` or `other`.
+    pub kind: &'static str,
+    /// The driver and its version (`llvmpipe`, `Mesa 22.3.6`).
+    pub driver: String,
+    /// The graphics API (always `vulkan` here).
+    pub backend: String,
+    /// The `--device` spelling that selects this adapter (none for `other`).
+    pub spelling: Option<DeviceChoice>,
+    /// Whether plain `--device vulkan` selects this one.
+    pub default: bool,
+}
+
+/// Why a Vulkan device cannot be used.
+#[derive(Clone, Debug, Error, PartialEq, Eq)]
+pub enum AdapterError {
+    #[error("device {device} is not available in this build: rebuild with `--features vulkan`")]
+    NotBuilt { device: String },
+    #[error(
+        "device {device}: no Vulkan driver found (no adapter answered); {INSTALL_HINT}. \
+`runner devices` lists the adapters found"
+    )]
+    NoDriver { device: String },
+    #[error(
+        "device {device}: no {kind} adapter number {index} among the Vulkan adapters found ({found}); \
+use {choices}, or install the driver of that GPU. `runner devices` lists the adapters found"
+    )]
+    NoSuchAdapter {
+        device: String,
+        kind: &'static str,
+        index: usize,
+        found: String,
+        choices: String,
+    },
+    #[error(
+        "device {device}: the Vulkan adapter could not be opened: {why}. `runner devices` lists the adapters found"
+    )]
+    Open { device: String, why: String },
+}
+
+/// Gives `--device` spellings to adapters listed in the loader's order: the
+/// N-th adapter of a kind is `vulkan:KIND:N`, the first CPU one `vulkan:cpu`;
+/// the default is the first of the best kind (discrete, integrated, other,
+/// virtual, cpu: wgpu's high-performance order).
+pub fn name_adapters(listed: Vec<(String, &'static str, String)>) -> Vec<AdapterSummary> {
+    let mut counts = std::collections::HashMap::<&str, usize>::new();
+    let mut out: Vec<AdapterSummary> = listed
+        .into_iter()
+        .map(|(name, kind, driver)| {
+            let n = counts.entry(kind).or_insert(0);
+            let i = *n;
+            *n += 1;
+            let adapter = match kind {
+                "discrete" => Some(VulkanAdapter::Discrete(i)),
+                "integrated" => Some(VulkanAdapter::Integrated(i)),
+                "virtual" => Some(VulkanAdapter::Virtual(i)),
+                "cpu" if i == 0 => Some(VulkanAdapter::Cpu),
+                _ => None,
+            };
+            AdapterSummary {
+                name,
+                kind,
+                driver,
+                backend: "vulkan".to_string(),
+                spelling: adapter.map(DeviceChoice::Vulkan),
+                default: false,
+            }
+        })
+        .collect();
+    let rank = |k: &str| match k {
+        "discrete" => 0,
+        "integrated" => 1,
+        "other" => 2,
+        "virtual" => 3,
+        _ => 4,
+    };
+    if let Some(best) = (0..out.len()).min_by_key(|&i| (rank(out[i].kind), i)) {
+        out[best].default = true;
+    }
+    out
+}
+
+/// The Vulkan adapters of this machine in the loader's order (an empty list
+/// when there is no Vulkan driver), or `NotBuilt` without the `vulkan`
+/// feature. Listing them needs the GPU stack, so this is the one call from
+/// here into `nn` (`nn::vulkan`, which also acquires the devices): the
+/// command line and the scheduler reach devices through this module only.
+pub fn vulkan_adapters() -> Result<Vec<AdapterSummary>, AdapterError> {
+    crate::nn::vulkan::adapters()
 }
 
 #[cfg(test)]
