@@ -2,6 +2,8 @@
 //! runs, cache behaviour and reports out.
 
 mod common;
+#[path = "common/files.rs"]
+mod files;
 #[path = "common/checkpoints.rs"]
 mod store_checkpoints;
 use store_checkpoints::checkpoints;
@@ -9,6 +11,7 @@ use store_checkpoints::checkpoints;
 use std::path::{Path, PathBuf};
 
 use assert_cmd::Command;
+use files::walk;
 use predicates::prelude::*;
 
 fn runner(dir: &Path) -> Command {
@@ -362,21 +365,6 @@ fn corrupt_objects_are_never_used_and_are_made_again() {
         std::fs::read_to_string(d.path().join("reports/one/table.md")).unwrap(),
         table
     );
-}
-
-fn walk(dir: &Path) -> Vec<PathBuf> {
-    let mut out = Vec::new();
-    if let Ok(rd) = std::fs::read_dir(dir) {
-        for e in rd.flatten() {
-            let p = e.path();
-            if p.is_dir() {
-                out.extend(walk(&p));
-            } else {
-                out.push(p);
-            }
-        }
-    }
-    out
 }
 
 #[test]

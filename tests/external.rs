@@ -11,7 +11,11 @@
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
+#[path = "common/files.rs"]
+mod files;
+
 use assert_cmd::Command;
+use files::walk;
 use predicates::prelude::*;
 
 fn runner(dir: &Path) -> Command {
@@ -492,21 +496,6 @@ fn a_sigkilled_runner_leaves_nothing_a_rerun_takes_for_a_result() {
             .args(["-s", "KILL", "--", &format!("-{leader}")])
             .status();
     }
-}
-
-fn walk(dir: &Path) -> Vec<PathBuf> {
-    let mut out = Vec::new();
-    if let Ok(rd) = std::fs::read_dir(dir) {
-        for e in rd.flatten() {
-            let p = e.path();
-            if p.is_dir() {
-                out.extend(walk(&p));
-            } else {
-                out.push(p);
-            }
-        }
-    }
-    out
 }
 
 #[test]
