@@ -115,8 +115,8 @@ pub enum DetectorError {
     ScoreData(String),
     #[error("the {method} model has no score named `{name}`")]
     NoSuchScore { method: &'static str, name: String },
-    #[error("{0}")]
-    Other(String),
+    #[error(transparent)]
+    External(#[from] external::ExternalError),
 }
 
 /// What a job is doing now, for the progress display.

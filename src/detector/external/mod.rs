@@ -70,6 +70,14 @@ pub enum ExternalError {
         "the program wrote no score column `{wanted}` (its columns: {columns}); fix the method's `score`"
     )]
     NoColumn { wanted: String, columns: String },
+    /// An input file of the method changed (or went missing) since the
+    /// job was planned: its key no longer says what would run.
+    #[error("{0}")]
+    InputsChanged(String),
+    #[error("{field}: {reason}")]
+    TimeLimit { field: &'static str, reason: String },
+    #[error("the program wrote no score column")]
+    NoScores,
     #[error("{what} {}: {source}", path.display())]
     Io {
         what: &'static str,
@@ -86,12 +94,6 @@ impl ExternalError {
             path: path.to_path_buf(),
             source,
         }
-    }
-}
-
-impl From<ExternalError> for DetectorError {
-    fn from(e: ExternalError) -> DetectorError {
-        DetectorError::Other(e.to_string())
     }
 }
 
@@ -246,7 +248,8 @@ impl External {
     ) -> Result<PathBuf, DetectorError> {
         ctx.check_cancel()?;
         let p = &self.params;
-        p.check_inputs_unchanged().map_err(DetectorError::Other)?;
+        p.check_inputs_unchanged()
+            .map_err(ExternalError::InputsChanged)?;
         let images = match p.image_size {
             Some(side) => files::resize(images, side),
             None => images.clone(),
@@ -266,7 +269,9 @@ impl External {
             "fit" => (&p.fit_timeout, "fit_timeout"),
             _ => (&p.score_timeout, "score_timeout"),
         };
-        let seconds = limit.seconds().map_err(DetectorError::Other)?;
+        let seconds = limit
+            .seconds()
+            .map_err(|reason| ExternalError::TimeLimit { field, reason })?;
         let threads = self.threads().to_string();
         let mut env = vec![
             ("RUNNER_JOB".to_string(), job_path.display().to_string()),
@@ -380,7 +385,7 @@ impl Fitted for ExternalModel {
     fn score(&self, images: &ImageSet, ctx: &RunContext) -> Result<Vec<f32>, DetectorError> {
         let mut columns = self.score_variants(images, ctx)?;
         if columns.is_empty() {
-            return Err(DetectorError::Other("the program wrote no score column".into()));
+            return Err(ExternalError::NoScores.into());
         }
         Ok(columns.swap_remove(0).1)
     }
