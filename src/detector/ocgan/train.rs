@@ -146,11 +146,7 @@ impl Trainer {
     /// informative-negative mining. The losses of [`Training::LOSSES`].
     pub fn update(&mut self, images: &PreparedImages, idx: &[usize], mine: bool) -> Vec<f32> {
         let b = idx.len();
-        let (activation, output) = (
-            self.net.latent_activation,
-            self.net.latent_discriminator_output,
-        );
-        let rate = self.net.dropout;
+        let activation = self.net.latent_activation;
         let inner = self.device.clone().inner();
         let clean = images.batch(idx, &inner);
         let noisy = match self.noise(idx, &inner) {
@@ -174,6 +170,34 @@ impl Trainer {
 
         // 3. The visual and latent discriminators and the classifier.
         let x = Tensor::from_inner(clean);
+        let [visual_value, latent_value, classifier_value] =
+            self.update_discriminators(x.clone(), x0, z0, &frozen_ae);
+
+        // 4. The auto-encoder, through the updated discriminators.
+        let [generator_value, reconstruction_value] = self.update_autoencoder(x, noisy, mined);
+        vec![
+            visual_value,
+            latent_value,
+            classifier_value,
+            generator_value,
+            reconstruction_value,
+        ]
+    }
+
+    /// Step 3: one update of the visual and latent discriminators and the
+    /// classifier (one backward pass), on the clean images `x`, the
+    /// inference-mode codes `z0` and reconstructions `x0` of step 1, and
+    /// decodings of fresh codes by `frozen_ae`. Their three losses.
+    fn update_discriminators(
+        &mut self,
+        x: Tensor<4>,
+        x0: Tensor<4>,
+        z0: Tensor<2>,
+        frozen_ae: &AutoEncoder,
+    ) -> [f32; 3] {
+        let b = x.dims()[0];
+        let output = self.net.latent_discriminator_output;
+        let rate = self.net.dropout;
         let eps = self.net.uniform_codes(b, &mut self.codes, &self.device);
         let fake = frozen_ae
             .decode(
@@ -210,7 +234,21 @@ impl Trainer {
             .opt_classifier
             .step(lr, self.classifier.clone(), g_classifier);
 
-        // 4. The auto-encoder, through the updated discriminators.
+        [visual_value, latent_value, classifier_value]
+    }
+
+    /// Step 4: one update of the auto-encoder through the discriminators
+    /// as step 3 left them: the latent and visual adversarial losses (on
+    /// En(x~) of the noisy images and De(tanh mu) of the `mined` codes) and
+    /// the reconstruction of the clean images `x`. The auto-encoder loss
+    /// and its reconstruction part.
+    fn update_autoencoder(&mut self, x: Tensor<4>, noisy: Tensor<4>, mined: Tensor<2>) -> [f32; 2] {
+        let (activation, output) = (
+            self.net.latent_activation,
+            self.net.latent_discriminator_output,
+        );
+        let rate = self.net.dropout;
+        let lr = self.params.lr;
         let visual = self.visual.clone().no_grad();
         let latent = self.latent.clone().no_grad();
         let decoded = self.autoencoder.decode(
@@ -241,13 +279,7 @@ impl Trainer {
         let mut grads = loss.backward();
         let g_ae = GradientsParams::from_module(&mut grads, &self.autoencoder);
         self.autoencoder = self.opt_ae.step(lr, self.autoencoder.clone(), g_ae);
-        vec![
-            visual_value,
-            latent_value,
-            classifier_value,
-            generator_value,
-            reconstruction_value,
-        ]
+        [generator_value, reconstruction_value]
     }
 }
 
