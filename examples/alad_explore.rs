@@ -17,7 +17,7 @@ use runner::detector::alad::train::Trainer;
 use runner::detector::gan::{Start, Training};
 use runner::device::DeviceChoice;
 use runner::nn::batch::PreparedImages;
-use runner::nn::device::burn_device;
+use runner::nn::burn_device::burn_device;
 use runner::spec::methods::AladParams;
 
 /// Exploration (not a check): the AUROC of every variant along training,

@@ -11,8 +11,8 @@ use runner::detector::ganomaly::model::shapes;
 use runner::detector::ganomaly::train::Trainer;
 use runner::device::DeviceChoice;
 use runner::nn::batch::PreparedImages;
+use runner::nn::burn_device::burn_device;
 use runner::nn::dcgan::DcganNet;
-use runner::nn::device::burn_device;
 use runner::spec::methods::GanomalyParams;
 
 fn arg(i: usize, default: usize) -> usize {

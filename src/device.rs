@@ -1,6 +1,6 @@
 //! Which device a run uses (`--device cpu|cuda[:N]|vulkan[:KIND[:N]]`), as
 //! the command line, the scheduler and the store see it: a name, with no burn
-//! in sight. `nn::device` maps it to burn's device (`cpu` is burn's flex
+//! in sight. `nn::burn_device` maps it to burn's device (`cpu` is burn's flex
 //! backend, `cuda:N` burn-cuda, `vulkan...` wgpu pinned to Vulkan). Each needs
 //! its Cargo feature. Also here: the Vulkan adapters as `runner devices` and
 //! the errors show them ([`AdapterSummary`], [`AdapterError`],

@@ -5,74 +5,14 @@ use std::collections::HashSet;
 use anyhow::Context;
 
 use crate::spec::ExperimentSpec;
+use crate::store::Store;
 
 use super::{CacheCommand, Cli, open_store, plan_spec};
 
 pub(super) fn exec(cli: &Cli, c: &CacheCommand) -> anyhow::Result<u8> {
     let store = open_store(&cli.store)?;
     match c {
-        CacheCommand::Ls => {
-            let objs = store.list()?;
-            let now = chrono::Utc::now();
-            let mut bytes = 0;
-            println!(
-                "{:<6}  {:<16}  {:>9}  {:>8}  {:<8}  finished",
-                "kind", "key", "size", "age", "device"
-            );
-            for o in &objs {
-                bytes += o.bytes;
-                let (device, finished) = o
-                    .manifest
-                    .as_ref()
-                    .map(|m| (m.device.clone(), m.finished.clone()))
-                    .unwrap_or_default();
-                let age = chrono::DateTime::parse_from_rfc3339(&finished)
-                    .map(|t| show_age((now - t.with_timezone(&chrono::Utc)).num_seconds()))
-                    .unwrap_or_else(|_| "?".into());
-                println!(
-                    "{:<6}  {:<16}  {:>9}  {:>8}  {:<8}  {}",
-                    o.kind.as_str(),
-                    o.key.short(),
-                    show_bytes(o.bytes),
-                    age,
-                    device,
-                    finished
-                );
-            }
-            let checkpoints = store.checkpoints()?;
-            for c in &checkpoints {
-                bytes += c.bytes;
-                let age = c
-                    .modified
-                    .and_then(|m| std::time::SystemTime::now().duration_since(m).ok())
-                    .map(|d| show_age(d.as_secs() as i64))
-                    .unwrap_or_else(|| "?".into());
-                let after = c
-                    .epoch
-                    .map(|e| format!("training checkpoint after epoch {e}"))
-                    .unwrap_or_else(|| "training checkpoint (none complete)".into());
-                println!(
-                    "{:<6}  {:<16}  {:>9}  {:>8}  {:<8}  {after}",
-                    "ckpt",
-                    c.key.short(),
-                    show_bytes(c.bytes),
-                    age,
-                    ""
-                );
-            }
-            println!(
-                "{} objects{}, {} in {}",
-                objs.len(),
-                if checkpoints.is_empty() {
-                    String::new()
-                } else {
-                    format!(" and {} training checkpoint(s)", checkpoints.len())
-                },
-                show_bytes(bytes),
-                store.root().display()
-            );
-            Ok(0)
-        }
+        CacheCommand::Ls => list(&store),
         CacheCommand::Verify => {
             let objs = store.list()?.len();
             let bad = store.verify()?;
@@ -100,6 +40,71 @@ pub(super) fn exec(cli: &Cli, c: &CacheCommand) -> anyhow::Result<u8> {
             Ok(0)
         }
     }
+}
+
+/// `runner cache ls`: every object and training checkpoint with its size,
+/// age and device, then the totals.
+fn list(store: &Store) -> anyhow::Result<u8> {
+    let objs = store.list()?;
+    let now = chrono::Utc::now();
+    let mut bytes = 0;
+    println!(
+        "{:<6}  {:<16}  {:>9}  {:>8}  {:<8}  finished",
+        "kind", "key", "size", "age", "device"
+    );
+    for o in &objs {
+        bytes += o.bytes;
+        let (device, finished) = o
+            .manifest
+            .as_ref()
+            .map(|m| (m.device.clone(), m.finished.clone()))
+            .unwrap_or_default();
+        let age = chrono::DateTime::parse_from_rfc3339(&finished)
+            .map(|t| show_age((now - t.with_timezone(&chrono::Utc)).num_seconds()))
+            .unwrap_or_else(|_| "?".into());
+        println!(
+            "{:<6}  {:<16}  {:>9}  {:>8}  {:<8}  {}",
+            o.kind.as_str(),
+            o.key.short(),
+            show_bytes(o.bytes),
+            age,
+            device,
+            finished
+        );
+    }
+    let checkpoints = store.checkpoints()?;
+    for c in &checkpoints {
+        bytes += c.bytes;
+        let age = c
+            .modified
+            .and_then(|m| std::time::SystemTime::now().duration_since(m).ok())
+            .map(|d| show_age(d.as_secs() as i64))
+            .unwrap_or_else(|| "?".into());
+        let after = c
+            .epoch
+            .map(|e| format!("training checkpoint after epoch {e}"))
+            .unwrap_or_else(|| "training checkpoint (none complete)".into());
+        println!(
+            "{:<6}  {:<16}  {:>9}  {:>8}  {:<8}  {after}",
+            "ckpt",
+            c.key.short(),
+            show_bytes(c.bytes),
+            age,
+            ""
+        );
+    }
+    println!(
+        "{} objects{}, {} in {}",
+        objs.len(),
+        if checkpoints.is_empty() {
+            String::new()
+        } else {
+            format!(" and {} training checkpoint(s)", checkpoints.len())
+        },
+        show_bytes(bytes),
+        store.root().display()
+    );
+    Ok(0)
 }
 
 /// `812 B`, `3.4 KiB`, `120.0 MiB`, `2.1 GiB`.

@@ -7,8 +7,8 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use anyhow::Context;
 
 use crate::data::DataOptions;
-use crate::schedule::execute::JobEnv;
 use crate::schedule::progress::ProgressUi;
+use crate::schedule::run_job::JobEnv;
 use crate::schedule::slurm::{self, SlurmConfig, SlurmExecutor};
 use crate::schedule::{self, Control, LocalExecutor, Plan, RunSummary};
 use crate::spec::{ExecutorSpec, SlurmOptions};

@@ -44,6 +44,19 @@ fn agent() -> ureq::Agent {
         .into()
 }
 
+/// A progress bar on stderr for a download of `total` bytes (when known).
+fn download_bar(total: Option<u64>, label: &str) -> indicatif::ProgressBar {
+    let bar =
+        indicatif::ProgressBar::with_draw_target(total, indicatif::ProgressDrawTarget::stderr());
+    if let Ok(style) = indicatif::ProgressStyle::with_template(
+        "{msg} [{bar:30}] {bytes}/{total_bytes} {bytes_per_sec} {eta}",
+    ) {
+        bar.set_style(style.progress_chars("=> "));
+    }
+    bar.set_message(label.to_string());
+    bar
+}
+
 /// One attempt: download `url` into a temporary file in `dir`, check it, and
 /// return it (not yet renamed). The message says what went wrong.
 fn attempt(
@@ -76,16 +89,7 @@ fn attempt(
         .prefix(&format!(".{label}.part-"))
         .tempfile_in(dir)
         .map_err(|e| format!("cannot create a temporary file in {}: {e}", dir.display()))?;
-    let bar = indicatif::ProgressBar::with_draw_target(
-        len.or(size),
-        indicatif::ProgressDrawTarget::stderr(),
-    );
-    if let Ok(style) = indicatif::ProgressStyle::with_template(
-        "{msg} [{bar:30}] {bytes}/{total_bytes} {bytes_per_sec} {eta}",
-    ) {
-        bar.set_style(style.progress_chars("=> "));
-    }
-    bar.set_message(label.to_string());
+    let bar = download_bar(len.or(size), label);
     let mut reader = resp.body_mut().as_reader();
     let mut hasher = Md5::new();
     let mut buf = vec![0u8; 1 << 18];

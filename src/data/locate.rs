@@ -16,7 +16,7 @@ use std::path::{Path, PathBuf};
 use super::format::{Want, format};
 use super::registry;
 use super::{DataError, DataOptions, Located, download};
-use crate::spec::DatasetSpec;
+use crate::spec::{DataFormat, DatasetSpec};
 
 /// The system-wide data folder (Debian's `dataset-*` packages install here).
 pub const SYSTEM_DIR: &str = "/usr/share/datasets";
@@ -42,24 +42,7 @@ pub fn locate_from(
     mirrors: &[String],
 ) -> Result<Located, DataError> {
     let known = registry::known(&spec.name);
-    let data_format = match (known, spec.format) {
-        (Some(k), Some(f)) if f != k.format => {
-            return Err(DataError::Invalid(format!(
-                "dataset `{}` is a known dataset in format `{}`, but the spec says `{}`; give your own data another name",
-                k.name,
-                k.format.as_str(),
-                f.as_str()
-            )));
-        }
-        (Some(k), _) => k.format,
-        (None, Some(f)) => f,
-        (None, None) => {
-            return Err(DataError::UnknownDataset {
-                name: spec.name.clone(),
-                known: registry::known_names(),
-            });
-        }
-    };
+    let data_format = format_of(spec, known)?;
     let fmt = format(data_format);
     let w = Want {
         name: &spec.name,
@@ -89,15 +72,7 @@ pub fn locate_from(
     if let Some(l) = known.and_then(|_| fmt.embedded(&w)) {
         return Ok(l);
     }
-    // (path, strict): a folder named for the dataset must verify; the bare
-    // RUNNER_DATA folders are skipped when what is there is something else
-    let mut cands: Vec<(PathBuf, bool)> = Vec::new();
-    for f in &opts.search {
-        cands.push((f.join(&spec.name), true));
-        cands.push((f.clone(), false));
-    }
-    cands.push((Path::new("data").join(&spec.name), true));
-    cands.push((Path::new(SYSTEM_DIR).join(&spec.name), true));
+    let cands = candidates(&spec.name, opts);
     for (p, strict) in &cands {
         match fmt.probe(p, &w) {
             Ok(Some(l)) => return Ok(l),
@@ -111,48 +86,82 @@ pub fn locate_from(
         .map(|(p, _)| format!("  {}", p.display()))
         .collect::<Vec<_>>()
         .join("\n");
-    match known {
+    let help = match known {
         Some(k) if !k.urls.is_empty() && !opts.offline => {
             let dir = download_dir(k.name, opts);
             download::fetch_known(k, &dir, mirrors)?;
-            match fmt.probe(&dir, &w)? {
-                Some(l) => Ok(l),
-                None => Err(DataError::Other(format!(
+            return fmt.probe(&dir, &w)?.ok_or_else(|| {
+                DataError::Other(format!(
                     "downloaded `{}` into {} but cannot find it there",
                     k.name,
                     dir.display()
-                ))),
-            }
+                ))
+            });
         }
-        Some(k) => Err(DataError::NotFound {
+        Some(k) => how_to_get(k, opts),
+        None => format!(
+            "give the spec a `path`; a `{}` dataset is {}",
+            data_format.as_str(),
+            fmt.layout()
+        ),
+    };
+    Err(DataError::NotFound {
+        name: spec.name.clone(),
+        searched,
+        help,
+    })
+}
+
+/// The format of the spec's dataset: a known dataset's own (the spec may
+/// repeat it but not contradict it), else the spec's `format`.
+fn format_of(spec: &DatasetSpec, known: Option<&registry::Known>) -> Result<DataFormat, DataError> {
+    match (known, spec.format) {
+        (Some(k), Some(f)) if f != k.format => Err(DataError::Invalid(format!(
+            "dataset `{}` is a known dataset in format `{}`, but the spec says `{}`; give your own data another name",
+            k.name,
+            k.format.as_str(),
+            f.as_str()
+        ))),
+        (Some(k), _) => Ok(k.format),
+        (None, Some(f)) => Ok(f),
+        (None, None) => Err(DataError::UnknownDataset {
             name: spec.name.clone(),
-            searched,
-            help: if k.urls.is_empty() {
-                k.how_to_get.to_string()
-            } else {
-                format!(
-                    "run `runner data fetch {}` (downloads into {}), or set RUNNER_DATA to folders that hold it{}",
-                    k.name,
-                    download_dir(k.name, opts).display(),
-                    k.system_package
-                        .map(|p| format!(
-                            ", or install the Debian/Ubuntu package `{p}` (into {SYSTEM_DIR}/{})",
-                            k.name
-                        ))
-                        .unwrap_or_default()
-                )
-            },
-        }),
-        None => Err(DataError::NotFound {
-            name: spec.name.clone(),
-            searched,
-            help: format!(
-                "give the spec a `path`; a `{}` dataset is {}",
-                data_format.as_str(),
-                fmt.layout()
-            ),
+            known: registry::known_names(),
         }),
     }
+}
+
+/// Where a dataset named `name` is looked for, in order: (path, strict). A
+/// folder named for the dataset must verify; the bare RUNNER_DATA folders
+/// are skipped when what is there is something else.
+fn candidates(name: &str, opts: &DataOptions) -> Vec<(PathBuf, bool)> {
+    let mut cands: Vec<(PathBuf, bool)> = Vec::new();
+    for f in &opts.search {
+        cands.push((f.join(name), true));
+        cands.push((f.clone(), false));
+    }
+    cands.push((Path::new("data").join(name), true));
+    cands.push((Path::new(SYSTEM_DIR).join(name), true));
+    cands
+}
+
+/// What to do about a known dataset that is not on this machine (and is not
+/// downloaded now: offline, or no download exists).
+fn how_to_get(k: &registry::Known, opts: &DataOptions) -> String {
+    if k.urls.is_empty() {
+        return k.how_to_get.to_string();
+    }
+    format!(
+        "run `runner data fetch {}` (downloads into {}), or set RUNNER_DATA to folders that hold it{}",
+        k.name,
+        download_dir(k.name, opts).display(),
+        k.system_package
+            .map(|p| format!(
+                ", or install the Debian/Ubuntu package `{p}` (into {SYSTEM_DIR}/{})",
+                k.name
+            ))
+            .unwrap_or_default()
+    )
 }
 
 /// See [`super::fetch`]: downloads a known dataset if it is missing, and

@@ -350,7 +350,7 @@ mod tests {
     use rand::SeedableRng;
 
     fn device() -> Device {
-        crate::nn::device::burn_device(crate::device::DeviceChoice::Cpu).expect("cpu")
+        crate::nn::burn_device::burn_device(crate::device::DeviceChoice::Cpu).expect("cpu")
     }
 
     #[test]

@@ -6,11 +6,11 @@
 //! this module and `detector/` import burn.
 
 pub mod batch;
+pub mod burn_device;
 pub mod checkpoint;
 pub mod conv;
 pub mod dcgan;
 pub mod dense;
-pub mod device;
 pub mod ema;
 pub mod init;
 pub mod layers;

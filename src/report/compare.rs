@@ -10,6 +10,7 @@ use polars::prelude::*;
 
 use super::aggregate::Grid;
 use super::stats::{self, Friedman, Wilcoxon, WilcoxonMethod};
+use super::table::md_escape;
 
 /// The significance level of every decision in the report.
 pub const ALPHA: f64 = 0.05;
@@ -181,10 +182,6 @@ fn p_is(p: f64) -> String {
     } else {
         format!("p = {p:.3}")
     }
-}
-
-fn md_escape(s: &str) -> String {
-    s.replace('|', "\\|")
 }
 
 /// The smallest two-sided p-value an exact Wilcoxon test on `n` pairs can give.

@@ -8,7 +8,10 @@ mod export;
 #[cfg(test)]
 mod fixture;
 mod html;
+mod latex;
+mod markdown_html;
 mod plot;
+mod reference;
 mod side_by_side;
 mod stats;
 mod table;
@@ -17,6 +20,7 @@ mod training;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
+use polars::prelude::DataFrame;
 use thiserror::Error;
 
 use crate::spec::{CellFormat, Protocol, Reference};
@@ -136,60 +140,13 @@ pub fn write_side_by_side(
 /// plots `roc/<class>.png|svg` and `summary.png|svg`.
 pub fn write(input: &ReportInput, dir: &Path) -> Result<ReportSummary, ReportError> {
     std::fs::create_dir_all(dir).map_err(|e| ReportError::write(dir, e))?;
-    let mut files = Vec::new();
-    let mut put = |name: &str, text: &str| -> Result<(), ReportError> {
-        let path = dir.join(name);
-        std::fs::write(&path, text).map_err(|e| ReportError::write(&path, e))?;
-        files.push(path);
-        Ok(())
-    };
-
     let results = aggregate::results_frame(input)?;
     let auroc = aggregate::grid(input, &results, aggregate::Metric::Auroc)?;
     let auprc = aggregate::grid(input, &results, aggregate::Metric::Auprc)?;
-
-    let mut table_markdown = table::markdown(input, &auroc);
-    if let Some(reference) = table::reference_markdown(input, &auroc) {
-        table_markdown.push('\n');
-        table_markdown.push_str(&reference);
-    }
-    put("table.md", &table_markdown)?;
-    put("table.tex", &table::latex(input, &auroc))?;
-    put("table-auprc.md", &table::markdown(input, &auprc))?;
-    put("table-auprc.tex", &table::latex(input, &auprc))?;
     let comparisons = compare::compare(&auroc);
-    let comparisons_markdown =
-        compare::markdown(&input.experiment, &comparisons, table::seeds(input).len());
-    put("comparisons.md", &comparisons_markdown)?;
-    let trainings = training::render(input)?;
-    if let Some((md, _)) = &trainings {
-        put("training.md", md)?;
-    }
 
-    let mut data_files = Vec::new();
-    for (name, grid) in [("table.csv", &auroc), ("table-auprc.csv", &auprc)] {
-        let path = dir.join(name);
-        export::write_csv(&table::frame(input, grid)?, &path, Some(6))?;
-        data_files.push(path);
-    }
-    let path = dir.join("comparisons.csv");
-    export::write_csv(&compare::frame(&comparisons)?, &path, Some(6))?;
-    data_files.push(path);
-    if let Some((_, numbers)) = &trainings {
-        let path = dir.join("training.csv");
-        export::write_csv(numbers, &path, Some(6))?;
-        data_files.push(path);
-    }
-    let per_job = results.drop("row")?;
-    let path = dir.join("results.csv");
-    export::write_csv(&per_job, &path, None)?;
-    data_files.push(path);
-    let path = dir.join("results.parquet");
-    export::write_parquet(&per_job, &path)?;
-    data_files.push(path);
-    let path = dir.join("scores.parquet");
-    export::write_scores(input, &path)?;
-    data_files.push(path);
+    let (texts, mut files) = write_texts(input, dir, [&auroc, &auprc], &comparisons)?;
+    let data_files = write_data(input, dir, &results, [&auroc, &auprc], &comparisons, &texts)?;
     let data_names: Vec<String> = data_files
         .iter()
         .chain(&files)
@@ -219,9 +176,9 @@ pub fn write(input: &ReportInput, dir: &Path) -> Result<ReportSummary, ReportErr
     let page = html::page(
         input,
         &html::Page {
-            table_markdown: &table_markdown,
-            comparisons_markdown: &comparisons_markdown,
-            training_markdown: trainings.as_ref().map(|(md, _)| md.as_str()),
+            table_markdown: &texts.table,
+            comparisons_markdown: &texts.comparisons,
+            training_markdown: texts.training.as_ref().map(|(md, _)| md.as_str()),
             summary_png: "summary.png",
             cd_png: cd,
             roc_pngs: &roc_pngs,
@@ -235,12 +192,97 @@ pub fn write(input: &ReportInput, dir: &Path) -> Result<ReportSummary, ReportErr
     let (done, failed, missing) = table::counts(input);
     Ok(ReportSummary {
         dir: dir.to_path_buf(),
-        table_markdown,
+        table_markdown: texts.table,
         files,
         done,
         failed,
         missing,
     })
+}
+
+/// The report's Markdown, which the page shows too.
+struct Texts {
+    /// `table.md`: the AUROC table, then the reference comparison.
+    table: String,
+    comparisons: String,
+    /// `training.md` and the numbers of `training.csv`, when jobs logged trainings.
+    training: Option<(String, DataFrame)>,
+}
+
+/// Writes the text files (`table.md|tex`, `table-auprc.md|tex`,
+/// `comparisons.md`, `training.md`); returns their Markdown and paths.
+fn write_texts(
+    input: &ReportInput,
+    dir: &Path,
+    [auroc, auprc]: [&aggregate::Grid; 2],
+    comparisons: &compare::Comparisons,
+) -> Result<(Texts, Vec<PathBuf>), ReportError> {
+    let mut files = Vec::new();
+    let mut put = |name: &str, text: &str| -> Result<(), ReportError> {
+        let path = dir.join(name);
+        std::fs::write(&path, text).map_err(|e| ReportError::write(&path, e))?;
+        files.push(path);
+        Ok(())
+    };
+    let mut table = table::markdown(input, auroc);
+    if let Some(reference) = reference::reference_markdown(input, auroc) {
+        table.push('\n');
+        table.push_str(&reference);
+    }
+    put("table.md", &table)?;
+    put("table.tex", &latex::latex(input, auroc))?;
+    put("table-auprc.md", &table::markdown(input, auprc))?;
+    put("table-auprc.tex", &latex::latex(input, auprc))?;
+    let comparisons = compare::markdown(&input.experiment, comparisons, table::seeds(input).len());
+    put("comparisons.md", &comparisons)?;
+    let training = training::render(input)?;
+    if let Some((md, _)) = &training {
+        put("training.md", md)?;
+    }
+    let texts = Texts {
+        table,
+        comparisons,
+        training,
+    };
+    Ok((texts, files))
+}
+
+/// Writes the numbers: `table.csv`, `table-auprc.csv`, `comparisons.csv`,
+/// `training.csv` (when there are trainings), `results.csv|parquet` and
+/// `scores.parquet`; returns their paths.
+fn write_data(
+    input: &ReportInput,
+    dir: &Path,
+    results: &DataFrame,
+    grids: [&aggregate::Grid; 2],
+    comparisons: &compare::Comparisons,
+    texts: &Texts,
+) -> Result<Vec<PathBuf>, ReportError> {
+    let mut data_files = Vec::new();
+    for (name, grid) in ["table.csv", "table-auprc.csv"].into_iter().zip(grids) {
+        let path = dir.join(name);
+        export::write_csv(&table::frame(input, grid)?, &path, Some(6))?;
+        data_files.push(path);
+    }
+    let path = dir.join("comparisons.csv");
+    export::write_csv(&compare::frame(comparisons)?, &path, Some(6))?;
+    data_files.push(path);
+    if let Some((_, numbers)) = &texts.training {
+        let path = dir.join("training.csv");
+        export::write_csv(numbers, &path, Some(6))?;
+        data_files.push(path);
+    }
+    let per_job = results.drop("row")?;
+    let path = dir.join("results.csv");
+    export::write_csv(&per_job, &path, None)?;
+    data_files.push(path);
+    let path = dir.join("results.parquet");
+    export::write_parquet(&per_job, &path)?;
+    data_files.push(path);
+    let path = dir.join("scores.parquet");
+    export::write_scores(input, &path)?;
+    data_files.push(path);
+    Ok(data_files)
 }
 
 #[cfg(test)]
@@ -445,7 +487,7 @@ mod tests {
         let html = read(&summary, "index.html");
         let mut srcs = Vec::new();
         for (_, name) in names {
-            let caption = format!("<figcaption>{}</figcaption>", html::escape(name));
+            let caption = format!("<figcaption>{}</figcaption>", markdown_html::escape(name));
             let figure = html
                 .split("<figure>")
                 .find(|f| f.contains(&caption))

@@ -10,7 +10,9 @@ use std::fmt::Write as _;
 use polars::prelude::*;
 
 use super::aggregate::{self, Cell, Grid, Metric};
-use super::table::{self, md_escape, num, tex_escape};
+use super::latex::tex_escape;
+use super::reference;
+use super::table::{self, md_escape, num};
 use super::{ReportError, ReportInput};
 use crate::spec::CellFormat;
 
@@ -85,7 +87,7 @@ pub fn render(
     for input in inputs {
         let results = aggregate::results_frame(input)?;
         let grid = aggregate::grid(input, &results, Metric::Auroc)?;
-        let refs = table::reference_rows(input, &grid);
+        let refs = reference::reference_rows(input, &grid);
         parts.push(Part { input, grid, refs });
     }
     let lines = lines(&parts);
@@ -108,7 +110,7 @@ fn lines(parts: &[Part]) -> Vec<Line> {
     for p in parts {
         let columns = p.grid.classes.len() + 1;
         for (r, label) in p.grid.rows.iter().enumerate() {
-            let method = table::method_of(p.input, label);
+            let method = reference::method_of(p.input, label);
             let values: Vec<Option<f64>> = (0..columns).map(|j| cell(&p.grid, r, j).mean).collect();
             let spreads = (0..columns)
                 .map(|j| {

@@ -7,12 +7,13 @@ use std::fmt::Write as _;
 use polars::prelude::*;
 
 use super::aggregate::{Cell, Grid, Metric};
+use super::reference::{method_of, reference_rows};
 use super::{Outcome, ReportInput};
 use crate::spec::{CellFormat, Protocol};
 
 /// Shown for a cell with no result at all.
-const MISSING: &str = "—";
-const FAILED: &str = "failed";
+pub(super) const MISSING: &str = "—";
+pub(super) const FAILED: &str = "failed";
 /// Marks a cell averaged over fewer seeds than planned.
 const PARTIAL: &str = "†";
 
@@ -44,7 +45,7 @@ fn protocol_words(p: Protocol) -> &'static str {
 }
 
 /// Per column (classes, then Mean), the best displayed value, if any.
-fn best(grid: &Grid) -> Vec<Option<String>> {
+pub(super) fn best(grid: &Grid) -> Vec<Option<String>> {
     let mut out = Vec::new();
     let columns = grid.classes.len() + 1;
     for j in 0..columns {
@@ -66,7 +67,7 @@ fn best(grid: &Grid) -> Vec<Option<String>> {
 }
 
 /// The cell at row `r`, column `j` (the last column is the Mean).
-fn cell(grid: &Grid, r: usize, j: usize) -> &Cell {
+pub(super) fn cell(grid: &Grid, r: usize, j: usize) -> &Cell {
     grid.cells[r].get(j).unwrap_or(&grid.means[r])
 }
 
@@ -77,14 +78,14 @@ fn mean_partial(grid: &Grid, r: usize) -> bool {
 
 /// The parts of a cell's text: value (or status), spread (CI half-width or
 /// std, as the spec asks), partial mark, bold.
-struct CellText {
-    value: String,
-    spread: Option<String>,
-    partial: bool,
-    bold: bool,
+pub(super) struct CellText {
+    pub(super) value: String,
+    pub(super) spread: Option<String>,
+    pub(super) partial: bool,
+    pub(super) bold: bool,
 }
 
-fn cell_text(
+pub(super) fn cell_text(
     grid: &Grid,
     format: CellFormat,
     best: &[Option<String>],
@@ -140,7 +141,7 @@ pub(super) fn md_head(first: &str, classes: &[String]) -> String {
     format!("| {} |\n|{}|\n", header.join(" | "), align.join("|"))
 }
 
-fn class_header(grid: &Grid) -> Vec<String> {
+pub(super) fn class_header(grid: &Grid) -> Vec<String> {
     grid.classes.iter().map(|(_, n)| n.clone()).collect()
 }
 
@@ -303,118 +304,6 @@ fn legend(input: &ReportInput, grid: &Grid) -> String {
     s
 }
 
-/// The reference AUROC of row label `label` (method `method`) for class index
-/// `class`: looked up by label, then by method name.
-fn reference_for(input: &ReportInput, label: &str, method: &str) -> Option<Vec<f64>> {
-    let reference = input.reference.as_ref()?;
-    reference
-        .auroc
-        .get(label)
-        .or_else(|| reference.auroc.get(method))
-        .cloned()
-}
-
-/// The method of each row label (from the records).
-pub(super) fn method_of(input: &ReportInput, label: &str) -> String {
-    input
-        .records
-        .iter()
-        .find(|r| r.label == label)
-        .map(|r| r.method.clone())
-        .unwrap_or_else(|| label.to_string())
-}
-
-/// Reference values per row (None for rows the reference does not list),
-/// per class column, then the mean over the selected classes.
-pub(super) fn reference_rows(input: &ReportInput, grid: &Grid) -> Vec<Option<Vec<Option<f64>>>> {
-    grid.rows
-        .iter()
-        .map(|label| {
-            let values = reference_for(input, label, &method_of(input, label))?;
-            let mut out: Vec<Option<f64>> = grid
-                .classes
-                .iter()
-                .map(|&(c, _)| values.get(c).copied())
-                .collect();
-            let mean = if out.iter().all(Option::is_some) && !out.is_empty() {
-                Some(out.iter().flatten().sum::<f64>() / out.len() as f64)
-            } else {
-                None
-            };
-            out.push(mean);
-            Some(out)
-        })
-        .collect()
-}
-
-/// The comparison with the reference numbers (AUROC only), when the input has them.
-pub fn reference_markdown(input: &ReportInput, grid: &Grid) -> Option<String> {
-    let reference = input.reference.as_ref()?;
-    if grid.metric != Metric::Auroc {
-        return None;
-    }
-    let refs = reference_rows(input, grid);
-    let mut s = String::new();
-    let _ = writeln!(
-        s,
-        "### {} vs reference: {}\n",
-        grid.metric.title(),
-        md_escape(&reference.source)
-    );
-    if !refs.iter().any(Option::is_some) {
-        s.push_str("No method of this spec appears in the reference.\n");
-        return Some(s);
-    }
-    s.push_str("Each cell: this run's mean (ref: the reference value, then this run minus the reference).\n\n");
-    if reference.protocol != input.protocol {
-        let _ = writeln!(
-            s,
-            "> The reference numbers were measured under the {} protocol; this run uses the {} \
-             protocol.\n",
-            reference.protocol.as_str(),
-            input.protocol.as_str()
-        );
-    }
-    s.push_str(&md_head("Method", &class_header(grid)));
-    for (r, label) in grid.rows.iter().enumerate() {
-        let Some(values) = &refs[r] else { continue };
-        let mut line = vec![md_escape(label)];
-        for (j, rv) in values.iter().enumerate() {
-            let ours = cell(grid, r, j).mean;
-            line.push(match (ours, rv) {
-                (Some(o), Some(v)) => {
-                    // the difference of the numbers as shown, so the row adds up
-                    let shown = (o * 1000.0).round() / 1000.0;
-                    format!("{} (ref {}, {:+.3})", num(o), num(*v), shown - v)
-                }
-                (None, Some(v)) => format!("{MISSING} (ref {})", num(*v)),
-                (Some(o), None) => num(o),
-                (None, None) => MISSING.to_string(),
-            });
-        }
-        let _ = writeln!(s, "| {} |", line.join(" | "));
-    }
-    let omitted: Vec<&str> = grid
-        .rows
-        .iter()
-        .zip(&refs)
-        .filter(|(_, v)| v.is_none())
-        .map(|(l, _)| l.as_str())
-        .collect();
-    if !omitted.is_empty() {
-        let _ = writeln!(
-            s,
-            "\nNot in the reference: {}.",
-            omitted
-                .iter()
-                .map(|l| md_escape(l))
-                .collect::<Vec<_>>()
-                .join(", ")
-        );
-    }
-    Some(s)
-}
-
 /// The table as numbers: one line per row label; per class its mean, std,
 /// 95% CI half-width and number of finished seeds (and the reference value when there is one), then
 /// the same for the Mean.
@@ -464,132 +353,12 @@ pub fn frame(input: &ReportInput, grid: &Grid) -> PolarsResult<DataFrame> {
     DataFrame::new(n, columns)
 }
 
-/// Escapes text for LaTeX.
-pub(super) fn tex_escape(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for ch in s.chars() {
-        match ch {
-            '\\' => out.push_str(r"\textbackslash{}"),
-            '&' | '%' | '$' | '#' | '_' | '{' | '}' => {
-                out.push('\\');
-                out.push(ch);
-            }
-            '~' => out.push_str(r"\textasciitilde{}"),
-            '^' => out.push_str(r"\textasciicircum{}"),
-            _ => out.push(ch),
-        }
-    }
-    out
-}
-
-/// The table as a LaTeX `table` (booktabs).
-pub fn latex(input: &ReportInput, grid: &Grid) -> String {
-    let best = best(grid);
-    let mut s = String::new();
-    let _ = writeln!(
-        s,
-        "% {}: {} on {}. Needs \\usepackage{{booktabs}}.",
-        input.experiment,
-        grid.metric.title(),
-        input.dataset
-    );
-    s.push_str("\\begin{table}[t]\n\\centering\n");
-    let _ = writeln!(s, "\\caption{{{}}}", latex_caption(input, grid));
-    let _ = writeln!(s, "\\label{{tab:{}}}", tex_escape(&input.experiment));
-    let _ = writeln!(
-        s,
-        "\\begin{{tabular}}{{l{}}}",
-        "r".repeat(grid.classes.len() + 1)
-    );
-    s.push_str("\\toprule\n");
-    let mut header = vec!["Method".to_string()];
-    header.extend(grid.classes.iter().map(|(_, n)| tex_escape(n)));
-    header.push("Mean".into());
-    let _ = writeln!(s, "{} \\\\", header.join(" & "));
-    s.push_str("\\midrule\n");
-    for (r, label) in grid.rows.iter().enumerate() {
-        let mut line = vec![tex_escape(label)];
-        line.extend((0..=grid.classes.len()).map(|j| latex_cell(input, grid, &best, r, j)));
-        let _ = writeln!(s, "{} \\\\", line.join(" & "));
-    }
-    s.push_str("\\bottomrule\n\\end{tabular}\n\\end{table}\n");
-    s
-}
-
-/// The caption: metric, dataset, protocol, what a cell shows, the seeds,
-/// and the jobs that did not finish.
-fn latex_caption(input: &ReportInput, grid: &Grid) -> String {
-    let seeds = seeds(input).len();
-    let protocol = match input.protocol {
-        Protocol::AnomalyClass => "the class of each column is the anomaly",
-        Protocol::OneClass => "the class of each column is normal",
-    };
-    let (done, failed, missing) = counts(input);
-    let mut caption = format!(
-        "{} on {}{} ({}): {} over {} seed{}; best per column in bold.",
-        grid.metric.title(),
-        tex_escape(&input.dataset),
-        if input.approximate {
-            " (approximate: a lossy JPEG copy, not the official pixels)"
-        } else {
-            ""
-        },
-        protocol,
-        match input.cell {
-            CellFormat::MeanCi => {
-                "mean $\\pm$ half-width of the 95\\% confidence interval (Student $t$ over seeds)"
-            }
-            CellFormat::MeanStd => "mean (sample standard deviation)",
-        },
-        seeds,
-        if seeds == 1 { "" } else { "s" },
-    );
-    if failed + missing > 0 {
-        let _ = write!(
-            caption,
-            " {done} of {} jobs done, {failed} failed, {missing} missing; $^*$ fewer seeds than planned.",
-            done + failed + missing
-        );
-    }
-    caption
-}
-
-/// Cell `j` of row `r` in LaTeX: the value (or `failed`, `--`) with its
-/// spread, bold when best, `$^*$` when some seeds are missing.
-fn latex_cell(
-    input: &ReportInput,
-    grid: &Grid,
-    best: &[Option<String>],
-    r: usize,
-    j: usize,
-) -> String {
-    let t = cell_text(grid, input.cell, best, r, j);
-    let value = if cell(grid, r, j).mean.is_some() {
-        t.value.clone()
-    } else if t.value == FAILED {
-        "failed".into()
-    } else {
-        "--".into()
-    };
-    let mut text = match (&t.spread, input.cell) {
-        (Some(h), CellFormat::MeanCi) => format!("{value} $\\pm$ {h}"),
-        (Some(sd), CellFormat::MeanStd) => format!("{value} ({sd})"),
-        (None, _) => value,
-    };
-    if t.bold {
-        text = format!("\\textbf{{{text}}}");
-    }
-    if t.partial {
-        text.push_str("$^*$");
-    }
-    text
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::report::aggregate::{grid, results_frame};
     use crate::report::fixture::hand_input;
+    use crate::report::latex::{latex, tex_escape};
 
     #[test]
     fn failed_and_missing_cells_show_as_such() {

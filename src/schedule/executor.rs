@@ -31,14 +31,14 @@ pub trait Executor {
     ) -> Result<(), ScheduleError>;
 }
 
-/// Runs one job to its end; the real one is `execute::JobEnv`, tests use mocks.
+/// Runs one job to its end; the real one is `run_job::JobEnv`, tests use mocks.
 pub trait JobRunner: Sync {
     fn run(&self, job: &Job, progress: &dyn Progress, cancel: &AtomicBool) -> JobOutcome;
 }
 
-impl JobRunner for super::execute::JobEnv {
+impl JobRunner for super::run_job::JobEnv {
     fn run(&self, job: &Job, progress: &dyn Progress, cancel: &AtomicBool) -> JobOutcome {
-        super::execute::JobEnv::run(self, job, progress, cancel)
+        super::run_job::JobEnv::run(self, job, progress, cancel)
     }
 }
 

@@ -2,11 +2,11 @@
 //! store, run the rest through an [`Executor`], continue past failures (or
 //! stop at the first with `fail_fast`), and sum up.
 
-pub mod execute;
 pub mod executor;
 pub mod job;
 pub mod plan;
 pub mod progress;
+pub mod run_job;
 pub mod slots;
 pub mod slurm;
 

@@ -207,92 +207,14 @@ pub(super) fn parse(
         source: SourceMap::parse(text),
         problems: Vec::new(),
     };
-    let (depth, line) = super::source::flow_nesting(text);
-    if depth > MAX_FLOW_NESTING {
-        ck.problems.push(Diagnostic {
-            location: Some(super::Location { line, column: 1 }),
-            path: String::new(),
-            message: format!(
-                "not a spec: brackets nested {depth} deep (at most {MAX_FLOW_NESTING})"
-            ),
-            help: None,
-        });
+    let Some(raw) = read_document(&mut ck, text, sets) else {
         return Err(ck.into_error());
-    }
-    let mut doc: Value = match serde_yaml_ng::from_str(text) {
-        Ok(v) => v,
-        Err(e) => {
-            let location = e.location().map(|l| super::Location {
-                line: l.line(),
-                column: l.column(),
-            });
-            ck.problems.push(Diagnostic {
-                location,
-                path: String::new(),
-                message: format!("not valid YAML: {}", strip_location(&e.to_string())),
-                help: None,
-            });
-            return Err(ck.into_error());
-        }
     };
-    if !matches!(doc, Value::Mapping(_)) {
-        ck.push(
-            "",
-            "a spec must be a YAML mapping (name, dataset, methods, ...)",
-            None,
-        );
-        return Err(ck.into_error());
-    }
-    for set in sets {
-        if let Err(msg) = overrides::apply(&mut doc, set) {
-            ck.push("", format!("--set {set}: {msg}"), None);
-        }
-    }
-    if !ck.problems.is_empty() {
-        return Err(ck.into_error());
-    }
-    let top_keys: Vec<String> = TOP_KEYS.iter().map(|s| s.to_string()).collect();
-    let raw: RawSpec = match serde_path_to_error::deserialize(doc) {
-        Ok(r) => r,
-        Err(e) => {
-            ck.serde_problem("", e, &top_keys);
-            return Err(ck.into_error());
-        }
-    };
-
-    if raw.name.trim().is_empty() || raw.name.contains(['/', '\\']) || raw.name.starts_with('.') {
-        ck.push(
-            "name",
-            format!("`{}` cannot name a report folder", raw.name),
-            Some("use letters, digits, '-' and '_'".into()),
-        );
-    }
+    check_name(&mut ck, &raw.name);
     let dataset = check_dataset(&mut ck, raw.dataset, base);
     let classes = check_classes(&mut ck, raw.classes);
-    if raw.seeds.is_empty() {
-        ck.push(
-            "seeds",
-            "the seed list is empty",
-            Some("give at least one seed, e.g. `seeds: [0, 1, 2]`".into()),
-        );
-    }
-    for (i, s) in raw.seeds.iter().enumerate() {
-        if raw.seeds[..i].contains(s) {
-            ck.push(
-                &format!("seeds[{i}]"),
-                format!("seed {s} is listed twice (duplicate jobs)"),
-                None,
-            );
-        }
-    }
-    for (key, v) in [
-        ("train_limit", raw.train_limit),
-        ("test_limit", raw.test_limit),
-    ] {
-        if v == Some(0) {
-            ck.push(key, "must be at least 1 (leave it out for no limit)", None);
-        }
-    }
+    check_seeds(&mut ck, &raw.seeds);
+    check_limits(&mut ck, raw.train_limit, raw.test_limit);
     let methods = check_methods(&mut ck, raw.methods, base);
     let reference = raw
         .reference
@@ -319,6 +241,104 @@ pub(super) fn parse(
         report: raw.report,
         source: ck.source,
     })
+}
+
+/// The spec's document as the raw top-level fields, after `--set`
+/// overrides; None after recording why it is not one (nested too deep, not
+/// YAML, not a mapping, a bad override, an unknown or mistyped key).
+fn read_document(ck: &mut Checker, text: &str, sets: &[String]) -> Option<RawSpec> {
+    let (depth, line) = super::source::flow_nesting(text);
+    if depth > MAX_FLOW_NESTING {
+        ck.problems.push(Diagnostic {
+            location: Some(super::Location { line, column: 1 }),
+            path: String::new(),
+            message: format!(
+                "not a spec: brackets nested {depth} deep (at most {MAX_FLOW_NESTING})"
+            ),
+            help: None,
+        });
+        return None;
+    }
+    let mut doc: Value = match serde_yaml_ng::from_str(text) {
+        Ok(v) => v,
+        Err(e) => {
+            let location = e.location().map(|l| super::Location {
+                line: l.line(),
+                column: l.column(),
+            });
+            ck.problems.push(Diagnostic {
+                location,
+                path: String::new(),
+                message: format!("not valid YAML: {}", strip_location(&e.to_string())),
+                help: None,
+            });
+            return None;
+        }
+    };
+    if !matches!(doc, Value::Mapping(_)) {
+        ck.push(
+            "",
+            "a spec must be a YAML mapping (name, dataset, methods, ...)",
+            None,
+        );
+        return None;
+    }
+    for set in sets {
+        if let Err(msg) = overrides::apply(&mut doc, set) {
+            ck.push("", format!("--set {set}: {msg}"), None);
+        }
+    }
+    if !ck.problems.is_empty() {
+        return None;
+    }
+    let top_keys: Vec<String> = TOP_KEYS.iter().map(|s| s.to_string()).collect();
+    match serde_path_to_error::deserialize(doc) {
+        Ok(r) => Some(r),
+        Err(e) => {
+            ck.serde_problem("", e, &top_keys);
+            None
+        }
+    }
+}
+
+/// The spec's name, which names its report folder.
+fn check_name(ck: &mut Checker, name: &str) {
+    if name.trim().is_empty() || name.contains(['/', '\\']) || name.starts_with('.') {
+        ck.push(
+            "name",
+            format!("`{name}` cannot name a report folder"),
+            Some("use letters, digits, '-' and '_'".into()),
+        );
+    }
+}
+
+/// The seed list: not empty, no seed twice.
+fn check_seeds(ck: &mut Checker, seeds: &[u64]) {
+    if seeds.is_empty() {
+        ck.push(
+            "seeds",
+            "the seed list is empty",
+            Some("give at least one seed, e.g. `seeds: [0, 1, 2]`".into()),
+        );
+    }
+    for (i, s) in seeds.iter().enumerate() {
+        if seeds[..i].contains(s) {
+            ck.push(
+                &format!("seeds[{i}]"),
+                format!("seed {s} is listed twice (duplicate jobs)"),
+                None,
+            );
+        }
+    }
+}
+
+/// The image limits: absent, or at least 1.
+fn check_limits(ck: &mut Checker, train: Option<usize>, test: Option<usize>) {
+    for (key, v) in [("train_limit", train), ("test_limit", test)] {
+        if v == Some(0) {
+            ck.push(key, "must be at least 1 (leave it out for no limit)", None);
+        }
+    }
 }
 
 fn check_dataset(ck: &mut Checker, v: Value, base: &Path) -> Option<DatasetSpec> {

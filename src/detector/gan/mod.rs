@@ -33,8 +33,8 @@ use serde::de::DeserializeOwned;
 use super::{Detector, DetectorError, Fitted, NamedScores, RunContext, SCORE};
 use crate::data::ImageSet;
 use crate::nn::batch::{PreparedImages, Preprocessing};
+use crate::nn::burn_device::burn_device;
 use crate::nn::dcgan::DcganNet;
-use crate::nn::device::burn_device;
 use crate::spec::methods::MethodParams;
 
 pub use files::ModelFiles;

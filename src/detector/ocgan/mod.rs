@@ -88,7 +88,7 @@ mod tests {
     use crate::detector::testutil::bars;
     use crate::device::DeviceChoice;
     use crate::nn::batch::PreparedImages;
-    use crate::nn::device::burn_device;
+    use crate::nn::burn_device::burn_device;
     use crate::spec::{DatasetSpec, Limits, Protocol};
 
     /// Tiny networks for fast tests: depth 1 (13x13 input).

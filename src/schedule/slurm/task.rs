@@ -14,7 +14,7 @@ use crate::data::DataOptions;
 use crate::detector::CheckpointPolicy;
 use crate::detector::NoProgress;
 use crate::device::DeviceChoice;
-use crate::schedule::execute::JobEnv;
+use crate::schedule::run_job::JobEnv;
 use crate::schedule::{Job, JobOutcome};
 use crate::store::{Key, ObjectKind, ObjectState, Store, StoreError};
 

@@ -4,7 +4,8 @@
 //! An external method's sweeps may also sit one level down, in its `params`
 //! and `score_params`; its files are checked against the spec's folder.
 
-use std::collections::BTreeMap;
+use std::collections::hash_map::Entry;
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::path::Path;
 
 use serde_yaml_ng::{Mapping, Value};
@@ -18,69 +19,19 @@ pub(super) fn check_methods(
     entries: Vec<Value>,
     base: &Path,
 ) -> Vec<MethodEntry> {
-    let names: Vec<String> = METHOD_NAMES.iter().map(|s| s.to_string()).collect();
     if entries.is_empty() {
         ck.push(
             "methods",
             "no methods listed",
-            Some(format!("add one of: {}", names.join(", "))),
+            Some(format!("add one of: {}", METHOD_NAMES.join(", "))),
         );
     }
     let mut out: Vec<MethodEntry> = Vec::new();
     for (index, entry) in entries.into_iter().enumerate() {
-        let at = format!("methods[{index}]");
-        let (name, params) = match entry {
-            Value::String(name) => (name, Value::Null),
-            Value::Mapping(m) if m.len() == 1 => {
-                let (k, v) = m.into_iter().next().expect("one entry");
-                match k {
-                    Value::String(k) => (k, v),
-                    other => {
-                        ck.push(
-                            &at,
-                            format!("a method name must be text, got {}", show_value(&other)),
-                            None,
-                        );
-                        continue;
-                    }
-                }
-            }
-            _ => {
-                ck.push(
-                    &at,
-                    "expected `- method: {params}` (one method per list item)",
-                    Some("e.g. `- ganomaly: {w_con: 50}`".into()),
-                );
-                continue;
-            }
-        };
-        let at = format!("{at}.{name}");
-        if MethodConfig::from_yaml(&name, Value::Null).is_none() {
-            let mut help = format!("the methods are: {}", names.join(", "));
-            if let Some(b) = names
-                .iter()
-                .find(|n| strsim::damerau_levenshtein(n, &name) <= 2)
-            {
-                help = format!("did you mean `{b}`? {help}");
-            }
-            ck.push(&at, format!("unknown method `{name}`"), Some(help));
+        let Some((name, params)) = method_entry(ck, index, entry) else {
             continue;
-        }
-        let params = match params {
-            Value::Null => Mapping::new(),
-            Value::Mapping(m) => m,
-            other => {
-                ck.push(
-                    &at,
-                    format!(
-                        "expected a mapping of parameters, got {}",
-                        show_value(&other)
-                    ),
-                    None,
-                );
-                continue;
-            }
         };
+        let at = format!("methods[{index}].{name}");
         let Some(variants) = expand_sweeps(ck, &at, &name, params, base) else {
             continue;
         };
@@ -90,22 +41,7 @@ pub(super) fn check_methods(
             variants,
         });
     }
-    // Two variants with the same resolved parameters would be the same jobs twice.
-    let mut seen: std::collections::HashMap<String, String> = Default::default();
-    let mut dups = Vec::new();
-    for e in &out {
-        for v in &e.variants {
-            let at = format!("methods[{}].{}", e.index, e.name);
-            match seen.entry(canonical(&v.config)) {
-                std::collections::hash_map::Entry::Occupied(first) => {
-                    dups.push((at, v.label(), first.get().clone()));
-                }
-                std::collections::hash_map::Entry::Vacant(slot) => {
-                    slot.insert(at);
-                }
-            }
-        }
-    }
+    let dups = duplicate_variants(&out);
     check_external_names(ck, &out);
     for (at, label, first) in dups {
         ck.push(
@@ -117,6 +53,87 @@ pub(super) fn check_methods(
     out
 }
 
+/// The method name and parameter mapping of list item `index` (`- name` or
+/// `- name: {params}`), or None after recording what is wrong with it.
+fn method_entry(ck: &mut Checker, index: usize, entry: Value) -> Option<(String, Mapping)> {
+    let at = format!("methods[{index}]");
+    let (name, params) = match entry {
+        Value::String(name) => (name, Value::Null),
+        Value::Mapping(m) if m.len() == 1 => {
+            let (k, v) = m.into_iter().next().expect("one entry");
+            match k {
+                Value::String(k) => (k, v),
+                other => {
+                    ck.push(
+                        &at,
+                        format!("a method name must be text, got {}", show_value(&other)),
+                        None,
+                    );
+                    return None;
+                }
+            }
+        }
+        _ => {
+            ck.push(
+                &at,
+                "expected `- method: {params}` (one method per list item)",
+                Some("e.g. `- ganomaly: {w_con: 50}`".into()),
+            );
+            return None;
+        }
+    };
+    let at = format!("{at}.{name}");
+    if MethodConfig::from_yaml(&name, Value::Null).is_none() {
+        let mut help = format!("the methods are: {}", METHOD_NAMES.join(", "));
+        if let Some(b) = METHOD_NAMES
+            .iter()
+            .find(|n| strsim::damerau_levenshtein(n, &name) <= 2)
+        {
+            help = format!("did you mean `{b}`? {help}");
+        }
+        ck.push(&at, format!("unknown method `{name}`"), Some(help));
+        return None;
+    }
+    match params {
+        Value::Null => Some((name, Mapping::new())),
+        Value::Mapping(m) => Some((name, m)),
+        other => {
+            ck.push(
+                &at,
+                format!(
+                    "expected a mapping of parameters, got {}",
+                    show_value(&other)
+                ),
+                None,
+            );
+            None
+        }
+    }
+}
+
+/// Variants of different entries with the same resolved parameters (they
+/// would be the same jobs twice): (where, its label, where it first appeared).
+fn duplicate_variants(entries: &[MethodEntry]) -> Vec<(String, String, String)> {
+    let mut seen: HashMap<String, String> = HashMap::new();
+    let mut dups = Vec::new();
+    for e in entries {
+        for v in &e.variants {
+            let at = format!("methods[{}].{}", e.index, e.name);
+            match seen.entry(canonical(&v.config)) {
+                Entry::Occupied(first) => dups.push((at, v.label(), first.get().clone())),
+                Entry::Vacant(slot) => {
+                    slot.insert(at);
+                }
+            }
+        }
+    }
+    dups
+}
+
+/// One swept parameter: the mapping it is in when nested (an external
+/// method's `params` or `score_params`), its key, its values.
+type Dim = (Option<String>, String, Vec<Value>);
+
 /// Expands `{sweep: [...]}` values into one parameter mapping per combination,
 /// parses and checks each.
 fn expand_sweeps(
@@ -126,9 +143,61 @@ fn expand_sweeps(
     params: Mapping,
     base: &Path,
 ) -> Option<Vec<Variant>> {
+    let (fixed, dims) = sweep_dims(ck, at, name, params)?;
+    let count = dims
+        .iter()
+        .fold(1usize, |n, (_, _, values)| n.saturating_mul(values.len()));
+    let max = super::super::grid::max_jobs();
+    if count > max {
+        ck.push(
+            at,
+            format!(
+                "the sweeps of `{name}` expand to {} variants, more than the limit of {max} jobs",
+                show_count(count)
+            ),
+            Some(format!(
+                "sweep fewer values, or raise the limit with the environment variable {}=N",
+                super::super::grid::MAX_JOBS_VAR
+            )),
+        );
+        return None;
+    }
+    let valid_keys = MethodConfig::field_names(name);
+    let mut variants = Vec::new();
+    let mut seen = HashSet::new();
+    for (m, sweep) in combinations(fixed, &dims) {
+        let config = match MethodConfig::from_yaml(name, Value::Mapping(m))? {
+            Ok(config) => checked_config(ck, at, config, &sweep, base)?,
+            Err(e) => {
+                ck.serde_problem(at, e, &valid_keys);
+                return None;
+            }
+        };
+        if !seen.insert(canonical(&config)) {
+            let label = Variant { config, sweep }.label();
+            ck.push(
+                at,
+                format!("duplicate jobs: the sweep gives `{label}` twice"),
+                None,
+            );
+            return None;
+        }
+        variants.push(Variant { config, sweep });
+    }
+    Some(variants)
+}
+
+/// The fixed parameters and the swept ones (also those one level down in an
+/// external method's `params` and `score_params`), or None after recording
+/// a malformed sweep.
+fn sweep_dims(
+    ck: &mut Checker,
+    at: &str,
+    name: &str,
+    params: Mapping,
+) -> Option<(Mapping, Vec<Dim>)> {
     let mut fixed = Mapping::new();
-    // (the mapping it is in, when nested; its key; its values)
-    let mut dims: Vec<(Option<String>, String, Vec<Value>)> = Vec::new();
+    let mut dims: Vec<Dim> = Vec::new();
     let mut ok = true;
     for (k, v) in params {
         let key = show_value(&k);
@@ -160,29 +229,14 @@ fn expand_sweeps(
             None => ok = false,
         }
     }
-    if !ok {
-        return None;
-    }
-    let count = dims
-        .iter()
-        .fold(1usize, |n, (_, _, values)| n.saturating_mul(values.len()));
-    let max = super::super::grid::max_jobs();
-    if count > max {
-        ck.push(
-            at,
-            format!(
-                "the sweeps of `{name}` expand to {} variants, more than the limit of {max} jobs",
-                show_count(count)
-            ),
-            Some(format!(
-                "sweep fewer values, or raise the limit with the environment variable {}=N",
-                super::super::grid::MAX_JOBS_VAR
-            )),
-        );
-        return None;
-    }
+    ok.then_some((fixed, dims))
+}
+
+/// Every combination of the swept values over `fixed`, each with its sweep
+/// labels (key -> value as written), in the order the sweeps were given.
+fn combinations(fixed: Mapping, dims: &[Dim]) -> Vec<(Mapping, BTreeMap<String, String>)> {
     let mut combos: Vec<(Mapping, BTreeMap<String, String>)> = vec![(fixed, BTreeMap::new())];
-    for (parent, key, values) in &dims {
+    for (parent, key, values) in dims {
         let mut next = Vec::with_capacity(combos.len() * values.len());
         for (m, labels) in &combos {
             for v in values {
@@ -202,54 +256,39 @@ fn expand_sweeps(
         }
         combos = next;
     }
-    let valid_keys = MethodConfig::field_names(name);
-    let mut variants = Vec::new();
-    let mut seen = std::collections::HashSet::new();
-    for (m, sweep) in combos {
-        let parsed = MethodConfig::from_yaml(name, Value::Mapping(m))?;
-        match parsed {
-            Ok(mut config) => {
-                let problems = config.check();
-                if problems.is_empty() {
-                    let missing = config.resolve_paths(base);
-                    if !missing.is_empty() {
-                        for p in missing {
-                            ck.push(&format!("{at}.{}", p.path), p.message, p.help);
-                        }
-                        return None;
-                    }
-                    if seen.insert(canonical(&config)) {
-                        variants.push(Variant { config, sweep });
-                    } else {
-                        ck.push(
-                            at,
-                            format!(
-                                "duplicate jobs: the sweep gives `{}` twice",
-                                Variant { config, sweep }.label()
-                            ),
-                            None,
-                        );
-                        return None;
-                    }
-                } else {
-                    for p in problems {
-                        let swept = if sweep.contains_key(p.field) {
-                            ".sweep"
-                        } else {
-                            ""
-                        };
-                        ck.push(&format!("{at}.{}{swept}", p.field), p.message, None);
-                    }
-                    return None;
-                }
-            }
-            Err(e) => {
-                ck.serde_problem(at, e, &valid_keys);
-                return None;
-            }
+    combos
+}
+
+/// `config` once its values are checked and its file paths resolved against
+/// the spec's folder; None after recording the problems (a problem in a
+/// swept field points at its `.sweep`).
+fn checked_config(
+    ck: &mut Checker,
+    at: &str,
+    mut config: MethodConfig,
+    sweep: &BTreeMap<String, String>,
+    base: &Path,
+) -> Option<MethodConfig> {
+    let problems = config.check();
+    if !problems.is_empty() {
+        for p in problems {
+            let swept = if sweep.contains_key(p.field) {
+                ".sweep"
+            } else {
+                ""
+            };
+            ck.push(&format!("{at}.{}{swept}", p.field), p.message, None);
         }
+        return None;
     }
-    Some(variants)
+    let missing = config.resolve_paths(base);
+    if !missing.is_empty() {
+        for p in missing {
+            ck.push(&format!("{at}.{}", p.path), p.message, p.help);
+        }
+        return None;
+    }
+    Some(config)
 }
 
 /// A method configuration as one comparable string (its JSON).

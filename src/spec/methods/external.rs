@@ -165,29 +165,7 @@ impl MethodParams for ExternalParams {
     ];
 
     fn check(&self) -> Vec<FieldProblem> {
-        let mut out = Vec::new();
-        if self.name.is_empty() {
-            out.push(FieldProblem::new(
-                "name",
-                "an external method needs a `name` (its row label, e.g. `name: pca_recon`)",
-            ));
-        } else if !is_plain_name(&self.name, false) {
-            out.push(FieldProblem::new(
-                "name",
-                format!(
-                    "`{}` is not a method name: use lower-case letters, digits, `_` and `-`",
-                    self.name
-                ),
-            ));
-        } else if METHOD_NAMES.contains(&self.name.as_str()) {
-            out.push(FieldProblem::new(
-                "name",
-                format!(
-                    "`{}` is the name of a built-in method: choose another one (e.g. `my_{}`)",
-                    self.name, self.name
-                ),
-            ));
-        }
+        let mut out: Vec<FieldProblem> = name_problem(&self.name).into_iter().collect();
         if self.command.first().is_none_or(|c| c.trim().is_empty()) {
             out.push(FieldProblem::new(
                 "command",
@@ -245,6 +223,21 @@ impl MethodParams for ExternalParams {
         }
         out
     }
+}
+
+/// What is wrong with an external method's `name`, if anything: empty, not
+/// a plain lower-case name, or a built-in method's name.
+fn name_problem(name: &str) -> Option<FieldProblem> {
+    let message = if name.is_empty() {
+        "an external method needs a `name` (its row label, e.g. `name: pca_recon`)".to_string()
+    } else if !is_plain_name(name, false) {
+        format!("`{name}` is not a method name: use lower-case letters, digits, `_` and `-`")
+    } else if METHOD_NAMES.contains(&name) {
+        format!("`{name}` is the name of a built-in method: choose another one (e.g. `my_{name}`)")
+    } else {
+        return None;
+    };
+    Some(FieldProblem::new("name", message))
 }
 
 /// A problem found while resolving an external method against the files:
