@@ -293,6 +293,16 @@ methods:
         .unwrap_or_else(|| panic!("status does not say where the output is:\n{text}"));
     let stderr = std::fs::read_to_string(Path::new(logs).join("fit.stderr")).expect("kept");
     assert_eq!(stderr, "cannot fit class 3: out of luck\n");
+    // with `-j 2`, each program's default share is half of the cores
+    let job: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(Path::new(logs).join("fit.json")).expect("job file kept"),
+    )
+    .expect("json");
+    assert_eq!(
+        job["threads"].as_u64(),
+        Some((num_cpus::get() / 2).max(1) as u64),
+        "{job}"
+    );
     assert!(text.contains("2 done, 1 failed, 0 missing"), "{text}");
 
     // the report shows the failure as a row, never as a number

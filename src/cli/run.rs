@@ -68,7 +68,8 @@ pub(super) fn exec(cli: &Cli, a: &RunArgs) -> anyhow::Result<u8> {
         workers,
         runner: JobEnv::new(store.clone(), data, a.device)
             .with_checkpoints(a.checkpoints.policy())
-            .with_gpu_jobs(gpu_jobs),
+            .with_gpu_jobs(gpu_jobs)
+            .with_workers(workers.min(pending.max(1))),
     };
     let summary = schedule::run_standing(&plan, &standing, &executor, &control)?;
     finish_run(cli, a, &plan, &store, &summary)

@@ -44,6 +44,9 @@ pub struct JobEnv {
     /// Taken by jobs that use the GPU while they train and score (one by
     /// default: one GPU job at a time).
     gpu: Slots,
+    /// How many jobs run at once in this process: an external program's
+    /// default thread count is the cores divided among them.
+    workers: usize,
 }
 
 impl JobEnv {
@@ -55,6 +58,7 @@ impl JobEnv {
             checkpoints: CheckpointPolicy::default(),
             datasets: Mutex::new(HashMap::new()),
             gpu: Slots::new(1),
+            workers: 1,
         }
     }
 
@@ -64,10 +68,23 @@ impl JobEnv {
         self
     }
 
+    /// Says that `n` jobs run at once (`-j`, at most the pending jobs), so
+    /// that external programs do not each take every core.
+    pub fn with_workers(mut self, n: usize) -> JobEnv {
+        self.workers = n.max(1);
+        self
+    }
+
     /// Lets `n` jobs use the GPU at once (`--gpu-jobs`; at least one).
     pub fn with_gpu_jobs(mut self, n: usize) -> JobEnv {
         self.gpu = Slots::new(n);
         self
+    }
+
+    /// An external program's default thread count: this machine's cores
+    /// divided among the jobs running at once, at least one.
+    fn external_threads(&self) -> usize {
+        (num_cpus::get() / self.workers).max(1)
     }
 
     fn dataset(&self, job: &Job) -> Result<Arc<Dataset>, Error> {
@@ -213,7 +230,7 @@ impl JobEnv {
         let split = data::split(&ds, job.protocol, job.class, job.seed, job.limits)?;
         let load_s = t0.elapsed().as_secs_f64();
 
-        let det = detector_of(job, &ds.classes, &self.store);
+        let det = detector_of(job, &ds.classes, &self.store, self.external_threads());
         let _gpu = if self.device.is_gpu() && det.uses_device() {
             Some(self.gpu.take())
         } else {
@@ -390,9 +407,15 @@ fn measure(
 }
 
 /// The detector of `job`; an external method also learns the job's task,
-/// where its program's output is kept (the store's `logs/`) and where its
-/// scratch files go (the store's `tmp/`, on the store's filesystem).
-fn detector_of(job: &Job, classes: &[String], store: &Store) -> Box<dyn detector::Detector> {
+/// where its program's output is kept (the store's `logs/`), where its
+/// scratch files go (the store's `tmp/`, on the store's filesystem) and the
+/// threads its program gets unless its method says otherwise.
+fn detector_of(
+    job: &Job,
+    classes: &[String],
+    store: &Store,
+    threads: usize,
+) -> Box<dyn detector::Detector> {
     match &job.method {
         MethodConfig::External(p) => Box::new(External::new(
             p.clone(),
@@ -404,6 +427,7 @@ fn detector_of(job: &Job, classes: &[String], store: &Store) -> Box<dyn detector
                 classes: classes.to_vec(),
                 logs: Some(store.logs_dir(&job.key)),
                 scratch: Some(store.root().join("tmp")),
+                threads: Some(threads),
             },
         )),
         other => detector::build(other),

@@ -124,6 +124,10 @@ pub struct JobInfo {
     pub logs: Option<PathBuf>,
     /// Where scratch folders are made (`None`: the system's temporary folder).
     pub scratch: Option<PathBuf>,
+    /// The threads a program gets when its method sets no `threads`: the
+    /// scheduler gives each of the jobs running at once its share of the
+    /// cores (`None`: all of this machine's cores).
+    pub threads: Option<usize>,
 }
 
 /// An external method with its parameters and its job.
@@ -169,8 +173,13 @@ impl External {
             .unwrap_or_else(|| PathBuf::from("."))
     }
 
+    /// The method's `threads`, else the job's share of the cores.
     fn threads(&self) -> usize {
-        self.params.threads.unwrap_or_else(num_cpus::get).max(1)
+        self.params
+            .threads
+            .or(self.job.threads)
+            .unwrap_or_else(num_cpus::get)
+            .max(1)
     }
 
     /// The log folder of this job (made, and emptied of `phase`'s old logs),

@@ -46,6 +46,8 @@ fn images(n: usize) -> ImageSet {
 struct Setup {
     dir: tempfile::TempDir,
     params: ExternalParams,
+    /// The scheduler's default thread count for the job.
+    job_threads: Option<usize>,
 }
 
 impl Setup {
@@ -59,7 +61,11 @@ impl Setup {
             workdir: Some(dir.path().to_path_buf()),
             ..Default::default()
         };
-        Setup { dir, params }
+        Setup {
+            dir,
+            params,
+            job_threads: None,
+        }
     }
 
     fn path(&self) -> &Path {
@@ -81,6 +87,7 @@ impl Setup {
                 classes: vec!["zero".into(), "three".into()],
                 logs: Some(self.logs()),
                 scratch: Some(self.path().join("scratch")),
+                threads: self.job_threads,
             },
         )
     }
@@ -381,6 +388,21 @@ fn the_spec_environment_reaches_the_program() {
     s.params.env = [("MY_VAR".to_string(), "hello".to_string())].into();
     s.params.threads = Some(2);
     s.fit().expect("the variables are set");
+}
+
+#[test]
+fn without_threads_the_program_gets_the_schedulers_share_of_the_cores() {
+    let check = r#"echo "threads=$OMP_NUM_THREADS/$OPENBLAS_NUM_THREADS" >&2
+[ "$OMP_NUM_THREADS" = 3 ] && [ "$OPENBLAS_NUM_THREADS" = 3 ] && grep -q '"threads": 3' "$RUNNER_JOB" || exit 4
+echo m > "$RUNNER_MODEL_DIR/m"
+"#;
+    let mut s = Setup::new(check);
+    s.job_threads = Some(3);
+    s.fit().expect("the job's share: 3 threads");
+    // the method's own `threads` wins over the share
+    s.params.threads = Some(5);
+    let e = s.fit().err().expect("5 threads, not 3").to_string();
+    assert!(e.contains("threads=5/5"), "{e}");
 }
 
 #[test]

@@ -99,7 +99,8 @@ pub struct ExternalParams {
     pub fit_timeout: TimeLimit,
     /// Time limit of the score phase.
     pub score_timeout: TimeLimit,
-    /// Threads the program may use (`threads` in the job file, `OMP_NUM_THREADS` and friends); default: the machine's cores.
+    /// Threads the program may use (`threads` in the job file, `OMP_NUM_THREADS` and friends);
+    /// default: the machine's cores divided among the jobs running at once.
     pub threads: Option<usize>,
     /// The score column the tables show when the program writes several
     /// (default: the first); `MethodConfig::shown_score` reads it.
