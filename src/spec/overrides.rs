@@ -3,7 +3,9 @@
 //! KEY is a dotted path (`seeds`, `train_limit`, `methods.ganomaly.epochs`,
 //! `methods[1].kde.gcn`). A name segment that meets a list applies to every item
 //! of the list that has that key, so `methods.ganomaly.epochs=1` changes every
-//! GANomaly entry. VALUE is YAML (`1`, `[0, 1]`, `true`, `text`).
+//! GANomaly entry; an external method is also found by its `name`
+//! (`methods.pca_recon.params.components=5`). VALUE is YAML (`1`, `[0, 1]`,
+//! `true`, `text`).
 
 use serde_yaml_ng::{Mapping, Value};
 
@@ -82,6 +84,8 @@ fn set_at(node: &mut Value, segs: &[Seg], value: &Value) -> Result<usize, String
                         *v = Value::Mapping(Mapping::new());
                     }
                     n += set_at(v, rest, value)?;
+                } else if let Some(external) = external_named(item, k) {
+                    n += set_at(external, rest, value)?;
                 }
             }
             Ok(n)
@@ -107,6 +111,14 @@ fn set_at(node: &mut Value, segs: &[Seg], value: &Value) -> Result<usize, String
     }
 }
 
+/// The mapping of list item `- external: {name: NAME, ...}` when NAME is
+/// `name`: `methods.NAME.KEY` addresses an external method by its name.
+fn external_named<'a>(item: &'a mut Value, name: &str) -> Option<&'a mut Value> {
+    let external = item.as_mapping_mut()?.get_mut("external")?;
+    let named = external.as_mapping()?.get("name")?.as_str() == Some(name);
+    named.then_some(external)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -127,6 +139,27 @@ mod tests {
             "seeds: [5]\nmethods:\n  - kde: {gcn: true}\n  - ganomaly: {epochs: 1}\n  - ganomaly: {w_con: 10, epochs: 1}\n",
         );
         assert_eq!(d, want);
+    }
+
+    #[test]
+    fn an_external_method_is_addressed_by_its_name() {
+        let mut d = doc(
+            "methods:\n  - external: {name: pca, command: [python3, pca.py], params: {k: 1}}\n  - external: {name: ae, command: [ae]}\n",
+        );
+        apply(&mut d, "methods.pca.params.k=5").unwrap();
+        apply(&mut d, "methods.ae.threads=2").unwrap();
+        let want = doc(
+            "methods:\n  - external: {name: pca, command: [python3, pca.py], params: {k: 5}}\n  - external: {name: ae, command: [ae], threads: 2}\n",
+        );
+        assert_eq!(d, want);
+        // every external method, as before
+        apply(&mut d, "methods.external.fit_timeout=1h").unwrap();
+        assert_eq!(d["methods"][1]["external"]["fit_timeout"], doc("1h"));
+        assert!(
+            apply(&mut d, "methods.nope.threads=2")
+                .unwrap_err()
+                .contains("matches nothing")
+        );
     }
 
     #[test]

@@ -103,6 +103,22 @@ fn overrides_apply_before_checks() {
 }
 
 #[test]
+fn an_override_reaches_an_external_method_by_its_name() {
+    let spec = "name: x\ndataset: digits\nmethods:\n  - kde\n  - external: {name: pca, command: [sh, -c, 'exit 0'], params: {k: 1}}\n";
+    let sets = ["methods.pca.params.k={sweep: [2, 3]}".to_string()];
+    let s = ExperimentSpec::parse(spec, Path::new("spec.yaml"), Path::new("."), &sets).unwrap();
+    let ks: Vec<String> = s.methods[1]
+        .variants
+        .iter()
+        .map(|v| match &v.config {
+            MethodConfig::External(p) => p.params["k"].to_string(),
+            other => panic!("not external: {other:?}"),
+        })
+        .collect();
+    assert_eq!(ks, ["2", "3"]);
+}
+
+#[test]
 fn bad_specs_have_clear_messages() {
     let cases: &[(&str, &str)] = &[
         ("yaml_syntax", "name: x\ndataset: [mnist\nmethods: []\n"),
