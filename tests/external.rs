@@ -41,6 +41,14 @@ fn write(dir: &Path, name: &str, text: &str) -> PathBuf {
     p
 }
 
+/// Copies `examples/methods/<name>` into `dir/methods/`; returns its text.
+fn copy_example(dir: &Path, name: &str) -> String {
+    let script =
+        std::fs::read_to_string(repo().join("examples/methods").join(name)).expect("the example");
+    write(dir, &format!("methods/{name}"), &script);
+    script
+}
+
 fn required(var: &str) -> bool {
     std::env::var(var).is_ok_and(|v| v == "1" || v == "true")
 }
@@ -129,9 +137,7 @@ fn the_numpy_example_runs_beside_kde_and_caches_like_a_built_in() {
         return;
     };
     let d = tempfile::tempdir().expect("tmp");
-    let script =
-        std::fs::read_to_string(repo().join("examples/methods/pca_recon.py")).expect("the example");
-    write(d.path(), "methods/pca_recon.py", &script);
+    let script = copy_example(d.path(), "pca_recon.py");
     let spec = write(d.path(), "byod.yaml", &byod_spec(&python, 10));
     let spec = spec.to_str().expect("utf-8");
 
@@ -535,9 +541,7 @@ fn the_pytorch_example_trains_and_scores_where_torch_is_installed() {
         return;
     };
     let d = tempfile::tempdir().expect("tmp");
-    let script =
-        std::fs::read_to_string(repo().join("examples/methods/torch_ae.py")).expect("the example");
-    write(d.path(), "methods/torch_ae.py", &script);
+    copy_example(d.path(), "torch_ae.py");
     let spec = write(
         d.path(),
         "torch.yaml",

@@ -154,6 +154,39 @@ fn slurm_run(dir: &Path, spec: &str, store: &str) -> Command {
     c
 }
 
+/// Runs `spec` on this machine into the store `local` (no report).
+fn run_locally(dir: &Path, spec: &str) {
+    runner(dir)
+        .args(["run", spec, "--store", "local", "--no-report", "-j", "1"])
+        .assert()
+        .success();
+}
+
+/// Runs `spec` locally into `local`, then as a Slurm array into `cluster`,
+/// and checks that both stores hold the same `jobs` results.
+fn cluster_results_equal_local_ones(dir: &Path, spec: &str, jobs: usize) {
+    run_locally(dir, spec);
+    let t0 = Instant::now();
+    let out = slurm_run(dir, spec, "cluster")
+        .arg("--no-report")
+        .output()
+        .unwrap();
+    eprintln!(
+        "slurm run of {jobs} jobs: {:.1} s",
+        t0.elapsed().as_secs_f64()
+    );
+    let text = all_output(&out);
+    assert!(out.status.success(), "{text}");
+    assert!(text.contains("Slurm array"), "{text}");
+    let local = results(&dir.join("local"));
+    let cluster = results(&dir.join("cluster"));
+    assert_eq!(local.len(), jobs);
+    assert_eq!(
+        local, cluster,
+        "the cluster's results differ from the local ones"
+    );
+}
+
 fn squeue_states(array: &str) -> String {
     let out = std::process::Command::new("squeue")
         .args(["-h", "-r", "-t", "all", "-o", "%i|%T", "-j", array])
@@ -177,29 +210,7 @@ fn slurm_results_equal_local_results_and_a_finished_spec_submits_nothing() {
     }
     let (d, spec) = setup();
     let spec = spec.to_str().unwrap();
-    runner(d.path())
-        .args(["run", spec, "--store", "local", "--no-report", "-j", "1"])
-        .assert()
-        .success();
-    let t0 = Instant::now();
-    let out = slurm_run(d.path(), spec, "cluster")
-        .arg("--no-report")
-        .output()
-        .unwrap();
-    eprintln!("slurm run of 3 jobs: {:.1} s", t0.elapsed().as_secs_f64());
-    assert!(out.status.success(), "{}", all_output(&out));
-    assert!(
-        all_output(&out).contains("Slurm array"),
-        "{}",
-        all_output(&out)
-    );
-    let local = results(&d.path().join("local"));
-    let cluster = results(&d.path().join("cluster"));
-    assert_eq!(local.len(), 3);
-    assert_eq!(
-        local, cluster,
-        "the cluster's results differ from the local ones"
-    );
+    cluster_results_equal_local_ones(d.path(), spec, 3);
 
     // everything is cached: nothing is submitted
     let out = slurm_run(d.path(), spec, "cluster")
@@ -499,10 +510,7 @@ fn a_task_killed_while_training_resumes_when_resubmitted() {
     )
     .unwrap();
     let spec = spec.to_str().unwrap();
-    runner(d.path())
-        .args(["run", spec, "--store", "local", "--no-report", "-j", "1"])
-        .assert()
-        .success();
+    run_locally(d.path(), spec);
     let out = slurm_run(d.path(), spec, "s")
         .arg("--detach")
         .args(["--checkpoint-min-secs", "0"])
@@ -595,24 +603,7 @@ methods:
     )
     .unwrap();
     let spec = spec.to_str().unwrap();
-    runner(d.path())
-        .args(["run", spec, "--store", "local", "--no-report", "-j", "1"])
-        .assert()
-        .success();
-    let out = slurm_run(d.path(), spec, "cluster")
-        .arg("--no-report")
-        .output()
-        .unwrap();
-    let text = all_output(&out);
-    assert!(out.status.success(), "{text}");
-    assert!(text.contains("Slurm array"), "{text}");
-    let local = results(&d.path().join("local"));
-    let cluster = results(&d.path().join("cluster"));
-    assert_eq!(local.len(), 3);
-    assert_eq!(
-        local, cluster,
-        "the cluster's results differ from the local ones"
-    );
+    cluster_results_equal_local_ones(d.path(), spec, 3);
     // every model was fitted inside a Slurm job; the local ones outside
     let wheres = |store: &str| -> Vec<String> {
         let root = d.path().join(store).join("objects/model");
