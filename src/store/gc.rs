@@ -7,7 +7,8 @@ use std::fs;
 use std::time::{Duration, SystemTime};
 
 use super::{
-    Key, ObjectInfo, ObjectKind, Store, StoreError, dir_size, io_err, object, read_dir_sorted,
+    Key, ObjectInfo, ObjectKind, Store, StoreError, dir_size, io_err, key_of, object,
+    read_dir_sorted,
 };
 
 /// What `gc` removed.
@@ -26,11 +27,7 @@ impl Store {
             let kdir = self.root.join("objects").join(kind.as_str());
             for shard in read_dir_sorted(&kdir)? {
                 for obj in read_dir_sorted(&shard)? {
-                    let Some(key) = obj
-                        .file_name()
-                        .and_then(|n| n.to_str())
-                        .and_then(|n| n.parse::<Key>().ok())
-                    else {
+                    let Some(key) = key_of(&obj) else {
                         continue;
                     };
                     let manifest = fs::read_to_string(obj.join(object::MANIFEST))
@@ -84,10 +81,7 @@ impl Store {
         // program logs of jobs no kept spec has
         for shard in read_dir_sorted(&self.root.join("logs"))? {
             for dir in read_dir_sorted(&shard)? {
-                let key = dir
-                    .file_name()
-                    .and_then(|n| n.to_str())
-                    .and_then(|n| n.parse::<Key>().ok());
+                let key = key_of(&dir);
                 if key.is_some_and(|k| !keep.contains(&k) && !self.lock_path(&k).exists()) {
                     s.bytes_freed += dir_size(&dir);
                     fs::remove_dir_all(&dir).map_err(io_err(&dir))?;

@@ -253,11 +253,7 @@ impl Store {
     pub fn checkpoints(&self) -> Result<Vec<CheckpointInfo>, StoreError> {
         let mut out = Vec::new();
         for dir in read_dir_sorted(&self.root.join("checkpoints"))? {
-            let Some(key) = dir
-                .file_name()
-                .and_then(|n| n.to_str())
-                .and_then(|n| n.parse::<Key>().ok())
-            else {
+            let Some(key) = key_of(&dir) else {
                 continue;
             };
             let epoch = read_dir_sorted(&dir)?
@@ -375,6 +371,12 @@ impl Store {
         tmp.persist(path).map_err(|e| io_err(path)(e.error))?;
         Ok(())
     }
+}
+
+/// The key a store folder is named by (an object, checkpoint or log
+/// folder), or None for anything else found there.
+fn key_of(dir: &Path) -> Option<Key> {
+    dir.file_name()?.to_str()?.parse().ok()
 }
 
 fn read_dir_sorted(dir: &Path) -> Result<Vec<PathBuf>, StoreError> {
