@@ -81,12 +81,6 @@ impl JobEnv {
         self
     }
 
-    /// An external program's default thread count: this machine's cores
-    /// divided among the jobs running at once, at least one.
-    fn external_threads(&self) -> usize {
-        (num_cpus::get() / self.workers).max(1)
-    }
-
     fn dataset(&self, job: &Job) -> Result<Arc<Dataset>, Error> {
         // Hold the lock while loading: other workers wait instead of decoding it again.
         let mut cache = self.datasets.lock().unwrap_or_else(|p| p.into_inner());
@@ -230,7 +224,7 @@ impl JobEnv {
         let split = data::split(&ds, job.protocol, job.class, job.seed, job.limits)?;
         let load_s = t0.elapsed().as_secs_f64();
 
-        let det = detector_of(job, &ds.classes, &self.store, self.external_threads());
+        let det = detector_of(job, &ds.classes, &self.store, self.workers);
         let _gpu = if self.device.is_gpu() && det.uses_device() {
             Some(self.gpu.take())
         } else {
@@ -409,12 +403,13 @@ fn measure(
 /// The detector of `job`; an external method also learns the job's task,
 /// where its program's output is kept (the store's `logs/`), where its
 /// scratch files go (the store's `tmp/`, on the store's filesystem) and the
-/// threads its program gets unless its method says otherwise.
+/// threads its program gets unless its method says otherwise: this machine's
+/// cores divided among the `workers` jobs running at once, at least one.
 fn detector_of(
     job: &Job,
     classes: &[String],
     store: &Store,
-    threads: usize,
+    workers: usize,
 ) -> Box<dyn detector::Detector> {
     match &job.method {
         MethodConfig::External(p) => Box::new(External::new(
@@ -427,7 +422,7 @@ fn detector_of(
                 classes: classes.to_vec(),
                 logs: Some(store.logs_dir(&job.key)),
                 scratch: Some(store.root().join("tmp")),
-                threads: Some(threads),
+                threads: Some((num_cpus::get() / workers).max(1)),
             },
         )),
         other => detector::build(other),

@@ -259,15 +259,14 @@ impl External {
         let p = &self.params;
         p.check_inputs_unchanged()
             .map_err(ExternalError::InputsChanged)?;
-        let images = match p.image_size {
-            Some(side) => files::resize(images, side),
-            None => images.clone(),
-        };
+        // resized into a copy only when asked to: the images can be a whole training set
+        let resized = p.image_size.map(|side| files::resize(images, side));
+        let images = resized.as_ref().unwrap_or(images);
         let npy = work.join("images.npy");
-        files::write_npy(&npy, &images)?;
+        files::write_npy(&npy, images)?;
         let mut all = vec![("images", npy.as_path()), ("work_dir", work)];
         all.extend_from_slice(paths);
-        let job = self.job_file(phase, &images, &all, ctx);
+        let job = self.job_file(phase, images, &all, ctx);
         let job_path = absolute(&work.join("job.json"));
         let text = serde_json::to_string_pretty(&job).unwrap_or_default();
         std::fs::write(&job_path, &text)
