@@ -11,7 +11,8 @@
 //!
 //! Convolutions have no bias. Weights are drawn from N(0, 0.02), BatchNorm
 //! scales from N(1, 0.02) with zero shifts (the reference `weights_init`),
-//! all from the caller's seeded RNG.
+//! or scales of 1 ([`BatchNormScale::Ones`], TensorFlow's default, which
+//! AnoGAN-tf keeps), all from the caller's seeded RNG.
 //!
 //! [`DcganNet`] gives the shapes of a generator and discriminator pair built
 //! from these blocks, and [`Discriminator`] the discriminator AnoGAN and
@@ -72,9 +73,26 @@ fn conv_t(
     c
 }
 
-fn batch_norm(features: usize, rng: &mut ChaCha8Rng, device: &Device) -> BatchNorm {
+/// How BatchNorm scales start (shifts start at 0 either way).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum BatchNormScale {
+    /// Drawn from N(1, 0.02) (GANomaly's `weights_init`).
+    Normal,
+    /// All 1, drawing nothing (TensorFlow's `batch_norm` default, AnoGAN-tf).
+    Ones,
+}
+
+fn batch_norm(
+    features: usize,
+    scale: BatchNormScale,
+    rng: &mut ChaCha8Rng,
+    device: &Device,
+) -> BatchNorm {
     let mut bn = BatchNormConfig::new(features).init(device);
-    bn.gamma = normal_param([features], 1.0, INIT_STD, rng, device);
+    bn.gamma = match scale {
+        BatchNormScale::Normal => normal_param([features], 1.0, INIT_STD, rng, device),
+        BatchNormScale::Ones => constant_param([features], 1.0, device),
+    };
     bn.beta = constant_param([features], 0.0, device);
     bn
 }
@@ -124,6 +142,16 @@ impl EncoderConfig {
     }
 
     pub fn init(&self, rng: &mut ChaCha8Rng, device: &Device) -> Encoder {
+        self.init_with(BatchNormScale::Normal, rng, device)
+    }
+
+    /// The encoder with BatchNorm scales started as `scale` says.
+    pub fn init_with(
+        &self,
+        scale: BatchNormScale,
+        rng: &mut ChaCha8Rng,
+        device: &Device,
+    ) -> Encoder {
         assert!(
             self.image_size >= 16 && self.image_size.is_power_of_two(),
             "encoder input side must be a power of two >= 16, got {}",
@@ -135,7 +163,7 @@ impl EncoderConfig {
         for _ in 0..self.pyramid_len() {
             pyramid.push(DownBlock {
                 conv: conv(width, width * 2, 2, 1, rng, device),
-                norm: batch_norm(width * 2, rng, device),
+                norm: batch_norm(width * 2, scale, rng, device),
             });
             width *= 2;
         }
@@ -200,6 +228,16 @@ pub struct Decoder {
 
 impl DecoderConfig {
     pub fn init(&self, rng: &mut ChaCha8Rng, device: &Device) -> Decoder {
+        self.init_with(BatchNormScale::Normal, rng, device)
+    }
+
+    /// The decoder with BatchNorm scales started as `scale` says.
+    pub fn init_with(
+        &self,
+        scale: BatchNormScale,
+        rng: &mut ChaCha8Rng,
+        device: &Device,
+    ) -> Decoder {
         assert!(
             self.image_size >= 16 && self.image_size.is_power_of_two(),
             "decoder output side must be a power of two >= 16, got {}",
@@ -210,13 +248,13 @@ impl DecoderConfig {
         let mut width = self.width << halvings;
         let first = UpBlock {
             conv: conv_t(self.latent, width, 1, 0, rng, device),
-            norm: batch_norm(width, rng, device),
+            norm: batch_norm(width, scale, rng, device),
         };
         let mut pyramid = Vec::new();
         for _ in 0..halvings {
             pyramid.push(UpBlock {
                 conv: conv_t(width, width / 2, 2, 1, rng, device),
-                norm: batch_norm(width / 2, rng, device),
+                norm: batch_norm(width / 2, scale, rng, device),
             });
             width /= 2;
         }
@@ -312,8 +350,14 @@ impl DcganNet {
         )
     }
 
-    /// The discriminator, initialised from `rng`.
-    pub fn discriminator(&self, rng: &mut ChaCha8Rng, device: &Device) -> Discriminator {
+    /// The discriminator, initialised from `rng` with BatchNorm scales as
+    /// `scale` says.
+    pub fn discriminator(
+        &self,
+        scale: BatchNormScale,
+        rng: &mut ChaCha8Rng,
+        device: &Device,
+    ) -> Discriminator {
         Discriminator {
             encoder: EncoderConfig::new(
                 self.image_size,
@@ -321,7 +365,7 @@ impl DcganNet {
                 1,
                 self.discriminator_width,
             )
-            .init(rng, device),
+            .init_with(scale, rng, device),
         }
     }
 }
@@ -392,5 +436,32 @@ mod tests {
         };
         assert_eq!(make(7), make(7));
         assert_ne!(make(7), make(8));
+    }
+
+    #[test]
+    fn batch_norm_scales_start_as_asked() {
+        let dev = device();
+        let scales = |scale| {
+            let mut rng = ChaCha8Rng::seed_from_u64(3);
+            let enc = EncoderConfig::new(32, 1, 3, 4).init_with(scale, &mut rng, &dev);
+            let dec = DecoderConfig::new(32, 1, 3, 4).init_with(scale, &mut rng, &dev);
+            let norms = enc.pyramid.iter().map(|b| &b.norm);
+            let norms = norms.chain(std::iter::once(&dec.first.norm));
+            let norms = norms.chain(dec.pyramid.iter().map(|b| &b.norm));
+            let mut values = Vec::new();
+            for n in norms {
+                let g = n.gamma.val().into_data();
+                values.extend(g.iter::<f32>());
+                let b = n.beta.val().into_data();
+                assert!(b.iter::<f32>().all(|v| v == 0.0));
+            }
+            values
+        };
+        let ones = scales(BatchNormScale::Ones);
+        assert_eq!(ones.len(), 8 + 16 + 16 + 8 + 4);
+        assert!(ones.iter().all(|&g| g == 1.0), "{ones:?}");
+        let normal = scales(BatchNormScale::Normal);
+        assert!(normal.iter().all(|&g| (g - 1.0).abs() < 0.1), "{normal:?}");
+        assert!(normal.iter().filter(|&&g| g != 1.0).count() > 40);
     }
 }

@@ -1,7 +1,8 @@
 //! Shared deep-learning blocks on burn: device selection (Vulkan adapters in
 //! `vulkan`), convolutions and matrix products on every backend (`conv`,
 //! `dense`, `reduce`), DCGAN encoder and decoder, seeded initialisation,
-//! spectral normalisation, moving averages of weights, image batching,
+//! spectral normalisation, moving averages of weights, TF's Adam shared by
+//! several networks (`shared_adam`), image batching,
 //! training checkpoints, and the training-loop helpers every GAN uses. Only
 //! this module and `detector/` import burn.
 
@@ -16,6 +17,7 @@ pub mod init;
 pub mod layers;
 pub mod loss;
 pub mod reduce;
+pub mod shared_adam;
 pub mod spectral_norm;
 #[cfg(test)]
 mod testutil;

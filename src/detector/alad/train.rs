@@ -5,7 +5,7 @@
 //!
 //! With z_gen = E(x), x_gen = G(z), rec_x = G(E(x)), rec_z = E(G(z)) and
 //! BCE(l, t) the mean sigmoid cross-entropy of logits l towards t:
-//! - discriminators (each its own Adam): BCE(D_xz(x, z_gen), 1) +
+//! - discriminators: BCE(D_xz(x, z_gen), 1) +
 //!   BCE(D_xz(x_gen, z), 0); BCE(D_xx(x, x), 1) + BCE(D_xx(x, rec_x), 0);
 //!   BCE(D_zz(z, z), 1) + BCE(D_zz(z, rec_z), 0); E and G are not updated.
 //! - generator: BCE(D_xz(x_gen, z), 1) + cycle; encoder:
@@ -18,6 +18,15 @@
 //! - after each update, the moving average (`ema_decay`) of the networks
 //!   used at test time (E, G, D_xx) moves (the reference keeps one per
 //!   network, D_xz and D_zz included, but never uses those two).
+//!
+//! Adam (`adam_steps`): by default the reference's one TF optimiser behind
+//! the five `minimize` ops (`nn::shared_adam`): each network has its own
+//! moments, one step count corrects them all. The discriminators' run reads
+//! it at 5k + 1 in step k and advances it three times (D_zz's update counts
+//! even without `dzz`: the reference runs `train_dis_op_zz` whether or not
+//! `allow_zz` adds its loss to the others), the generator's and encoder's run
+//! reads 5k + 4 and advances it twice. `per_network` gives each network an
+//! Adam of its own instead.
 //!
 //! Every forward of a step is in training mode: BatchNorm with batch
 //! statistics (and its running statistics updated, also by the forwards of
@@ -50,8 +59,10 @@ use crate::nn::ema::Ema;
 use crate::nn::init::stream;
 use crate::nn::layers::normal_noise;
 use crate::nn::loss::bce_with_logits;
+use crate::nn::shared_adam::SharedAdam;
 use crate::nn::train::{adam, check_finite};
 use crate::spec::methods::AladParams;
+use crate::spec::methods::alad::AdamSteps;
 
 /// Independent random streams of one fit, all derived from the job's seed
 /// (streams 0 and 1 are the harness's: initialisation and epoch order).
@@ -59,6 +70,11 @@ const STREAM_NOISE: u64 = 2;
 const STREAM_DROPOUT: u64 = 3;
 /// The held-out validation images (see [`super::split`]).
 pub const STREAM_VALIDATION: u64 = 4;
+
+/// Network updates per step in the reference's discriminator run (D_xz,
+/// D_xx, D_zz) and in its generator and encoder run.
+const DISCRIMINATOR_UPDATES: usize = 3;
+const GENERATOR_UPDATES: usize = 2;
 
 /// The networks, optimisers and moving averages of a run in progress.
 pub struct Trainer {
@@ -74,6 +90,8 @@ pub struct Trainer {
     opt_dxz: ModuleOptimizer,
     opt_dxx: ModuleOptimizer,
     opt_dzz: ModuleOptimizer,
+    /// The step count the five optimisers share (`adam_steps: shared`).
+    pub shared_adam: Option<SharedAdam>,
     ema_e: Ema,
     ema_g: Ema,
     ema_dxx: Ema,
@@ -130,6 +148,9 @@ impl Trainer {
             None => loss_xz.clone() + loss_xx.clone(),
         };
         let mut grads = total.backward();
+        if let Some(shared) = &self.shared_adam {
+            shared.start_run(DISCRIMINATOR_UPDATES);
+        }
         let g_xz = GradientsParams::from_module(&mut grads, &self.dxz);
         let g_xx = GradientsParams::from_module(&mut grads, &self.dxx);
         self.dxz = self.opt_dxz.step(lr, self.dxz.clone(), g_xz);
@@ -170,6 +191,9 @@ impl Trainer {
         let loss_e = enc_xz.clone() + cycle.clone();
 
         let mut grads = (gen_xz + enc_xz + cycle).backward();
+        if let Some(shared) = &self.shared_adam {
+            shared.start_run(GENERATOR_UPDATES);
+        }
         let g_g = GradientsParams::from_module(&mut grads, &self.generator);
         let g_e = GradientsParams::from_module(&mut grads, &self.encoder);
         self.generator = self.opt_g.step(lr, self.generator.clone(), g_g);
@@ -215,7 +239,7 @@ impl Training for Trainer {
         let dxz = net.dxz(init, device);
         let dxx = net.dxx(init, device);
         let dzz = params.dzz.then(|| net.dzz(init, device));
-        let adam = adam(params.beta1, params.beta2, 1e-8);
+        let optimizers = Optimizers::new(params);
         let d = params.ema_decay;
         Ok(Trainer {
             ema_e: Ema::new(&encoder, d),
@@ -228,11 +252,12 @@ impl Training for Trainer {
             dxz,
             dxx,
             dzz,
-            opt_e: adam.init(),
-            opt_g: adam.init(),
-            opt_dxz: adam.init(),
-            opt_dxx: adam.init(),
-            opt_dzz: adam.init(),
+            opt_e: optimizers.one(),
+            opt_g: optimizers.one(),
+            opt_dxz: optimizers.one(),
+            opt_dxx: optimizers.one(),
+            opt_dzz: optimizers.one(),
+            shared_adam: optimizers.shared,
             noise: stream(s.seed, STREAM_NOISE),
             dropout: Dropout {
                 rate: params.dropout,
@@ -290,6 +315,11 @@ impl Resumable for Trainer {
         state.optimizer("opt_dxz", &mut self.opt_dxz)?;
         state.optimizer("opt_dxx", &mut self.opt_dxx)?;
         state.optimizer("opt_dzz", &mut self.opt_dzz)?;
+        if let Some(shared) = &self.shared_adam {
+            let mut applied = shared.applied();
+            state.value("adam_updates", &mut applied)?;
+            shared.set_applied(applied);
+        }
         self.ema_e.visit("ema_e", state, &self.device)?;
         self.ema_g.visit("ema_g", state, &self.device)?;
         self.ema_dxx.visit("ema_dxx", state, &self.device)?;
@@ -297,6 +327,32 @@ impl Resumable for Trainer {
         state.rng("dropout", &mut self.dropout.rng)?;
         state.value("early_stop.best", &mut self.early.best)?;
         state.value("early_stop.stale", &mut self.early.stale)
+    }
+}
+
+/// Where the five optimisers come from: one shared step count, or burn's
+/// Adam per network.
+struct Optimizers {
+    shared: Option<SharedAdam>,
+    per_network: burn::optim::AdamConfig,
+}
+
+impl Optimizers {
+    fn new(params: &AladParams) -> Optimizers {
+        let shared = (params.adam_steps == AdamSteps::Shared)
+            .then(|| SharedAdam::new(params.beta1, params.beta2, 1e-8));
+        Optimizers {
+            shared,
+            per_network: adam(params.beta1, params.beta2, 1e-8),
+        }
+    }
+
+    /// One network's optimiser.
+    fn one(&self) -> ModuleOptimizer {
+        match &self.shared {
+            Some(shared) => shared.optimizer(),
+            None => self.per_network.init(),
+        }
     }
 }
 

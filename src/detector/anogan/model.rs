@@ -1,14 +1,20 @@
 //! AnoGAN networks: a DCGAN generator z [b, latent, 1, 1] -> image in
 //! [-1, 1] (the shared DCGAN decoder) and the shared DCGAN discriminator
 //! (`nn::dcgan::Discriminator`) whose last 4x4 feature map is the
-//! "intermediate layer" f of the discrimination loss.
+//! "intermediate layer" f of the discrimination loss. BatchNorm scales
+//! start at 1, as AnoGAN-tf's (ops.py `batch_norm`: TF's
+//! `contrib.layers.batch_norm` with `scale=True`, whose gamma starts at
+//! ones), not drawn from N(1, 0.02) as GANomaly's.
 
 use burn::module::Module;
 use burn::tensor::{Device, Tensor, TensorData};
 use rand::Rng;
 use rand_chacha::ChaCha8Rng;
 
-use crate::nn::dcgan::{DcganNet, DcganShapes, Decoder, Discriminator};
+use crate::nn::dcgan::{BatchNormScale, DcganNet, DcganShapes, Decoder, Discriminator};
+
+/// How AnoGAN-tf starts BatchNorm scales: at 1.
+const BATCH_NORM_SCALE: BatchNormScale = BatchNormScale::Ones;
 use crate::spec::methods::AnoGanParams;
 
 /// The shapes of AnoGAN's networks for `params`.
@@ -26,8 +32,13 @@ pub fn shapes(params: &AnoGanParams) -> DcganShapes<'_> {
 /// The generator, initialised from `rng`.
 pub fn generator(net: &DcganNet, rng: &mut ChaCha8Rng, device: &Device) -> Generator {
     Generator {
-        decoder: net.decoder().init(rng, device),
+        decoder: net.decoder().init_with(BATCH_NORM_SCALE, rng, device),
     }
+}
+
+/// The discriminator, initialised from `rng`.
+pub fn discriminator(net: &DcganNet, rng: &mut ChaCha8Rng, device: &Device) -> Discriminator {
+    net.discriminator(BATCH_NORM_SCALE, rng, device)
 }
 
 /// `n` latent codes drawn from U(-1, 1), as [n, latent, 1, 1].
@@ -74,7 +85,7 @@ mod tests {
         assert_eq!(net.stats.mean, vec![0.5; 3]);
         let mut rng = ChaCha8Rng::seed_from_u64(0);
         let g = generator(&net, &mut rng, &dev);
-        let d = net.discriminator(&mut rng, &dev);
+        let d = discriminator(&net, &mut rng, &dev);
         let z = noise(&net, 2, &mut rng, &dev);
         assert_eq!(z.dims(), [2, 6, 1, 1]);
         let fake = g.forward(z);

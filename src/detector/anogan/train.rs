@@ -17,7 +17,7 @@ use burn::optim::GradientsParams;
 use burn::tensor::Device;
 use rand_chacha::ChaCha8Rng;
 
-use super::model::{Generator, generator, noise};
+use super::model::{Generator, discriminator, generator, noise};
 use crate::detector::gan::training::{DISCRIMINATOR, GENERATOR};
 use crate::detector::DetectorError;
 use crate::detector::gan::{Budget, Loss, Start, Step, Training};
@@ -50,7 +50,7 @@ impl Training for Trainer {
 
     fn new(net: &DcganNet, params: &AnoGanParams, mut s: Start) -> Result<Self, DetectorError> {
         let g = generator(net, &mut s.init, &s.device);
-        let d = net.discriminator(&mut s.init, &s.device);
+        let d = discriminator(net, &mut s.init, &s.device);
         let adam = adam(params.beta1, params.beta2, 1e-8);
         Ok(Trainer {
             net: net.clone(),

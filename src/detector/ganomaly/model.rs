@@ -7,7 +7,7 @@ use burn::module::Module;
 use burn::tensor::{Device, Tensor};
 use rand_chacha::ChaCha8Rng;
 
-use crate::nn::dcgan::{Decoder, DcganNet, DcganShapes, Encoder};
+use crate::nn::dcgan::{BatchNormScale, DcganNet, DcganShapes, Decoder, Discriminator, Encoder};
 use crate::spec::methods::GanomalyParams;
 
 /// The shapes of GANomaly's networks for `params`.
@@ -29,6 +29,12 @@ pub fn generator(net: &DcganNet, rng: &mut ChaCha8Rng, device: &Device) -> Gener
         decoder: net.decoder().init(rng, device),
         reencoder: net.encoder(net.latent).init(rng, device),
     }
+}
+
+/// The discriminator, initialised from `rng` (BatchNorm scales from
+/// N(1, 0.02), the reference's `weights_init`).
+pub fn discriminator(net: &DcganNet, rng: &mut ChaCha8Rng, device: &Device) -> Discriminator {
+    net.discriminator(BatchNormScale::Normal, rng, device)
 }
 
 /// What the generator computes for a batch.
@@ -74,7 +80,7 @@ mod tests {
         let net = DcganNet::new(shapes(&p), 3).expect("shapes");
         let mut rng = ChaCha8Rng::seed_from_u64(0);
         let g = generator(&net, &mut rng, &dev);
-        let d = net.discriminator(&mut rng, &dev);
+        let d = discriminator(&net, &mut rng, &dev);
         let out = g.forward(Tensor::zeros([2, 3, 16, 16], &dev));
         assert_eq!(out.fake.dims(), [2, 3, 16, 16]);
         assert_eq!(out.latent.dims(), [2, 6, 1, 1]);

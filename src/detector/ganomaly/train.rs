@@ -19,7 +19,7 @@ use burn::optim::{AdamConfig, GradientsParams};
 use burn::tensor::{Device, Tensor};
 use rand_chacha::ChaCha8Rng;
 
-use super::model::{Generator, generator};
+use super::model::{Generator, discriminator, generator};
 use crate::detector::gan::training::{DISCRIMINATOR, GENERATOR, loss};
 use crate::detector::DetectorError;
 use crate::detector::gan::{Budget, Loss, Start, Step, Training};
@@ -57,7 +57,7 @@ impl Training for Trainer {
 
     fn new(net: &DcganNet, params: &GanomalyParams, mut s: Start) -> Result<Self, DetectorError> {
         let g = generator(net, &mut s.init, &s.device);
-        let d = net.discriminator(&mut s.init, &s.device);
+        let d = discriminator(net, &mut s.init, &s.device);
         let adam = adam(params.beta1, params.beta2, 1e-8);
         Ok(Trainer {
             net: net.clone(),
@@ -104,7 +104,7 @@ impl Training for Trainer {
         let value = |t: Tensor<1>| t.into_scalar::<f32>();
         let losses = vec![value(loss_g), value(loss_d), value(contextual)];
         if (losses[1] as f64) < p.d_reinit_threshold {
-            nets.discriminator = self.net.discriminator(&mut self.reinit_rng, &self.device);
+            nets.discriminator = discriminator(&self.net, &mut self.reinit_rng, &self.device);
             nets.opt_d = self.adam.init();
             self.reinits += 1;
         }

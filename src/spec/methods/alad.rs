@@ -2,7 +2,8 @@
 //! houssamzenati/Adversarially-Learned-Anomaly-Detection
 //! alad/cifar10_utilities.py: lr 2e-4, batch 32, latent 100, kernels
 //! N(0, 0.01); alad/run.py: Adam beta1 0.5, EMA decay 0.999, early stopping
-//! with PATIENCE 10 on the mean Features score of normal validation images;
+//! with PATIENCE 10 on the mean Features score of normal validation images,
+//! one `AdamOptimizer` for the five networks;
 //! README: `--sn --enable_early_stop --enable_dzz`; main.py: `--d 1`).
 //!
 //! The score variant (`score`) picks which of the four stored scores a job
@@ -16,6 +17,19 @@ use super::input::Normalization;
 use super::{
     FieldProblem, MethodParams, check_adam, check_at_least, check_budget, check_unit_open,
 };
+
+/// Whose step count corrects ALAD's Adam moments (the bias correction).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum AdamSteps {
+    /// One count for the five networks, advanced by every network's update
+    /// (the reference's one TF `AdamOptimizer` behind five `minimize` ops):
+    /// the default.
+    Shared,
+    /// A count per network, advanced by its own updates (an Adam per
+    /// network, as a PyTorch port would write it; not the reference's).
+    PerNetwork,
+}
 
 /// ALAD's anomaly scores (alad/run.py `score_*`); higher = more anomalous.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
@@ -104,6 +118,12 @@ pub struct AladParams {
     pub beta1: f64,
     /// Adam beta2.
     pub beta2: f64,
+    /// Adam's step count for the bias correction: `shared` (the reference's
+    /// one optimiser for all networks: each step advances it five times,
+    /// D_xz, D_xx and D_zz at one count, G and E at the count three
+    /// later; TF's epsilon outside the correction) or `per_network` (an
+    /// Adam per network, burn's form, not the reference's).
+    pub adam_steps: AdamSteps,
     /// Early stopping (`--enable_early_stop`, the README's run): after each
     /// epoch, the mean Features score of held-out NORMAL training images;
     /// training stops once it has not improved for more than `patience` epochs.
@@ -141,6 +161,7 @@ impl Default for AladParams {
             lr: 2e-4,
             beta1: 0.5,
             beta2: 0.999,
+            adam_steps: AdamSteps::Shared,
             early_stop: true,
             validation_fraction: 0.25,
             patience: 10,
@@ -158,10 +179,13 @@ impl AladParams {
 }
 
 impl MethodParams for AladParams {
+    /// 3: Adam's bias correction follows the reference's one shared
+    /// optimiser by default (`adam_steps`); version 2 gave each network its
+    /// own Adam.
     /// 2: the moving average no longer covers running states (BatchNorm
     /// statistics, spectral-norm vectors), as TF's averages only trainable
     /// variables; version 1 averaged them too.
-    const IMPL_VERSION: u32 = 2;
+    const IMPL_VERSION: u32 = 3;
     const SCORE_FIELDS: &'static [&'static str] = &["score_batch_size"];
     const SHOWN_SCORE_FIELD: Option<&'static str> = Some("score");
 

@@ -86,7 +86,10 @@ impl Default for AnoGanParams {
 }
 
 impl MethodParams for AnoGanParams {
-    const IMPL_VERSION: u32 = 1;
+    /// 2: BatchNorm scales start at 1, as AnoGAN-tf's; version 1 drew them
+    /// from N(1, 0.02) (GANomaly's initialisation), and so drew every later
+    /// weight from another point of the seeded stream.
+    const IMPL_VERSION: u32 = 2;
     const SCORE_FIELDS: &'static [&'static str] = &[
         "lambda",
         "latent_steps",
