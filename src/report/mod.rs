@@ -157,14 +157,15 @@ pub fn write(input: &ReportInput, dir: &Path) -> Result<ReportSummary, ReportErr
     files.extend(data_files);
     let plots = plot::write_plots(input, &auroc, dir)?;
     let roc_pngs: Vec<(String, String)> = plots
-        .roc_pngs
+        .pngs
         .iter()
         .map(|(class, png)| (class.clone(), html::relative(dir, png)))
         .collect();
     files.extend(plots.files);
-    let (training_files, training_pngs) = plot::write_training(input, dir)?;
-    files.extend(training_files);
-    let training_pngs: Vec<(String, String)> = training_pngs
+    let training = plot::write_training(input, dir)?;
+    files.extend(training.files);
+    let training_pngs: Vec<(String, String)> = training
+        .pngs
         .iter()
         .map(|(label, png)| (label.clone(), html::relative(dir, png)))
         .collect();

@@ -22,6 +22,10 @@ pub const PRINTED_TOLERANCE: f64 = 0.001;
 /// [`PRINTED_TOLERANCE`].
 pub const MISMATCH: &str = "≠";
 
+/// Per row (None when the reference does not list it): the reference value
+/// of each class column, then their mean.
+pub type RowReferences = Vec<Option<Vec<Option<f64>>>>;
+
 /// The reference AUROC of row label `label` (method `method`) for class index
 /// `class`: looked up by label, then by method name.
 fn reference_for(input: &ReportInput, label: &str, method: &str) -> Option<Vec<f64>> {
@@ -35,7 +39,7 @@ fn reference_for(input: &ReportInput, label: &str, method: &str) -> Option<Vec<f
 
 /// Reference values per row (None for rows the reference does not list),
 /// per class column, then the mean over the selected classes.
-pub(super) fn reference_rows(input: &ReportInput, grid: &Grid) -> Vec<Option<Vec<Option<f64>>>> {
+pub(super) fn reference_rows(input: &ReportInput, grid: &Grid) -> RowReferences {
     grid.rows
         .iter()
         .map(|label| {
@@ -115,10 +119,7 @@ pub fn printed_note(any_mismatch: bool) -> String {
 }
 
 /// The reference numbers of `grid`'s rows for `table.csv`.
-pub fn columns(
-    input: &ReportInput,
-    grid: &Grid,
-) -> (Vec<Option<Vec<Option<f64>>>>, Vec<Option<f64>>) {
+pub fn columns(input: &ReportInput, grid: &Grid) -> (RowReferences, Vec<Option<f64>>) {
     (reference_rows(input, grid), printed_means(input, grid))
 }
 
@@ -291,5 +292,19 @@ mod tests {
         assert!(
             md.contains("≠: the printed mean differs from the mean of its row by more than 0.001")
         );
+        // table.csv: the row means and the printed means
+        let (values, printed) = columns(&input, &g);
+        let refs = crate::report::table::RefColumns {
+            values: &values,
+            printed: &printed,
+        };
+        let df = crate::report::table::frame(&input, &g, &refs).unwrap();
+        let col = |name: &str| -> Vec<Option<f64>> {
+            let c = df.column(name).unwrap().f64().unwrap().clone();
+            (0..c.len()).map(|i| c.get(i)).collect()
+        };
+        assert_eq!(col("mean_ref_printed"), [Some(0.835), Some(0.5)]);
+        let means = col("mean_ref");
+        assert!((means[0].unwrap() - 0.8).abs() < 1e-12, "{means:?}");
     }
 }

@@ -227,26 +227,19 @@ pub fn write_cd(
 /// Writes `training/<row label>.png|svg` for every row label whose jobs
 /// logged their trainings; returns the files and, per such label in row
 /// order, its PNG.
-pub fn write_training(
-    input: &ReportInput,
-    dir: &Path,
-) -> Result<(Vec<PathBuf>, Vec<(String, PathBuf)>), ReportError> {
+pub fn write_training(input: &ReportInput, dir: &Path) -> Result<Plots, ReportError> {
     write_training_with(input, dir, font_ready())
 }
 
-fn write_training_with(
-    input: &ReportInput,
-    dir: &Path,
-    text: bool,
-) -> Result<(Vec<PathBuf>, Vec<(String, PathBuf)>), ReportError> {
+fn write_training_with(input: &ReportInput, dir: &Path, text: bool) -> Result<Plots, ReportError> {
     let figures: Vec<_> = input
         .rows
         .iter()
         .filter_map(|label| Some((label, training::training_figure(input, label)?)))
         .collect();
-    let (mut files, mut pngs) = (Vec::new(), Vec::new());
+    let mut plots = Plots::default();
     if figures.is_empty() {
-        return Ok((files, pngs));
+        return Ok(plots);
     }
     let out = dir.join("training");
     std::fs::create_dir_all(&out).map_err(|e| ReportError::write(&out, e))?;
@@ -257,25 +250,29 @@ fn write_training_with(
             stem = format!("{stem}-{i}");
         }
         let stem = out.join(stem);
-        files.extend(write_figure(
+        plots.files.extend(write_figure(
             &stem,
             training::training_size(fig),
             text,
             |a, t| training::draw_training(a, fig, t),
             |a, t| training::draw_training(a, fig, t),
         )?);
-        pngs.push(((*label).clone(), stem.with_extension("png")));
+        plots
+            .pngs
+            .push(((*label).clone(), stem.with_extension("png")));
     }
-    Ok((files, pngs))
+    Ok(plots)
 }
 
-/// What [`write_plots`] wrote.
+/// What [`write_plots`] or [`write_training`] wrote.
 #[derive(Clone, Debug, Default)]
 pub struct Plots {
     /// Every file, SVG and PNG.
     pub files: Vec<PathBuf>,
-    /// Per selected class, in column order: its name and its ROC figure's PNG.
-    pub roc_pngs: Vec<(String, PathBuf)>,
+    /// Per figure shown on the page, in order, what it shows and its PNG:
+    /// per selected class its ROC figure ([`write_plots`]), per row label
+    /// its training curves ([`write_training`]).
+    pub pngs: Vec<(String, PathBuf)>,
 }
 
 /// Writes `roc/<class>.png|svg` for every selected class and `summary.png|svg`.
@@ -307,9 +304,7 @@ pub(crate) fn write_plots_with(
             |a, t| draw_roc(a, &fig, t),
             |a, t| draw_roc(a, &fig, t),
         )?);
-        plots
-            .roc_pngs
-            .push((name.clone(), stem.with_extension("png")));
+        plots.pngs.push((name.clone(), stem.with_extension("png")));
     }
     let s = summary(input, grid);
     plots.files.extend(write_figure(

@@ -380,8 +380,15 @@ fn draw_panel<DB: DrawingBackend>(
         }
     };
     let yfmt = |v: &f64| {
-        if v.abs() >= 1000.0 || (v.abs() < 0.01 && *v != 0.0) {
+        let a = v.abs();
+        if a >= 10_000.0 || (a < 0.01 && *v != 0.0) {
             format!("{v:.1e}")
+        } else if a >= 100.0 {
+            format!("{v:.0}")
+        } else if a >= 10.0 {
+            format!("{v:.1}")
+        } else if a >= 1.0 {
+            format!("{v:.2}")
         } else {
             format!("{v:.3}")
         }
