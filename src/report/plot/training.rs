@@ -306,6 +306,17 @@ fn value_range(p: &Panel) -> (f64, f64) {
     (lo - pad, hi + pad)
 }
 
+/// Decimals that tell apart the labels of an axis spanning `span` (about
+/// five labels): one more than the first significant digit of a fifth of
+/// it, at most 6.
+fn decimals(span: f64) -> usize {
+    let step = span / 5.0;
+    if !(step.is_finite() && step > 0.0) {
+        return 3;
+    }
+    ((-step.log10()).ceil().max(0.0) as usize + 1).min(6)
+}
+
 /// Draws the figure: the title, the panels, the legend, the notes.
 pub(super) fn draw_training<DB: DrawingBackend>(
     root: &DrawingArea<DB, Shift>,
@@ -379,18 +390,12 @@ fn draw_panel<DB: DrawingBackend>(
             String::new()
         }
     };
+    let digits = decimals(hi - lo);
     let yfmt = |v: &f64| {
-        let a = v.abs();
-        if a >= 10_000.0 || (a < 0.01 && *v != 0.0) {
-            format!("{v:.1e}")
-        } else if a >= 100.0 {
-            format!("{v:.0}")
-        } else if a >= 10.0 {
-            format!("{v:.1}")
-        } else if a >= 1.0 {
-            format!("{v:.2}")
+        if v.abs() >= 10_000.0 {
+            format!("{v:.2e}")
         } else {
-            format!("{v:.3}")
+            format!("{v:.digits$}")
         }
     };
     if text {
@@ -539,6 +544,15 @@ mod tests {
             fig.notes
         );
         assert_eq!(training_size(&fig), (3 * 380 + 200, 44 + 250 + 12 + 20 * 4));
+    }
+
+    #[test]
+    fn axis_labels_have_the_decimals_their_span_needs() {
+        // FenceGAN's d_fake over four epochs: 0.069328 to 0.069415
+        assert_eq!(decimals(0.069415 - 0.069328), 6);
+        assert_eq!(decimals(0.6), 2);
+        assert_eq!(decimals(40.0), 1);
+        assert_eq!(decimals(0.0), 3);
     }
 
     #[test]
