@@ -4,8 +4,9 @@
 //! backend, `cuda:N` burn-cuda, `vulkan...` wgpu pinned to Vulkan). Each needs
 //! its Cargo feature. Also here: the Vulkan adapters as `runner devices` and
 //! the errors show them ([`AdapterSummary`], [`AdapterError`],
-//! [`vulkan_adapters`]), so that the command line and the scheduler never
-//! import `nn`.
+//! [`name_adapters`]). Listing and opening adapters needs the GPU stack, so
+//! it lives in `nn::vulkan`, which imports this module, never the other way:
+//! this layer is a leaf.
 //!
 //! | spelling              | adapter                                                       |
 //! |-----------------------|---------------------------------------------------------------|
@@ -288,15 +289,6 @@ pub fn name_adapters(listed: Vec<(String, &'static str, String)>) -> Vec<Adapter
         out[best].default = true;
     }
     out
-}
-
-/// The Vulkan adapters of this machine in the loader's order (an empty list
-/// when there is no Vulkan driver), or `NotBuilt` without the `vulkan`
-/// feature. Listing them needs the GPU stack, so this is the one call from
-/// here into `nn` (`nn::vulkan`, which also acquires the devices): the
-/// command line and the scheduler reach devices through this module only.
-pub fn vulkan_adapters() -> Result<Vec<AdapterSummary>, AdapterError> {
-    crate::nn::vulkan::adapters()
 }
 
 #[cfg(test)]

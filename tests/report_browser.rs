@@ -1,7 +1,8 @@
 //! The report page in a real browser: a tiny spec is run end to end, then
 //! headless Chromium loads `index.html` from disk and the test checks that
-//! it renders with no console or load errors, that every image loads, and
-//! that the AUROC table has the expected cells.
+//! it renders with no console or load errors, that every image loads, that
+//! the AUROC table has the expected cells, and that the training section
+//! has one row per GAN and its training curves load at their full size.
 //!
 //! Chromium is the Debian package `chromium` (or `RUNNER_CHROMIUM=<binary>`).
 //! Without it the test skips with a message, except where `CI=true` or
@@ -13,7 +14,8 @@ use std::process::Command as Process;
 
 use assert_cmd::Command;
 
-/// The spec: KDE and a KDE variant (a sweep) on two digits, two seeds.
+/// The spec: KDE and a KDE variant (a sweep), and a tiny two-epoch GANomaly,
+/// on two digits, two seeds.
 const SPEC: &str = "\
 name: browser
 dataset: digits
@@ -22,7 +24,13 @@ seeds: [0, 1]
 methods:
   - kde: {bandwidth_count: 3, cv_folds: 2}
   - kde: {bandwidth_count: 3, cv_folds: 2, gcn: {sweep: [true]}}
+  - ganomaly: {image_size: 16, latent: 8, generator_width: 8, discriminator_width: 8, batch_size: 32, epochs: 2}
 ";
+
+/// The size of GANomaly's training-curve figure: 3 panels a row (`g`, `d`,
+/// `con` and the seconds per epoch: two rows of 250 px) beside a 200 px
+/// legend, a 44 px title, and one 20 px note under the panels (all done).
+const CURVES_SIZE: (u64, u64) = (3 * 380 + 200, 44 + 2 * 250 + 12 + 20);
 
 /// Installed before anything else on a copy of the page: records load and
 /// script errors and, once the page has loaded, writes what it found into a
@@ -43,6 +51,11 @@ window.addEventListener('load', function () {
   var images = Array.prototype.slice.call(document.images);
   var broken = images.filter(function (i) { return !(i.complete && i.naturalWidth > 0); })
     .map(function (i) { return i.getAttribute('src'); });
+  var curves = Array.prototype.slice.call(document.querySelectorAll('#training-curves img'))
+    .map(function (i) { return [i.getAttribute('src'), i.naturalWidth, i.naturalHeight,
+      i.getBoundingClientRect().width]; });
+  var training = Array.prototype.slice.call(document.querySelectorAll('#training > .scroll table tr'))
+    .map(function (r) { return r.children[0].textContent.trim(); });
   var table = document.querySelector('#results table');
   var rows = table ? Array.prototype.slice.call(table.querySelectorAll('tr')) : [];
   var cells = rows.map(function (r) {
@@ -51,7 +64,7 @@ window.addEventListener('load', function () {
   var out = document.createElement('pre');
   out.id = 'browser-check';
   out.textContent = JSON.stringify({images: images.length, broken: broken,
-    problems: window.__problems, cells: cells,
+    problems: window.__problems, cells: cells, curves: curves, training: training,
     width: document.documentElement.scrollWidth});
   document.body.appendChild(out);
 });
@@ -158,9 +171,27 @@ fn report_page_renders_in_chromium() {
     assert_eq!(got["problems"], serde_json::json!([]), "{got}");
     let console: Vec<&str> = log.lines().filter(|l| l.contains(":CONSOLE")).collect();
     assert!(console.is_empty(), "console messages: {console:#?}");
-    // every image loads: the heat map, the CD diagram and one ROC figure per class
+    // every image loads: the heat map, the CD diagram, one ROC figure per
+    // class and GANomaly's training curves
     assert_eq!(got["broken"], serde_json::json!([]), "{got}");
-    assert_eq!(got["images"], 4, "{got}");
+    assert_eq!(got["images"], 5, "{got}");
+    // the training section: one row per method that trains, the curves of
+    // each at their full size, shown no wider than the page
+    assert_eq!(
+        got["training"],
+        serde_json::json!(["Method", "ganomaly"]),
+        "{got}"
+    );
+    let curves = got["curves"].as_array().expect("curves");
+    assert_eq!(curves.len(), 1, "{got}");
+    assert_eq!(curves[0][0], "training/ganomaly.png", "{got}");
+    assert_eq!(
+        (curves[0][1].as_u64(), curves[0][2].as_u64()),
+        (Some(CURVES_SIZE.0), Some(CURVES_SIZE.1)),
+        "{got}"
+    );
+    let shown = curves[0][3].as_f64().expect("shown width");
+    assert!(shown > 600.0 && shown <= 1280.0, "{got}");
     // the AUROC table: header, then one row per method with an interval per class
     let cells = got["cells"].as_array().expect("cells");
     assert_eq!(
@@ -172,7 +203,7 @@ fn report_page_renders_in_chromium() {
         .iter()
         .map(|r| r[0].as_str().unwrap_or(""))
         .collect();
-    assert_eq!(labels, ["kde", "kde (gcn=true)"], "{got}");
+    assert_eq!(labels, ["kde", "kde (gcn=true)", "ganomaly"], "{got}");
     for row in &cells[1..] {
         let row = row.as_array().unwrap();
         assert_eq!(row.len(), 4, "{row:?}");

@@ -2,7 +2,7 @@
 //! `--device` spelling of each (Vulkan adapters as the Vulkan loader lists
 //! them), or what to install or rebuild when there are none.
 
-use crate::device::{self, AdapterError, AdapterSummary, INSTALL_HINT};
+use crate::device::{AdapterError, AdapterSummary, INSTALL_HINT};
 
 pub(super) fn exec() -> anyhow::Result<u8> {
     print!(
@@ -10,7 +10,7 @@ pub(super) fn exec() -> anyhow::Result<u8> {
         render(
             num_cpus::get(),
             cfg!(feature = "cuda"),
-            &device::vulkan_adapters()
+            &crate::nn::vulkan::adapters()
         )
     );
     Ok(0)
@@ -92,7 +92,7 @@ mod tests {
 
     #[test]
     fn lists_the_cpu_and_each_vulkan_adapter_with_its_spelling() {
-        let found = device::name_adapters(vec![
+        let found = crate::device::name_adapters(vec![
             (
                 "Intel(R) Iris(R) Xe Graphics".into(),
                 "integrated",

@@ -73,6 +73,16 @@ pub struct Grid {
     pub means: Vec<Cell>,
 }
 
+/// The method of each row label (from the records).
+pub fn method_of(input: &ReportInput, label: &str) -> String {
+    input
+        .records
+        .iter()
+        .find(|r| r.label == label)
+        .map(|r| r.method.clone())
+        .unwrap_or_else(|| label.to_string())
+}
+
 /// The row labels of `input`: its `rows`, then any label only the records name.
 pub fn row_labels(input: &ReportInput) -> Vec<String> {
     let mut rows = input.rows.clone();

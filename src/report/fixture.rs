@@ -1,6 +1,7 @@
 //! A fixed, hand-made results set for the report's tests: two row labels
 //! (one of them a sweep setting), three classes, three seeds, one failed job,
-//! one missing job and reference numbers.
+//! one missing job, reference numbers and training logs of the GANomaly
+//! jobs.
 
 use std::collections::BTreeMap;
 
@@ -10,7 +11,7 @@ use rand_chacha::ChaCha8Rng;
 use super::{Outcome, Record, ReportInput};
 use crate::metrics;
 use crate::spec::{Protocol, Reference};
-use crate::store::{JobResult, Scores};
+use crate::store::{EpochLog, JobResult, Scores, TrainingLog};
 
 /// 40 test images (every fourth an anomaly), scores separated by `shift`.
 pub fn scores(shift: f32, seed: u64) -> Scores {
@@ -94,7 +95,11 @@ pub fn input() -> ReportInput {
                     let shift = 0.15 + 0.2 * j as f32 + 0.3 * m as f32;
                     done(scores(shift, seed * 100 + (m * 10 + j) as u64))
                 };
-                records.push(record(method, label, class, seed, outcome));
+                let mut r = record(method, label, class, seed, outcome);
+                if *method == "ganomaly" && matches!(r.outcome, Outcome::Done { .. }) {
+                    r.training = Some(training(seed * 10 + j as u64));
+                }
+                records.push(r);
             }
         }
     }
@@ -123,9 +128,32 @@ pub fn input() -> ReportInput {
             source: "Silva and Lochter, Table 2 (MNIST)".into(),
             protocol: Protocol::AnomalyClass,
             auroc,
+            printed_mean: Default::default(),
         }),
         cell: Default::default(),
         provenance: Default::default(),
+    }
+}
+
+/// A five-epoch GANomaly-like training log (`g`, `d`, `con`), seeded.
+pub fn training(seed: u64) -> TrainingLog {
+    let mut rng = ChaCha8Rng::seed_from_u64(seed);
+    TrainingLog {
+        epochs: (1..=5)
+            .map(|epoch| {
+                let e = epoch as f64;
+                let mut noise = || rng.random::<f64>() * 0.2;
+                EpochLog {
+                    epoch,
+                    seconds: 2.0 + noise(),
+                    values: vec![
+                        ("g".into(), 4.0 / e + noise()),
+                        ("d".into(), 0.7 - 0.1 * e + noise()),
+                        ("con".into(), 1.0 / e + noise()),
+                    ],
+                }
+            })
+            .collect(),
     }
 }
 

@@ -2,7 +2,8 @@
 //! the plots beside it): the spec, the dataset and protocol, the AUROC table
 //! with intervals and best marks, the reference comparison, the pairwise
 //! tests and ranking, the heat map, the critical-difference diagram, the ROC
-//! curves per class, the jobs that failed or are missing, and provenance.
+//! curves per class, the trainings (one row per method, every job folded)
+//! and their curves, the jobs that failed or are missing, and provenance.
 //!
 //! The tables come from the report's own Markdown (one source for both),
 //! turned into HTML by [`super::markdown_html`].
@@ -57,8 +58,11 @@ pub struct Page<'a> {
     /// `table.md` (with the reference comparison) and `comparisons.md`.
     pub table_markdown: &'a str,
     pub comparisons_markdown: &'a str,
-    /// `training.md`, when jobs logged their trainings.
+    /// `training.md` and the per-job table, when jobs logged their trainings.
     pub training_markdown: Option<&'a str>,
+    pub training_per_job: Option<&'a str>,
+    /// Per row label with a logged training: its training curves' PNG.
+    pub training_pngs: &'a [(String, String)],
     /// Files beside the page, relative to its folder: the heat map, the CD
     /// diagram (None with no ranking, and why), the ROC figure per class.
     pub summary_png: &'a str,
@@ -93,11 +97,17 @@ pub fn page(input: &ReportInput, p: &Page) -> String {
     intro(&mut s, input);
     s.push_str(
         "<nav><a href=\"#results\">Results</a><a href=\"#comparisons\">Comparisons</a>\
-         <a href=\"#figures\">Figures</a><a href=\"#roc\">ROC curves</a><a href=\"#jobs\">Jobs</a>\
-         <a href=\"#provenance\">Provenance</a></nav>\n",
+         <a href=\"#figures\">Figures</a><a href=\"#roc\">ROC curves</a>",
     );
+    if p.training_markdown.is_some() {
+        s.push_str(
+            "<a href=\"#training\">Training</a><a href=\"#training-curves\">Training curves</a>",
+        );
+    }
+    s.push_str("<a href=\"#jobs\">Jobs</a><a href=\"#provenance\">Provenance</a></nav>\n");
     tables(&mut s, p);
     figures(&mut s, p);
+    training(&mut s, p);
     absent_jobs(&mut s, input);
     provenance(&mut s, input, p);
     s.push_str("</body>\n</html>\n");
@@ -159,15 +169,46 @@ fn intro(s: &mut String, input: &ReportInput) {
     }
 }
 
-/// The report's own Markdown: the tables, the comparisons, the trainings.
+/// The report's own Markdown: the tables and the comparisons.
 fn tables(s: &mut String, p: &Page) {
     s.push_str("<section id=\"results\">\n");
     s.push_str(&markdown_to_html(p.table_markdown, 0));
     s.push_str("</section>\n<section id=\"comparisons\">\n");
     s.push_str(&markdown_to_html(p.comparisons_markdown, 0));
-    if let Some(training) = p.training_markdown {
-        s.push_str("</section>\n<section id=\"training\">\n");
-        s.push_str(&markdown_to_html(training, 0));
+    s.push_str("</section>\n");
+}
+
+/// The trainings, when jobs logged any: one row per method, the per-job
+/// table folded, then the training curves of each method.
+fn training(s: &mut String, p: &Page) {
+    let Some(training) = p.training_markdown else {
+        return;
+    };
+    s.push_str("<section id=\"training\">\n");
+    s.push_str(&markdown_to_html(training, 0));
+    if let Some(per_job) = p.training_per_job {
+        let jobs = per_job.lines().count().saturating_sub(2);
+        let _ = writeln!(
+            s,
+            "<details><summary>Every job's training ({jobs})</summary>\n{}</details>",
+            markdown_to_html(per_job, 0)
+        );
+    }
+    s.push_str("</section>\n<section id=\"training-curves\">\n<h2>Training curves</h2>\n");
+    s.push_str(
+        "<p>Per method, each logged loss and the seconds per epoch over the epochs: with up to \
+         ten classes the median over seeds of each class (thick) and each seed (thin); with more, \
+         the median over all jobs with a band from the lowest to the highest. Red crosses: \
+         values that are not finite; failed jobs are named under the panels.</p>\n",
+    );
+    for (label, png) in p.training_pngs {
+        let _ = writeln!(
+            s,
+            "<figure><img src=\"{}\" alt=\"training curves of {}\"><figcaption>{}</figcaption></figure>",
+            escape(png),
+            escape(label),
+            escape(label)
+        );
     }
     s.push_str("</section>\n");
 }

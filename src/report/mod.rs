@@ -135,9 +135,10 @@ pub fn write_side_by_side(
 /// `table.md|csv|tex` (AUROC, with the reference comparison in `table.md`),
 /// `table-auprc.md|csv|tex`, `comparisons.md|csv` (Wilcoxon per pair with
 /// Holm, Friedman ranking; [`compare`]), `training.md|csv` (how the
-/// trainings ended, when jobs logged any; [`training`]), `results.csv|parquet` (one row per job) and
+/// trainings went, when jobs logged any; [`training`]), `results.csv|parquet` (one row per job) and
 /// `scores.parquet` (one row per test image of every finished job), and the
-/// plots `roc/<class>.png|svg` and `summary.png|svg`.
+/// plots `roc/<class>.png|svg`, `summary.png|svg` and
+/// `training/<row label>.png|svg`.
 pub fn write(input: &ReportInput, dir: &Path) -> Result<ReportSummary, ReportError> {
     std::fs::create_dir_all(dir).map_err(|e| ReportError::write(dir, e))?;
     let results = aggregate::results_frame(input)?;
@@ -156,11 +157,18 @@ pub fn write(input: &ReportInput, dir: &Path) -> Result<ReportSummary, ReportErr
     files.extend(data_files);
     let plots = plot::write_plots(input, &auroc, dir)?;
     let roc_pngs: Vec<(String, String)> = plots
-        .roc_pngs
+        .pngs
         .iter()
         .map(|(class, png)| (class.clone(), html::relative(dir, png)))
         .collect();
     files.extend(plots.files);
+    let training = plot::write_training(input, dir)?;
+    files.extend(training.files);
+    let training_pngs: Vec<(String, String)> = training
+        .pngs
+        .iter()
+        .map(|(label, png)| (label.clone(), html::relative(dir, png)))
+        .collect();
     let cd = match &comparisons.ranking {
         Ok(ranking) => {
             files.extend(plot::write_cd(&input.experiment, ranking, dir)?);
@@ -178,7 +186,9 @@ pub fn write(input: &ReportInput, dir: &Path) -> Result<ReportSummary, ReportErr
         &html::Page {
             table_markdown: &texts.table,
             comparisons_markdown: &texts.comparisons,
-            training_markdown: texts.training.as_ref().map(|(md, _)| md.as_str()),
+            training_markdown: texts.training.as_ref().map(|t| t.markdown.as_str()),
+            training_per_job: texts.training.as_ref().map(|t| t.per_job.as_str()),
+            training_pngs: &training_pngs,
             summary_png: "summary.png",
             cd_png: cd,
             roc_pngs: &roc_pngs,
@@ -205,8 +215,9 @@ struct Texts {
     /// `table.md`: the AUROC table, then the reference comparison.
     table: String,
     comparisons: String,
-    /// `training.md` and the numbers of `training.csv`, when jobs logged trainings.
-    training: Option<(String, DataFrame)>,
+    /// `training.md`, the per-job table and the numbers of `training.csv`,
+    /// when jobs logged trainings.
+    training: Option<training::Trainings>,
 }
 
 /// Writes the text files (`table.md|tex`, `table-auprc.md|tex`,
@@ -236,8 +247,8 @@ fn write_texts(
     let comparisons = compare::markdown(&input.experiment, comparisons, table::seeds(input).len());
     put("comparisons.md", &comparisons)?;
     let training = training::render(input)?;
-    if let Some((md, _)) = &training {
-        put("training.md", md)?;
+    if let Some(t) = &training {
+        put("training.md", &t.markdown)?;
     }
     let texts = Texts {
         table,
@@ -261,15 +272,20 @@ fn write_data(
     let mut data_files = Vec::new();
     for (name, grid) in ["table.csv", "table-auprc.csv"].into_iter().zip(grids) {
         let path = dir.join(name);
-        export::write_csv(&table::frame(input, grid)?, &path, Some(6))?;
+        let (values, printed) = reference::columns(input, grid);
+        let refs = table::RefColumns {
+            values: &values,
+            printed: &printed,
+        };
+        export::write_csv(&table::frame(input, grid, &refs)?, &path, Some(6))?;
         data_files.push(path);
     }
     let path = dir.join("comparisons.csv");
     export::write_csv(&compare::frame(comparisons)?, &path, Some(6))?;
     data_files.push(path);
-    if let Some((_, numbers)) = &texts.training {
+    if let Some(t) = &texts.training {
         let path = dir.join("training.csv");
-        export::write_csv(numbers, &path, Some(6))?;
+        export::write_csv(&t.numbers, &path, Some(6))?;
         data_files.push(path);
     }
     let per_job = results.drop("row")?;
@@ -441,6 +457,33 @@ mod tests {
         let svg = read(&summary, "summary.svg");
         assert!(svg.contains("ganomaly (w_con=10)") && svg.contains("Mean"));
         assert!(summary.files.contains(&summary.dir.join("roc/zero.png")));
+        // GANomaly's training curves: four panels (g, d, con, seconds) in two
+        // rows, three notes (how the curves were made, the failed job)
+        let img = image::open(summary.dir.join("training/ganomaly--w_con-10.png")).unwrap();
+        assert_eq!(
+            (img.width(), img.height()),
+            (3 * 380 + 200, 44 + 2 * 250 + 12 + 3 * 20)
+        );
+        let rgb = img.to_rgb8();
+        for (i, c) in [[31, 119, 180], [255, 127, 14], [44, 160, 44]]
+            .iter()
+            .enumerate()
+        {
+            let n = rgb.pixels().filter(|p| &p.0 == c).count();
+            assert!(n > 200, "class {i}: {n}");
+        }
+        let svg = read(&summary, "training/ganomaly--w_con-10.svg");
+        for text in [
+            "loss g",
+            "loss con",
+            "seconds per epoch",
+            "zero (3)",
+            "one (2)",
+        ] {
+            assert!(svg.contains(text), "{text}: {svg}");
+        }
+        assert!(svg.contains("one seed 2: training diverged"), "{svg}");
+        assert!(!summary.dir.join("training/kde.png").exists());
     }
 
     #[test]
@@ -462,7 +505,20 @@ mod tests {
             assert!(summary.dir.join(src).is_file(), "{src}");
             images += 1;
         }
-        assert_eq!(images, 2 + 3, "heat map, CD diagram, three ROC figures");
+        assert_eq!(
+            images,
+            2 + 3 + 1,
+            "heat map, CD diagram, three ROC figures, GANomaly's training curves"
+        );
+        // the trainings: one row per method, every job folded, the curves
+        assert!(
+            html.contains(
+                "<th class=\"text\">ganomaly (w_con=10)</th><td class=\"num\">8 of 9, 1 failed</td>"
+            ),
+            "{html}"
+        );
+        assert!(html.contains("<details><summary>Every job's training (8)</summary>"));
+        assert!(html.contains("src=\"training/ganomaly--w_con-10.png\""));
         // the failed and the missing job with their reasons, provenance
         assert!(html.contains("training diverged: the generator loss is NaN"));
         assert!(html.contains("not run yet"));

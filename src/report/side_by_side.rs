@@ -22,6 +22,8 @@ struct Part<'a> {
     grid: Grid,
     /// Per row: the reference values (classes, then the mean), if listed.
     refs: Vec<Option<Vec<Option<f64>>>>,
+    /// Per row: the mean the reference printed, if it gives one.
+    printed: Vec<Option<f64>>,
 }
 
 /// One line of the table.
@@ -40,6 +42,8 @@ struct Line {
     /// Difference rows: (mean |difference|, Pearson r) over the classes
     /// where both the result and the reference have a value.
     agreement: Option<(f64, f64)>,
+    /// Reference rows: the mean the source printed, if it gives one.
+    printed: Option<f64>,
 }
 
 /// Mean absolute difference and Pearson correlation of paired values
@@ -87,8 +91,13 @@ pub fn render(
     for input in inputs {
         let results = aggregate::results_frame(input)?;
         let grid = aggregate::grid(input, &results, Metric::Auroc)?;
-        let refs = reference::reference_rows(input, &grid);
-        parts.push(Part { input, grid, refs });
+        let (refs, printed) = reference::columns(input, &grid);
+        parts.push(Part {
+            input,
+            grid,
+            refs,
+            printed,
+        });
     }
     let lines = lines(&parts);
     let classes = names(first);
@@ -110,7 +119,7 @@ fn lines(parts: &[Part]) -> Vec<Line> {
     for p in parts {
         let columns = p.grid.classes.len() + 1;
         for (r, label) in p.grid.rows.iter().enumerate() {
-            let method = reference::method_of(p.input, label);
+            let method = aggregate::method_of(p.input, label);
             let values: Vec<Option<f64>> = (0..columns).map(|j| cell(&p.grid, r, j).mean).collect();
             let spreads = (0..columns)
                 .map(|j| {
@@ -127,15 +136,20 @@ fn lines(parts: &[Part]) -> Vec<Line> {
                     .iter()
                     .any(|l| l.label == ref_label && &l.values == rv)
                 {
+                    let printed = p.printed[r];
+                    let mut spreads = vec![None; columns];
+                    spreads[columns - 1] = printed
+                        .map(|m| format!("({})", reference::printed_text(m, rv[columns - 1])));
                     references.push(Line {
                         label: ref_label,
                         spec: String::new(),
                         method: method.clone(),
                         kind: "reference",
                         values: rv.clone(),
-                        spreads: vec![None; columns],
+                        spreads,
                         failed: vec![false; columns],
                         agreement: None,
+                        printed,
                     });
                 }
                 let classes = columns - 1;
@@ -161,6 +175,7 @@ fn lines(parts: &[Part]) -> Vec<Line> {
                     spreads: vec![None; columns],
                     failed: vec![false; columns],
                     agreement: agreement(&pairs),
+                    printed: None,
                 });
             }
             results.push(Line {
@@ -174,6 +189,7 @@ fn lines(parts: &[Part]) -> Vec<Line> {
                 values,
                 spreads,
                 agreement: None,
+                printed: None,
             });
         }
     }
@@ -228,6 +244,16 @@ fn markdown(parts: &[Part], lines: &[Line], classes: &[String], name: &str) -> S
          95% confidence interval, or (standard deviation)); reference rows: the published \
          numbers, once each; difference rows: the result as shown minus its spec's reference.\n\n",
     );
+    let printed: Vec<&Line> = lines.iter().filter(|l| l.printed.is_some()).collect();
+    if !printed.is_empty() {
+        let any = printed.iter().any(|l| {
+            let mean = l.values.last().copied().flatten();
+            l.printed
+                .zip(mean)
+                .is_some_and(|(p, m)| reference::mismatch(p, m))
+        });
+        let _ = writeln!(s, "{}\n", reference::printed_note(any));
+    }
     s.push_str(&table::md_head("Row", classes));
     for l in lines {
         let mut row = vec![md_escape(&l.label)];
@@ -284,6 +310,12 @@ fn frame(lines: &[Line], classes: &[String]) -> Result<DataFrame, ReportError> {
             lines.iter().map(|l| l.values[j]).collect::<Vec<_>>(),
         ));
     }
+    if lines.iter().any(|l| l.printed.is_some()) {
+        columns.push(Column::new(
+            "mean_printed".into(),
+            lines.iter().map(|l| l.printed).collect::<Vec<_>>(),
+        ));
+    }
     Ok(DataFrame::new(n, columns)?)
 }
 
@@ -312,6 +344,7 @@ fn latex(lines: &[Line], classes: &[String], name: &str) -> String {
             tex_escape(&shown(l, j))
                 .replace('±', "$\\pm$")
                 .replace('−', "$-$")
+                .replace('≠', "$\\neq$")
         }));
         let _ = writeln!(s, "{} \\\\", row.join(" & "));
     }
@@ -351,6 +384,7 @@ mod tests {
             source: "paper".into(),
             protocol: Protocol::OneClass,
             auroc,
+            printed_mean: Default::default(),
         });
         i
     }

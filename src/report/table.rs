@@ -1,13 +1,14 @@
-//! Rendering a grid as the study's table: Markdown (with the job counts, the
-//! footnotes and the comparison with reference numbers), CSV (one line per row
-//! label, numbers only) and LaTeX (booktabs).
+//! Rendering a grid as the study's table: Markdown (with the job counts and
+//! the footnotes), CSV (one line per row label, numbers only, with the
+//! reference numbers it is given) and LaTeX (booktabs); and the cell and
+//! number formats every table of the report shares. The comparison with
+//! reference numbers builds on these (`reference`), not the other way.
 
 use std::fmt::Write as _;
 
 use polars::prelude::*;
 
-use super::aggregate::{Cell, Grid, Metric};
-use super::reference::{method_of, reference_rows};
+use super::aggregate::{Cell, Grid, Metric, method_of};
 use super::{Outcome, ReportInput};
 use crate::spec::{CellFormat, Protocol};
 
@@ -304,12 +305,21 @@ fn legend(input: &ReportInput, grid: &Grid) -> String {
     s
 }
 
+/// Reference numbers of a table's rows, as its CSV gives them: per row (None
+/// when the reference does not list it) the value of each class, then the
+/// mean of those; and per row the mean the source printed, if it gives one.
+pub struct RefColumns<'a> {
+    pub values: &'a [Option<Vec<Option<f64>>>],
+    pub printed: &'a [Option<f64>],
+}
+
 /// The table as numbers: one line per row label; per class its mean, std,
-/// 95% CI half-width and number of finished seeds (and the reference value when there is one), then
-/// the same for the Mean.
-pub fn frame(input: &ReportInput, grid: &Grid) -> PolarsResult<DataFrame> {
-    let refs = reference_rows(input, grid);
-    let has_ref = refs.iter().any(Option::is_some);
+/// 95% CI half-width and number of finished seeds (and the reference value
+/// when there is one), then the same for the Mean (and the printed
+/// reference mean, `mean_ref_printed`, when the reference gives one).
+pub fn frame(input: &ReportInput, grid: &Grid, refs: &RefColumns) -> PolarsResult<DataFrame> {
+    let has_ref = refs.values.iter().any(Option::is_some);
+    let has_printed = refs.printed.iter().any(Option::is_some);
     let n = grid.rows.len();
     let mut columns = vec![
         Column::new("label".into(), grid.rows.clone()),
@@ -344,9 +354,16 @@ pub fn frame(input: &ReportInput, grid: &Grid) -> PolarsResult<DataFrame> {
         if has_ref {
             columns.push(Column::new(
                 format!("{name}_ref").into(),
-                refs.iter()
+                refs.values
+                    .iter()
                     .map(|v| v.as_ref().and_then(|v| v[j]))
                     .collect::<Vec<_>>(),
+            ));
+        }
+        if has_printed && j == names.len() - 1 {
+            columns.push(Column::new(
+                format!("{name}_ref_printed").into(),
+                refs.printed.to_vec(),
             ));
         }
     }

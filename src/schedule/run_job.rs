@@ -6,6 +6,7 @@
 //! jobs go on. Jobs on a GPU take one of its `--gpu-jobs` slots.
 
 use std::collections::{BTreeMap, HashMap};
+use std::path::PathBuf;
 use std::sync::atomic::AtomicBool;
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
@@ -237,10 +238,7 @@ impl JobEnv {
         } else {
             DeviceChoice::Cpu
         };
-        let logged = TrainingRecorder {
-            inner: progress,
-            log: Mutex::new(TrainingLog::default()),
-        };
+        let logged = TrainingRecorder::new(progress, self.store.checkpoint_dir(&job.model_key));
         let ctx = RunContext {
             seed: job.seed,
             device: self.device,
@@ -307,7 +305,7 @@ impl JobEnv {
         let fitted = det.fit(&split.train, ctx)?;
         let pending = self.store.begin(ObjectKind::Model, &job.model_key)?;
         fitted.save(pending.dir())?;
-        let log = logged.log.lock().unwrap_or_else(|p| p.into_inner()).clone();
+        let log = logged.log();
         if !log.epochs.is_empty() {
             log.write(pending.dir())?;
         }
@@ -430,10 +428,34 @@ fn detector_of(
 }
 
 /// Passes phases on, keeping each finished epoch's numbers for the
-/// model's training log.
+/// model's training log. Once the training has written a checkpoint, the
+/// log so far is kept beside it after every epoch, so that a run that
+/// resumes from that checkpoint stores the whole log, not only its own
+/// epochs.
 struct TrainingRecorder<'a> {
     inner: &'a dyn Progress,
+    /// The job's checkpoint folder.
+    checkpoints: PathBuf,
+    /// The log a killed run of the job kept beside its checkpoint.
+    before: TrainingLog,
     log: Mutex<TrainingLog>,
+}
+
+impl<'a> TrainingRecorder<'a> {
+    fn new(inner: &'a dyn Progress, checkpoints: PathBuf) -> TrainingRecorder<'a> {
+        TrainingRecorder {
+            before: TrainingLog::read(&checkpoints).unwrap_or_default(),
+            inner,
+            checkpoints,
+            log: Mutex::new(TrainingLog::default()),
+        }
+    }
+
+    /// The whole log: the epochs before a resume, then this run's.
+    fn log(&self) -> TrainingLog {
+        let own = self.log.lock().unwrap_or_else(|p| p.into_inner());
+        self.before.resumed(&own)
+    }
 }
 
 impl Progress for TrainingRecorder<'_> {
@@ -444,6 +466,11 @@ impl Progress for TrainingRecorder<'_> {
                 .unwrap_or_else(|p| p.into_inner())
                 .epochs
                 .push(e.clone());
+            if self.checkpoints.is_dir()
+                && let Err(e) = self.log().write_partial(&self.checkpoints)
+            {
+                tracing::warn!("the training log beside the checkpoint: {e}");
+            }
         }
         self.inner.phase(phase);
     }

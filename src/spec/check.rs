@@ -443,7 +443,20 @@ fn load_reference(ck: &mut Checker, path: &Path) -> Option<Reference> {
         }
     };
     match serde_yaml_ng::from_str::<Reference>(&text) {
-        Ok(r) => Some(r),
+        Ok(r) => {
+            if let Some(m) = r.printed_mean.keys().find(|m| !r.auroc.contains_key(*m)) {
+                ck.push(
+                    "reference",
+                    format!(
+                        "{}: `printed_mean` names `{m}`, which has no row under `auroc`",
+                        path.display()
+                    ),
+                    None,
+                );
+                return None;
+            }
+            Some(r)
+        }
         Err(e) => {
             ck.push(
                 "reference",

@@ -212,6 +212,10 @@ pub struct Reference {
     pub protocol: Protocol,
     /// Method name -> AUROC per class, in class-index order.
     pub auroc: BTreeMap<String, Vec<f64>>,
+    /// Method name -> the mean AUROC as the source printed it, which may
+    /// differ from the mean of its row (the report shows both).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub printed_mean: BTreeMap<String, f64>,
 }
 
 /// What a table cell shows beside the mean over seeds.

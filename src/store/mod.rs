@@ -408,6 +408,42 @@ pub fn hostname() -> String {
         .unwrap_or_else(|_| "unknown-host".into())
 }
 
+/// This CPU's architecture, then the features (detected at run time) by
+/// which the CPU backend's kernels (gemm, macerator, pulp) choose their SIMD
+/// code paths: `x86_64 sse4.2 avx avx2 fma avx512f ...`, `aarch64 neon ...`.
+/// The same build gives bit-identical scores on CPUs with the same list; a
+/// wider path (AVX-512 against AVX2) can round sums differently.
+pub fn cpu_features() -> Vec<String> {
+    let mut out = vec![std::env::consts::ARCH.to_string()];
+    #[cfg(target_arch = "x86_64")]
+    {
+        let found = [
+            ("sse4.1", std::arch::is_x86_feature_detected!("sse4.1")),
+            ("sse4.2", std::arch::is_x86_feature_detected!("sse4.2")),
+            ("avx", std::arch::is_x86_feature_detected!("avx")),
+            ("avx2", std::arch::is_x86_feature_detected!("avx2")),
+            ("fma", std::arch::is_x86_feature_detected!("fma")),
+            ("f16c", std::arch::is_x86_feature_detected!("f16c")),
+            ("avx512f", std::arch::is_x86_feature_detected!("avx512f")),
+            ("avx512bw", std::arch::is_x86_feature_detected!("avx512bw")),
+            ("avx512cd", std::arch::is_x86_feature_detected!("avx512cd")),
+            ("avx512dq", std::arch::is_x86_feature_detected!("avx512dq")),
+            ("avx512vl", std::arch::is_x86_feature_detected!("avx512vl")),
+        ];
+        out.extend(found.iter().filter(|f| f.1).map(|f| f.0.to_string()));
+    }
+    #[cfg(target_arch = "aarch64")]
+    {
+        let found = [
+            ("neon", std::arch::is_aarch64_feature_detected!("neon")),
+            ("fp16", std::arch::is_aarch64_feature_detected!("fp16")),
+            ("sve", std::arch::is_aarch64_feature_detected!("sve")),
+        ];
+        out.extend(found.iter().filter(|f| f.1).map(|f| f.0.to_string()));
+    }
+    out
+}
+
 /// Versions of the runner and of the libraries that shape results (as
 /// resolved in Cargo.lock when this binary was built), for manifests.
 pub fn library_versions() -> BTreeMap<String, String> {

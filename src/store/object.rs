@@ -24,6 +24,12 @@ pub struct Manifest {
     pub libraries: BTreeMap<String, String>,
     pub device: String,
     pub host: String,
+    /// The CPU's architecture and the features that select the SIMD code
+    /// paths of the CPU backend's kernels ([`super::cpu_features`]): two
+    /// stores made on CPUs that differ here may differ in the last bits of
+    /// their scores. Empty in manifests written before it was recorded.
+    #[serde(default)]
+    pub cpu_features: Vec<String>,
     pub started: String,
     pub finished: String,
     /// Seconds per phase (`load`, `train`, `score`).
@@ -88,6 +94,7 @@ impl PendingObject {
             libraries: super::library_versions(),
             device: device.to_string(),
             host: super::hostname(),
+            cpu_features: super::cpu_features(),
             started,
             finished: now_rfc3339(),
             durations,

@@ -35,6 +35,24 @@ fn committed_object_is_visible_with_digests() {
 }
 
 #[test]
+fn manifests_record_the_cpu_features_and_old_ones_without_them_load() {
+    let (_d, s) = store();
+    let k = Key::of("result", &json!({"a": 1}));
+    let m = write(&s, ObjectKind::Result, &k, "label,score\n1,0.5\n");
+    assert_eq!(m.cpu_features, cpu_features());
+    assert_eq!(m.cpu_features[0], std::env::consts::ARCH);
+    // a manifest written before the field existed
+    let path = s.object_dir(ObjectKind::Result, &k).join("manifest.json");
+    let mut old: serde_json::Value = serde_json::from_slice(&fs::read(&path).unwrap()).unwrap();
+    old.as_object_mut().unwrap().remove("cpu_features").unwrap();
+    fs::write(&path, serde_json::to_vec_pretty(&old).unwrap()).unwrap();
+    let back = s.manifest(ObjectKind::Result, &k).unwrap();
+    assert!(back.cpu_features.is_empty());
+    assert_eq!(back.files, m.files);
+    assert!(s.verify().unwrap().is_empty());
+}
+
+#[test]
 fn interrupted_write_leaves_no_object() {
     let (_d, s) = store();
     let k = Key::of("model", &json!({"b": 2}));

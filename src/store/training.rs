@@ -3,8 +3,12 @@
 //! validation score), so that a report can show how a training ended and
 //! how long its epochs took.
 //!
-//! A job resumed from a checkpoint logs the epochs it ran itself: the log
-//! then starts after the checkpoint's epoch.
+//! A training that writes checkpoints also keeps its log so far beside
+//! them ([`TrainingLog::write_partial`]), so that a job resumed from a
+//! checkpoint stores one continuous log: the epochs up to the checkpoint
+//! from the killed run, the rest from the run that finished
+//! ([`TrainingLog::resumed`]). A log kept by an older runner may lack the
+//! first part: the log then starts after the checkpoint's epoch.
 
 use std::fmt::Write as _;
 use std::path::Path;
@@ -95,6 +99,31 @@ impl TrainingLog {
         Some(TrainingLog { epochs })
     }
 
+    /// The log of a training resumed after `self`'s epochs were logged:
+    /// `self`'s epochs before the first epoch of `after`, then `after`'s.
+    /// A training that started again from epoch 1 keeps nothing of `self`.
+    pub fn resumed(&self, after: &TrainingLog) -> TrainingLog {
+        let first = after.epochs.first().map_or(usize::MAX, |e| e.epoch);
+        let mut epochs: Vec<EpochLog> = self
+            .epochs
+            .iter()
+            .filter(|e| e.epoch < first)
+            .cloned()
+            .collect();
+        epochs.extend(after.epochs.iter().cloned());
+        TrainingLog { epochs }
+    }
+
+    /// Writes the log so far beside a training's checkpoints (folder `dir`,
+    /// which exists once a checkpoint was written), whole or not at all:
+    /// under a temporary name, then renamed.
+    pub fn write_partial(&self, dir: &Path) -> Result<(), super::StoreError> {
+        let path = dir.join(TRAINING_LOG);
+        let writing = dir.join(format!(".{TRAINING_LOG}.{}", std::process::id()));
+        std::fs::write(&writing, self.to_csv()).map_err(super::io_err(&writing))?;
+        std::fs::rename(&writing, &path).map_err(super::io_err(&path))
+    }
+
     /// Writes the log into a model object's folder (being written).
     pub fn write(&self, dir: &Path) -> Result<(), super::StoreError> {
         let path = dir.join(TRAINING_LOG);
@@ -136,5 +165,38 @@ mod tests {
         assert_eq!(log.seconds_per_epoch(), Some(3.0));
         assert_eq!(TrainingLog::parse("a,b\n"), None);
         assert_eq!(TrainingLog::parse("epoch,seconds,g\n1,2\n"), None);
+    }
+
+    fn epochs(numbers: &[usize]) -> TrainingLog {
+        TrainingLog {
+            epochs: numbers
+                .iter()
+                .map(|&epoch| EpochLog {
+                    epoch,
+                    seconds: epoch as f64,
+                    values: vec![("g".into(), 10.0 * epoch as f64)],
+                })
+                .collect(),
+        }
+    }
+
+    #[test]
+    fn a_resumed_log_is_continuous() {
+        // killed after epoch 4 was logged, resumed from the checkpoint after epoch 3
+        let before = epochs(&[1, 2, 3, 4]);
+        let after = epochs(&[4, 5]);
+        assert_eq!(before.resumed(&after), epochs(&[1, 2, 3, 4, 5]));
+        // started again from the first epoch (no usable checkpoint)
+        assert_eq!(before.resumed(&epochs(&[1, 2])), epochs(&[1, 2]));
+        assert_eq!(TrainingLog::default().resumed(&after), after);
+
+        let dir = tempfile::tempdir().unwrap();
+        before.write_partial(dir.path()).unwrap();
+        assert_eq!(TrainingLog::read(dir.path()), Some(before));
+        let names: Vec<_> = std::fs::read_dir(dir.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .collect();
+        assert_eq!(names, [TRAINING_LOG]);
     }
 }

@@ -1,19 +1,22 @@
 //! Plots with plotters, each as PNG and SVG: one ROC figure per class (every
 //! row label's curve averaged over its seeds, with a min-to-max band, mean
 //! AUROC in the legend), a summary heat map of mean AUROC per row label and
-//! class, and the critical-difference diagram.
+//! class, the critical-difference diagram, and the training curves of each
+//! row label whose jobs logged their trainings.
 //!
 //! PNG text needs a TrueType font, registered at run time from `RUNNER_FONT`
 //! or the usual system locations (DejaVu Sans first). Without one, the plots
 //! are still written, with no text, after one warning.
 //!
 //! Files: [`roc`] (the ROC figure of a class), [`summary`] (the heat map),
-//! [`cd`] (the critical-difference diagram);
+//! [`cd`] (the critical-difference diagram), [`training`] (the training
+//! curves of a row label);
 //! here the fonts, the palette and the writing of both formats.
 
 mod cd;
 mod roc;
 mod summary;
+mod training;
 
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
@@ -221,13 +224,55 @@ pub fn write_cd(
     )
 }
 
-/// What [`write_plots`] wrote.
+/// Writes `training/<row label>.png|svg` for every row label whose jobs
+/// logged their trainings; returns the files and, per such label in row
+/// order, its PNG.
+pub fn write_training(input: &ReportInput, dir: &Path) -> Result<Plots, ReportError> {
+    write_training_with(input, dir, font_ready())
+}
+
+fn write_training_with(input: &ReportInput, dir: &Path, text: bool) -> Result<Plots, ReportError> {
+    let figures: Vec<_> = input
+        .rows
+        .iter()
+        .filter_map(|label| Some((label, training::training_figure(input, label)?)))
+        .collect();
+    let mut plots = Plots::default();
+    if figures.is_empty() {
+        return Ok(plots);
+    }
+    let out = dir.join("training");
+    std::fs::create_dir_all(&out).map_err(|e| ReportError::write(&out, e))?;
+    let mut used = std::collections::HashSet::new();
+    for (i, (label, fig)) in figures.iter().enumerate() {
+        let mut stem = file_stem(label, i);
+        if !used.insert(stem.clone()) {
+            stem = format!("{stem}-{i}");
+        }
+        let stem = out.join(stem);
+        plots.files.extend(write_figure(
+            &stem,
+            training::training_size(fig),
+            text,
+            |a, t| training::draw_training(a, fig, t),
+            |a, t| training::draw_training(a, fig, t),
+        )?);
+        plots
+            .pngs
+            .push(((*label).clone(), stem.with_extension("png")));
+    }
+    Ok(plots)
+}
+
+/// What [`write_plots`] or [`write_training`] wrote.
 #[derive(Clone, Debug, Default)]
 pub struct Plots {
     /// Every file, SVG and PNG.
     pub files: Vec<PathBuf>,
-    /// Per selected class, in column order: its name and its ROC figure's PNG.
-    pub roc_pngs: Vec<(String, PathBuf)>,
+    /// Per figure shown on the page, in order, what it shows and its PNG:
+    /// per selected class its ROC figure ([`write_plots`]), per row label
+    /// its training curves ([`write_training`]).
+    pub pngs: Vec<(String, PathBuf)>,
 }
 
 /// Writes `roc/<class>.png|svg` for every selected class and `summary.png|svg`.
@@ -259,9 +304,7 @@ pub(crate) fn write_plots_with(
             |a, t| draw_roc(a, &fig, t),
             |a, t| draw_roc(a, &fig, t),
         )?);
-        plots
-            .roc_pngs
-            .push((name.clone(), stem.with_extension("png")));
+        plots.pngs.push((name.clone(), stem.with_extension("png")));
     }
     let s = summary(input, grid);
     plots.files.extend(write_figure(
