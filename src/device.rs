@@ -4,9 +4,10 @@
 //! backend, `cuda:N` burn-cuda, `vulkan...` wgpu pinned to Vulkan). Each needs
 //! its Cargo feature. Also here: the Vulkan adapters as `runner devices` and
 //! the errors show them ([`AdapterSummary`], [`AdapterError`],
-//! [`name_adapters`]). Listing and opening adapters needs the GPU stack, so
-//! it lives in `nn::vulkan`, which imports this module, never the other way:
-//! this layer is a leaf.
+//! [`name_adapters`], [`vulkan_adapters`]: listed through wgpu, without
+//! burn). Opening an adapter as a burn device lives in `nn::vulkan`, which
+//! imports this module, never the other way: this layer is a leaf, and the
+//! command line and the scheduler reach devices through it only.
 //!
 //! | spelling              | adapter                                                       |
 //! |-----------------------|---------------------------------------------------------------|
@@ -289,6 +290,33 @@ pub fn name_adapters(listed: Vec<(String, &'static str, String)>) -> Vec<Adapter
         out[best].default = true;
     }
     out
+}
+
+#[cfg(feature = "vulkan")]
+mod vulkan_listing;
+
+/// The Vulkan adapters of this machine in the loader's order (an empty list
+/// when there is no Vulkan driver), or `NotBuilt` without the `vulkan`
+/// feature. Listed through wgpu, not burn: the command line reaches them
+/// here, and `nn::vulkan` opens them.
+#[cfg(feature = "vulkan")]
+pub fn vulkan_adapters() -> Result<Vec<AdapterSummary>, AdapterError> {
+    Ok(vulkan_listing::found().to_vec())
+}
+
+/// Without the `vulkan` feature: `NotBuilt`.
+#[cfg(not(feature = "vulkan"))]
+pub fn vulkan_adapters() -> Result<Vec<AdapterSummary>, AdapterError> {
+    Err(AdapterError::NotBuilt {
+        device: "vulkan".to_string(),
+    })
+}
+
+/// The listing of [`vulkan_adapters`], borrowed (what `nn::vulkan` checks a
+/// choice against).
+#[cfg(feature = "vulkan")]
+pub fn listed_vulkan_adapters() -> &'static [AdapterSummary] {
+    vulkan_listing::found()
 }
 
 #[cfg(test)]

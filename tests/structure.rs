@@ -38,3 +38,46 @@ fn the_results_table_does_not_import_the_reference_comparison() {
     );
     assert!(!naming("src/report/reference.rs", &["super::table"]).is_empty());
 }
+
+/// The `.rs` files under `dir`, relative to the crate root.
+fn sources(dir: &str) -> Vec<String> {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let mut out = Vec::new();
+    let mut todo = vec![root.join(dir)];
+    while let Some(d) = todo.pop() {
+        for entry in std::fs::read_dir(&d).unwrap_or_else(|e| panic!("{}: {e}", d.display())) {
+            let path = entry.expect("entry").path();
+            if path.is_dir() {
+                todo.push(path);
+            } else if path.extension().is_some_and(|e| e == "rs") {
+                let rel = path.strip_prefix(root).expect("under the root");
+                out.push(rel.to_string_lossy().into_owned());
+            }
+        }
+    }
+    out.sort();
+    out
+}
+
+/// The command line and the scheduler reach devices through the burn-free
+/// device layer (`src/device.rs` and its listing of Vulkan adapters), never
+/// through `nn`.
+#[test]
+fn the_command_line_and_the_scheduler_do_not_import_nn() {
+    let files: Vec<String> = ["src/cli", "src/schedule", "src/device"]
+        .iter()
+        .flat_map(|d| sources(d))
+        .chain(["src/cli.rs".to_string()])
+        .filter(|f| Path::new(env!("CARGO_MANIFEST_DIR")).join(f).exists())
+        .collect();
+    assert!(files.len() > 5, "{files:?}");
+    let found: Vec<String> = files
+        .iter()
+        .flat_map(|f| {
+            naming(f, &["crate::nn", "nn::", "burn::"])
+                .into_iter()
+                .map(move |l| format!("{f}: {l}"))
+        })
+        .collect();
+    assert_eq!(found, Vec::<String>::new());
+}

@@ -10,7 +10,7 @@ pub(super) fn exec() -> anyhow::Result<u8> {
         render(
             num_cpus::get(),
             cfg!(feature = "cuda"),
-            &crate::nn::vulkan::adapters()
+            &crate::device::vulkan_adapters()
         )
     );
     Ok(0)

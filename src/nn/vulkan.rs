@@ -8,9 +8,10 @@ pub use crate::device::{AdapterError, AdapterSummary, INSTALL_HINT, name_adapter
 use crate::device::{DeviceChoice, VulkanAdapter};
 
 /// The Vulkan adapters of this machine in the loader's order (an empty list
-/// when there is no Vulkan driver), or `NotBuilt` without the `vulkan` feature.
+/// when there is no Vulkan driver), or `NotBuilt` without the `vulkan`
+/// feature: the device layer's listing.
 pub fn adapters() -> Result<Vec<AdapterSummary>, AdapterError> {
-    imp::adapters()
+    crate::device::vulkan_adapters()
 }
 
 /// The burn device of `adapter`, acquired on first use in this process.
@@ -74,54 +75,21 @@ pub fn check_present(adapter: VulkanAdapter, found: &[AdapterSummary]) -> Result
 
 #[cfg(feature = "vulkan")]
 mod imp {
-    use std::future::Future;
-    use std::sync::{Arc, Mutex, OnceLock};
-    use std::task::{Context, Poll, Wake, Waker};
+    use std::sync::Mutex;
 
-    use burn::tensor::wgpu::{WgpuBackend, wgpu};
+    use burn::tensor::wgpu::WgpuBackend;
     use burn::tensor::{Device, DeviceKind};
 
-    use super::{
-        AdapterError, AdapterSummary, check_present, is_lavapipe, name_adapters, selected,
-    };
+    use super::{AdapterError, AdapterSummary, check_present, is_lavapipe, selected};
     use crate::device::{DeviceChoice, VulkanAdapter};
 
     /// Each adapter asked for in this process, with what came of it.
     type Acquired = Vec<(VulkanAdapter, Result<Device, AdapterError>)>;
     static ACQUIRED: Mutex<Acquired> = Mutex::new(Vec::new());
-    static FOUND: OnceLock<Vec<AdapterSummary>> = OnceLock::new();
 
-    pub fn adapters() -> Result<Vec<AdapterSummary>, AdapterError> {
-        Ok(found().to_vec())
-    }
-
-    /// The adapters, listed once per process (instances of the Vulkan loader
-    /// are best not made and dropped over and over).
+    /// The adapters, listed by the device layer once per process.
     fn found() -> &'static [AdapterSummary] {
-        FOUND.get_or_init(|| {
-            let instance = wgpu::Instance::new(wgpu::InstanceDescriptor {
-                backends: wgpu::Backends::VULKAN,
-                ..wgpu::InstanceDescriptor::new_without_display_handle()
-            });
-            let listed = block_on(instance.enumerate_adapters(wgpu::Backends::VULKAN))
-                .iter()
-                .map(|a| {
-                    let info = a.get_info();
-                    let kind = match info.device_type {
-                        wgpu::DeviceType::DiscreteGpu => "discrete",
-                        wgpu::DeviceType::IntegratedGpu => "integrated",
-                        wgpu::DeviceType::VirtualGpu => "virtual",
-                        wgpu::DeviceType::Cpu => "cpu",
-                        wgpu::DeviceType::Other => "other",
-                    };
-                    let driver = format!("{} {}", info.driver, info.driver_info)
-                        .trim()
-                        .to_string();
-                    (info.name, kind, driver)
-                })
-                .collect();
-            name_adapters(listed)
-        })
+        crate::device::listed_vulkan_adapters()
     }
 
     fn lock_acquired() -> std::sync::MutexGuard<'static, Acquired> {
@@ -171,38 +139,12 @@ mod imp {
             why,
         })
     }
-
-    /// Runs a future to its end on this thread (wgpu's native futures are
-    /// ready at once; this only waits if one is not).
-    fn block_on<F: Future>(f: F) -> F::Output {
-        struct Unpark(std::thread::Thread);
-        impl Wake for Unpark {
-            fn wake(self: Arc<Self>) {
-                self.0.unpark();
-            }
-        }
-        let waker = Waker::from(Arc::new(Unpark(std::thread::current())));
-        let mut cx = Context::from_waker(&waker);
-        let mut f = std::pin::pin!(f);
-        loop {
-            if let Poll::Ready(v) = f.as_mut().poll(&mut cx) {
-                return v;
-            }
-            std::thread::park();
-        }
-    }
 }
 
 #[cfg(not(feature = "vulkan"))]
 mod imp {
-    use super::{AdapterError, AdapterSummary};
+    use super::AdapterError;
     use crate::device::{DeviceChoice, VulkanAdapter};
-
-    pub fn adapters() -> Result<Vec<AdapterSummary>, AdapterError> {
-        Err(AdapterError::NotBuilt {
-            device: "vulkan".to_string(),
-        })
-    }
 
     pub fn acquire(adapter: VulkanAdapter) -> Result<burn::tensor::Device, AdapterError> {
         Err(AdapterError::NotBuilt {
