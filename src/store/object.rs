@@ -36,6 +36,10 @@ pub struct Manifest {
     pub durations: BTreeMap<String, f64>,
     /// blake3 (hex) of every file, by path relative to the object.
     pub files: BTreeMap<String, String>,
+    /// The environment an external method's program ran in: what it was
+    /// built from and every package's exact version.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub environment: Option<super::EnvironmentRecord>,
 }
 
 /// An object being written under `tmp/`; removed on drop unless committed.
@@ -44,6 +48,7 @@ pub struct PendingObject {
     key: Key,
     target: PathBuf,
     tmp: Option<tempfile::TempDir>,
+    environment: Option<super::EnvironmentRecord>,
 }
 
 impl PendingObject {
@@ -62,7 +67,13 @@ impl PendingObject {
             key,
             target: store.object_dir(kind, &key),
             tmp: Some(tmp),
+            environment: None,
         })
+    }
+
+    /// Records in the manifest the environment the object was made in.
+    pub fn set_environment(&mut self, environment: Option<super::EnvironmentRecord>) {
+        self.environment = environment;
     }
 
     /// The folder to write the object's files into.
@@ -99,6 +110,7 @@ impl PendingObject {
             finished: now_rfc3339(),
             durations,
             files,
+            environment: self.environment.take(),
         };
         let mpath = dir.join(MANIFEST);
         let text = serde_json::to_vec_pretty(&manifest).unwrap_or_default();
