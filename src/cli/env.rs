@@ -22,16 +22,30 @@ pub(super) fn exec(cli: &Cli, c: &EnvCommand) -> anyhow::Result<u8> {
     }
 }
 
-/// The external methods of `spec` that declare an environment, one per
-/// environment key, by key.
-pub fn environments_of(spec: &ValidSpec) -> BTreeMap<String, ExternalParams> {
-    let mut out = BTreeMap::new();
+/// An environment a spec declares: the first method that declares it (its
+/// parameters build it) and the names of all that do.
+pub struct DeclaredEnvironment {
+    pub params: ExternalParams,
+    pub methods: Vec<String>,
+}
+
+/// The environments the external methods of `spec` declare, by key.
+pub fn environments_of(spec: &ValidSpec) -> BTreeMap<String, DeclaredEnvironment> {
+    let mut out: BTreeMap<String, DeclaredEnvironment> = BTreeMap::new();
     for entry in &spec.methods {
         for v in &entry.variants {
             if let MethodConfig::External(p) = &v.config
                 && let Some(key) = &p.environment_key
             {
-                out.entry(key.clone()).or_insert_with(|| p.clone());
+                let e = out
+                    .entry(key.clone())
+                    .or_insert_with(|| DeclaredEnvironment {
+                        params: p.clone(),
+                        methods: Vec::new(),
+                    });
+                if !e.methods.contains(&p.name) {
+                    e.methods.push(p.name.clone());
+                }
             }
         }
     }
@@ -43,7 +57,8 @@ pub fn environments_of(spec: &ValidSpec) -> BTreeMap<String, ExternalParams> {
 pub fn build_missing(store: &Store, spec: &ValidSpec, quiet: bool) -> Result<(), Vec<String>> {
     let cancel = AtomicBool::new(false);
     let mut failures = Vec::new();
-    for (key, p) in environments_of(spec) {
+    for (key, declared) in environments_of(spec) {
+        let p = declared.params;
         let requirements = p
             .environment
             .as_ref()
@@ -66,10 +81,10 @@ pub fn build_missing(store: &Store, spec: &ValidSpec, quiet: bool) -> Result<(),
         match environment::ensure(store, &p, &cancel, &waiting) {
             Ok(Some(ready)) => {
                 if !quiet {
-                    let how = if had {
-                        "ready".to_string()
-                    } else {
+                    let how = if ready.built_here {
                         format!("built in {:.0} s", ready.record.build_seconds)
+                    } else {
+                        "ready".to_string()
                     };
                     eprintln!(
                         "environment {requirements} [{}]: {how}, {} packages, {}",
@@ -142,11 +157,12 @@ pub fn require_built(
     let missing: Vec<String> = environments_of(spec)
         .into_iter()
         .filter(|(key, _)| store.environment(key).is_none())
-        .map(|(key, p)| {
+        .map(|(key, d)| {
             format!(
                 "`{}` needs the environment {} (key {}), which is not built",
-                p.name,
-                p.environment
+                d.methods.join("`, `"),
+                d.params
+                    .environment
                     .as_ref()
                     .map(|e| e.requirements())
                     .unwrap_or_default(),

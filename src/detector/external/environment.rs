@@ -37,6 +37,9 @@ const TAIL_LINES: usize = 20;
 pub struct Ready {
     pub venv: PathBuf,
     pub record: EnvironmentRecord,
+    /// Whether this call built it (else it was in the store, or another
+    /// process built it while this one waited).
+    pub built_here: bool,
 }
 
 impl Ready {
@@ -116,12 +119,13 @@ pub fn ensure(
     }) else {
         return Ok(None);
     };
-    let ready = |record| Ready {
-        venv: store.environment_dir(&key).join("venv"),
+    let ready = |record, built_here| Ready {
+        venv: absolute(&store.environment_dir(&key).join("venv")),
         record,
+        built_here,
     };
     if let Some(record) = store.environment(&key) {
-        return Ok(Some(ready(record)));
+        return Ok(Some(ready(record, false)));
     }
     if let Some(message) = failed_before(&key) {
         return Err(ExternalError::Environment(message).into());
@@ -135,7 +139,7 @@ pub fn ensure(
             Ok(lock) => break lock,
             Err(StoreError::Locked { holder, .. }) => {
                 if let Some(record) = store.environment(&key) {
-                    return Ok(Some(ready(record)));
+                    return Ok(Some(ready(record, false)));
                 }
                 if cancel.load(Ordering::Relaxed) {
                     return Err(DetectorError::Cancelled);
@@ -151,7 +155,7 @@ pub fn ensure(
     };
     // built by the holder we waited for
     if let Some(record) = store.environment(&key) {
-        return Ok(Some(ready(record)));
+        return Ok(Some(ready(record, false)));
     }
     let now = params
         .environment_now()
@@ -170,7 +174,7 @@ pub fn ensure(
         .map(|e| e.requirements().to_string())
         .unwrap_or_default();
     match build(store, &now, &requirements, installer(), cancel) {
-        Ok(record) => Ok(Some(ready(record))),
+        Ok(record) => Ok(Some(ready(record, true))),
         Err(BuildError::Cancelled) => Err(DetectorError::Cancelled),
         Err(BuildError::Failed(message)) => {
             remember_failure(&key, &message);
@@ -194,7 +198,8 @@ fn build(
     cancel: &AtomicBool,
 ) -> Result<EnvironmentRecord, BuildError> {
     let started = Instant::now();
-    let dir = store.environment_dir(&now.key);
+    // absolute: the installer runs from the requirements file's folder
+    let dir = absolute(&store.environment_dir(&now.key));
     let io = |what: &str, p: &Path, e: std::io::Error| {
         BuildError::Failed(format!("{what} {}: {e}", p.display()))
     };
@@ -231,7 +236,7 @@ fn build(
                 .arg(&venv);
             let mut install = Command::new("uv");
             install
-                .args(["pip", "install", "--python"])
+                .args(["pip", "install", "--compile-bytecode", "--python"])
                 .arg(&python)
                 .arg("--requirement")
                 .arg(&now.requirements);
@@ -353,6 +358,10 @@ pub fn parse_freeze(text: &str) -> BTreeMap<String, String> {
             (name.trim().to_string(), version.trim().to_string())
         })
         .collect()
+}
+
+fn absolute(p: &Path) -> PathBuf {
+    std::path::absolute(p).unwrap_or_else(|_| p.to_path_buf())
 }
 
 /// The last lines of a file (empty when it cannot be read).
