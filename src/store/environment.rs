@@ -139,3 +139,68 @@ fn size_on_disk(p: &Path) -> u64 {
         _ => 0,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::*;
+
+    fn record(key: &str) -> EnvironmentRecord {
+        EnvironmentRecord {
+            key: key.into(),
+            requirements: "r.txt".into(),
+            requirements_text: "a==1\n".into(),
+            python: "cpython 3.11.7".into(),
+            python_path: "/usr/bin/python3".into(),
+            platform: "linux-x86_64".into(),
+            libc: "glibc 2.36".into(),
+            installer: "pip".into(),
+            packages: [("a".to_string(), "1".to_string())].into(),
+            built: "2026-12-07T00:00:00Z".into(),
+            build_seconds: 1.0,
+            host: "h".into(),
+        }
+    }
+
+    #[test]
+    fn environments_are_complete_once_recorded_and_gc_keeps_what_specs_use() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let store = Store::open(dir.path()).expect("store");
+        let (used, unused, partial) = ("a".repeat(64), "b".repeat(64), "c".repeat(64));
+        for key in [&used, &unused, &partial] {
+            let venv = store.environment_dir(key).join("venv/bin");
+            fs::create_dir_all(&venv).expect("dir");
+            fs::write(venv.join("python"), b"12345").expect("write");
+        }
+        assert_eq!(store.environment(&used), None, "no record: not complete");
+        for key in [&used, &unused] {
+            store.complete_environment(&record(key)).expect("record");
+        }
+        assert_eq!(store.environment(&used), Some(record(&used)));
+        fs::write(store.environment_failure_log(&unused), "pip said no").expect("log");
+        let listed = store.environments().expect("list");
+        assert_eq!(listed.len(), 3);
+        assert!(listed[2].record.is_none(), "the partial one");
+        assert!(listed[0].bytes >= 5);
+        // a build holding its lock is never removed
+        let lock = store
+            .lock(&partial.parse().expect("key"), Duration::from_secs(90))
+            .expect("lock");
+        let keep: HashSet<String> = [used.clone()].into();
+        let (removed, bytes) = store.gc_environments(&keep).expect("gc");
+        assert_eq!(removed, 1);
+        assert!(bytes > 0);
+        assert!(store.environment_dir(&used).exists());
+        assert!(!store.environment_dir(&unused).exists());
+        assert!(!store.environment_failure_log(&unused).exists());
+        assert!(
+            store.environment_dir(&partial).exists(),
+            "a running build was removed"
+        );
+        drop(lock);
+        let (removed, _) = store.gc_environments(&keep).expect("gc");
+        assert_eq!(removed, 1);
+        assert!(!store.environment_dir(&partial).exists());
+    }
+}

@@ -371,3 +371,48 @@ fn tail(path: &Path) -> String {
     let lines: Vec<&str> = text.lines().filter(|l| !l.trim().is_empty()).collect();
     lines[lines.len().saturating_sub(TAIL_LINES)..].join("\n")
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn freeze_lines_become_names_and_versions() {
+        let p = parse_freeze(
+            "numpy==2.4.6\npyod==3.6.7\n# a comment\n-e git+https://x/y#egg=z\nlocal @ file:///tmp/local-1.0.whl\n\n",
+        );
+        assert_eq!(p.len(), 3, "{p:?}");
+        assert_eq!(p["numpy"], "2.4.6");
+        assert_eq!(p["pyod"], "3.6.7");
+        assert_eq!(p["local"], "file:///tmp/local-1.0.whl");
+    }
+
+    #[test]
+    fn a_method_without_an_environment_needs_no_store_and_one_with_it_needs_one() {
+        let plain = ExternalParams {
+            name: "d".into(),
+            command: vec!["sh".into()],
+            ..Default::default()
+        };
+        let cancel = AtomicBool::new(false);
+        let dir = tempfile::tempdir().expect("tmp");
+        let store = Store::open(dir.path()).expect("store");
+        let none = ensure(&store, &plain, &cancel, &|_| {});
+        assert!(matches!(none, Ok(None)), "{none:?}");
+        // a failure remembered in this process is given again without building
+        let failing = ExternalParams {
+            environment_key: Some("ab".repeat(32)),
+            environment: Some(crate::spec::methods::external::EnvironmentField::Requirements(
+                "r.txt".into(),
+            )),
+            ..plain
+        };
+        remember_failure(&"ab".repeat(32), "pip said no");
+        let again = ensure(&store, &failing, &cancel, &|_| {});
+        assert!(
+            again.as_ref().is_err_and(|e| e.to_string() == "pip said no"),
+            "{again:?}"
+        );
+        assert!(!store.environment_dir(&"ab".repeat(32)).exists());
+    }
+}

@@ -87,7 +87,7 @@ pub enum ExternalError {
     #[error("{0}")]
     InputsChanged(String),
     #[error("{field}: {reason}")]
-    TimeLimit { field: &'static str, reason: String },
+    Setting { field: &'static str, reason: String },
     #[error("the program wrote no score column")]
     NoScores,
     /// The method's environment cannot be built or used.
@@ -333,7 +333,7 @@ impl External {
         };
         let seconds = limit
             .seconds()
-            .map_err(|reason| ExternalError::TimeLimit { field, reason })?;
+            .map_err(|reason| ExternalError::Setting { field, reason })?;
         let threads = self.threads().to_string();
         let mut env = vec![
             ("RUNNER_JOB".to_string(), job_path.display().to_string()),
@@ -372,7 +372,7 @@ impl External {
         let output_limit = p
             .output_limit
             .bytes()
-            .map_err(|reason| ExternalError::TimeLimit {
+            .map_err(|reason| ExternalError::Setting {
                 field: "output_limit",
                 reason,
             })?;

@@ -822,6 +822,116 @@ mod tests {
     }
 
     #[test]
+    fn sizes_take_units_and_output_limits_are_checked() {
+        assert_eq!(parse_size("1MiB"), Ok(1 << 20));
+        assert_eq!(parse_size("500KB"), Ok(500_000));
+        assert_eq!(parse_size("2 GB"), Ok(2_000_000_000));
+        assert_eq!(parse_size("4096"), Ok(4096));
+        assert_eq!(parse_size("0.5k"), Ok(500));
+        assert!(parse_size("3 parsecs").is_err_and(|e| e.contains("unit")));
+        assert!(parse_size("lots").is_err());
+        assert!(parse_size("0").is_err());
+        assert_eq!(ByteSize::Bytes(10).bytes(), Ok(10));
+        assert!(ByteSize::Bytes(0).bytes().is_err());
+        let bad = ExternalParams {
+            output_limit: ByteSize::Text("huge".into()),
+            ..params("d", &["sh"])
+        };
+        let fields: Vec<&str> = bad.check().iter().map(|f| f.field).collect();
+        assert_eq!(fields, ["output_limit"]);
+    }
+
+    fn interpreter(version: &str, path: &str) -> Interpreter {
+        Interpreter {
+            path: path.into(),
+            version: version.into(),
+            implementation: "cpython".into(),
+            platform: "linux-x86_64".into(),
+            libc: "glibc 2.36".into(),
+        }
+    }
+
+    #[test]
+    fn environment_keys_hash_content_and_interpreter_facts_not_paths() {
+        let k = |req: &[u8], i: &Interpreter| environment_key(req, i);
+        let base = interpreter("3.11.7", "/usr/bin/python3");
+        assert_eq!(
+            k(b"a==1\n", &base),
+            k(b"a==1\n", &interpreter("3.11.7", "/opt/py/bin/python3")),
+            "the interpreter's path keys the environment"
+        );
+        assert_ne!(k(b"a==1\n", &base), k(b"a==2\n", &base));
+        assert_ne!(
+            k(b"a==1\n", &base),
+            k(b"a==1\n", &interpreter("3.12.1", "/usr/bin/python3"))
+        );
+        let other_platform = Interpreter {
+            platform: "linux-aarch64".into(),
+            ..base.clone()
+        };
+        assert_ne!(k(b"a==1\n", &base), k(b"a==1\n", &other_platform));
+    }
+
+    #[test]
+    fn resolve_keys_the_environment_and_names_what_is_wrong_with_it() {
+        if on_path("python3").is_none() {
+            eprintln!("SKIPPED: no python3 on PATH");
+            return;
+        }
+        let dir = tempfile::tempdir().expect("tmp");
+        let base = dir.path();
+        std::fs::create_dir_all(base.join("a")).expect("dir");
+        std::fs::write(base.join("a/req.txt"), "numpy==2.4.6\n").expect("write");
+        std::fs::write(base.join("same.txt"), "numpy==2.4.6\n").expect("write");
+        let with = |env: EnvironmentField| ExternalParams {
+            environment: Some(env),
+            ..params("d", &["python3"])
+        };
+        let mut a = with(EnvironmentField::Requirements("a/req.txt".into()));
+        assert_eq!(a.resolve(base), Vec::new());
+        let key = a.environment_key.clone().expect("keyed");
+        // another path, the same content: the same environment
+        let mut same = with(EnvironmentField::Detailed(EnvironmentDetails {
+            requirements: "same.txt".into(),
+            python: "python3".into(),
+        }));
+        assert_eq!(same.resolve(base), Vec::new());
+        assert_eq!(same.environment_key.as_ref(), Some(&key));
+        // the key is hashed into the model, the path is not
+        let model = serde_json::to_value(&a).expect("json");
+        assert_eq!(model["environment_key"], key.as_str());
+        assert!(ExternalParams::UNHASHED_FIELDS.contains(&"environment"));
+        // edited after planning: the job refuses to run under the old key
+        std::fs::write(base.join("a/req.txt"), "numpy==2.4.5\n").expect("write");
+        let now = a.environment_now();
+        assert!(
+            now.as_ref().is_err_and(|e| e.contains("not the one the job was planned with")),
+            "{now:?}"
+        );
+        // a missing file, a missing interpreter
+        let mut missing = with(EnvironmentField::Requirements("gone.txt".into()));
+        let p = missing.resolve(base);
+        assert_eq!(p.len(), 1, "{p:?}");
+        assert_eq!(p[0].path, "environment");
+        assert!(p[0].message.contains("does not exist"), "{p:?}");
+        let mut no_python = with(EnvironmentField::Detailed(EnvironmentDetails {
+            requirements: "same.txt".into(),
+            python: "no-such-python-xyz".into(),
+        }));
+        let p = no_python.resolve(base);
+        assert!(
+            p.iter().any(|p| p.path == "environment" && p.message.contains("not found on PATH")),
+            "{p:?}"
+        );
+        // a program that only the environment has is no error at plan time
+        let mut own = ExternalParams {
+            environment: Some(EnvironmentField::Requirements("same.txt".into())),
+            ..params("d", &["only-in-the-environment-xyz"])
+        };
+        assert_eq!(own.resolve(base), Vec::new());
+    }
+
+    #[test]
     fn command_line_quotes_what_a_shell_would_split() {
         let p = params("d", &["python3", "my det.py", "--x=1"]);
         assert_eq!(p.command_line(), "python3 'my det.py' --x=1");
