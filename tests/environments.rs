@@ -536,4 +536,26 @@ fn pyod_detectors_give_the_aurocs_of_the_same_detectors_called_directly() {
             "{key}: runner {a} against PyOD directly {b}"
         );
     }
+    // an unknown detector or argument fails its job with PyOD's word for it
+    let adapter = |name: &str, params: &str| {
+        format!(
+            "  - external:
+      name: {name}
+      command: [python3, {}]
+      environment: methods/pyod-requirements.txt
+      params: {params}
+",
+            repo.join("examples/methods/pyod_detector.py").display()
+        )
+    };
+    let bad = format!(
+        "name: pyod-bad\ndataset: digits\nclasses: [0]\nseeds: [0]\nmethods:\n{}{}",
+        adapter("nosuch", "{detector: NoSuchDetector}"),
+        adapter("badarg", "{detector: KNN, n_neighbours: 5}"),
+    );
+    write(d.path(), "bad.yaml", &bad);
+    let (ok, _, err) = output(runner(d.path()).args(["run", "bad.yaml", "--no-report"]));
+    assert!(!ok && err.contains("2 failed"), "{err}");
+    assert!(err.contains("PyOD has no detector `NoSuchDetector`"), "{err}");
+    assert!(err.contains("unexpected keyword argument 'n_neighbours'"), "{err}");
 }
