@@ -556,6 +556,12 @@ fn pyod_detectors_give_the_aurocs_of_the_same_detectors_called_directly() {
     write(d.path(), "bad.yaml", &bad);
     let (ok, _, err) = output(runner(d.path()).args(["run", "bad.yaml", "--no-report"]));
     assert!(!ok && err.contains("2 failed"), "{err}");
-    assert!(err.contains("PyOD has no detector `NoSuchDetector`"), "{err}");
-    assert!(err.contains("unexpected keyword argument 'n_neighbours'"), "{err}");
+    assert!(
+        err.contains("PyOD has no detector `NoSuchDetector`"),
+        "{err}"
+    );
+    assert!(
+        err.contains("unexpected keyword argument 'n_neighbours'"),
+        "{err}"
+    );
 }

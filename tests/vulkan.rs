@@ -302,7 +302,22 @@ fn without_a_vulkan_driver_devices_and_run_say_what_to_install() {
         .assert()
         .success()
         .stdout(predicate::str::contains("No Vulkan adapter found"))
-        .stdout(predicate::str::contains("mesa-vulkan-drivers"));
+        .stdout(predicate::str::contains("mesa-vulkan-drivers"))
+        // what the GPU kernels of this build are: off unless built with
+        // `--features fusion,autotune` (docs/gpu.md says why)
+        .stdout(predicate::str::contains(format!(
+            "GPU kernels: fusion {}, autotune {}",
+            if cfg!(feature = "fusion") {
+                "on"
+            } else {
+                "off"
+            },
+            if cfg!(feature = "autotune") {
+                "on"
+            } else {
+                "off"
+            }
+        )));
     let spec = write(d.path(), "tiny.yaml", TINY);
     let mut c = runner(d.path());
     bare(&mut c);

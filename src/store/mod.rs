@@ -449,6 +449,23 @@ pub fn cpu_features() -> Vec<String> {
     out
 }
 
+/// The Cargo features of this build that choose backends and their kernels
+/// (`flex`, `vulkan`, `cuda`, `fusion`, `autotune`), for manifests: on a
+/// GPU, kernel fusion and autotuning change which kernels compute a result.
+pub fn build_features() -> Vec<String> {
+    [
+        ("flex", cfg!(feature = "flex")),
+        ("vulkan", cfg!(feature = "vulkan")),
+        ("cuda", cfg!(feature = "cuda")),
+        ("fusion", cfg!(feature = "fusion")),
+        ("autotune", cfg!(feature = "autotune")),
+    ]
+    .iter()
+    .filter(|f| f.1)
+    .map(|f| f.0.to_string())
+    .collect()
+}
+
 /// Versions of the runner and of the libraries that shape results (as
 /// resolved in Cargo.lock when this binary was built), for manifests.
 pub fn library_versions() -> BTreeMap<String, String> {

@@ -30,6 +30,11 @@ pub struct Manifest {
     /// their scores. Empty in manifests written before it was recorded.
     #[serde(default)]
     pub cpu_features: Vec<String>,
+    /// The backend features of the runner that made it
+    /// ([`super::build_features`]): whether GPU kernels were fused and
+    /// autotuned. Empty in manifests written before it was recorded.
+    #[serde(default)]
+    pub build_features: Vec<String>,
     pub started: String,
     pub finished: String,
     /// Seconds per phase (`load`, `train`, `score`).
@@ -106,6 +111,7 @@ impl PendingObject {
             device: device.to_string(),
             host: super::hostname(),
             cpu_features: super::cpu_features(),
+            build_features: super::build_features(),
             started,
             finished: now_rfc3339(),
             durations,
