@@ -12,6 +12,7 @@
 use burn::module::{Module, ModuleVisitor, Param};
 use burn::tensor::{Device, Tensor};
 use runner::detector::gan::{Start, Training};
+use runner::detector::{alad, anogan, fence_gan, ganomaly, ocgan};
 use runner::device::DeviceChoice;
 use runner::nn::burn_device::burn_device;
 use runner::nn::dcgan::DcganNet;
@@ -19,7 +20,6 @@ use runner::spec::methods::fence_gan::Network;
 use runner::spec::methods::{
     AladParams, AnoGanParams, FenceGanParams, GanomalyParams, OcGanParams,
 };
-use runner::detector::{alad, anogan, fence_gan, ganomaly, ocgan};
 
 /// Trainable parameters of `module` (on an autodiff device, the tensors
 /// that require a gradient).

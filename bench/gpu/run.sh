@@ -156,7 +156,7 @@ anogan|anogan||64|10|4|256
 alad|alad|early_stop: false|32|10|4|10000
 fence_gan_mnist|fence_gan|network: mnist, pretrain: 0|200|10|4|10000
 fence_gan_cifar10|fence_gan|network: cifar10, image_size: 32, pretrain: 0|128|10|4|10000
-ocgan|ocgan||512|2|5|10000"
+ocgan|ocgan||512|3|5|10000"
     TORCH_SIZES=""
     TORCH_STEPS="--steps 20 --warmup 3"
     RUN_CAP=90 TORCH_CAP=60 CHECK_LIMIT=150
@@ -251,7 +251,7 @@ for row in "${ROWS[@]}"; do
     R_T[$name]=$(run "$name" "$RUNNER" "$(left "$RUN_CAP")" \
         "$(step_spec "$name" "$key" "$params" "$b" "$s" "$e" "$test")" --device "$DEVICE" -j 1)
     R_MS[$name]=$(step_ms "$name" "$s")
-    SCORE_S[$name]=$(manifest_value "$name" result score)
+    SCORE_S[$name]=$(manifest_value "$name" result score | awk '{ printf "%.2f", $1 }')
     SCORED[$name]=$test
     P_MS[$name]=""
     if [ -n "$TORCH_DEV" ] && [ "$(left "$TORCH_CAP")" -gt 5 ]; then
