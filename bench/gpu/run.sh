@@ -400,7 +400,11 @@ num() { if [ -n "$1" ]; then echo "$1"; else echo "?"; fi; }
     echo '|---|---|---|'
     tail -n +2 "$TPUT" | awk -F'\t' '{ printf "| %s | %s | %s |\n", $1, $2, $3 }'
     echo
-    echo "Best: --gpu-jobs $BEST_N, ${SPEEDUP:-?}x the steps/s of one job at a time."
+    if [ -n "$SPEEDUP" ]; then
+        echo "Best: --gpu-jobs $BEST_N, ${SPEEDUP}x the steps/s of one job at a time."
+    else
+        echo "Not measured (no time left, or the runs did not finish in their time box)."
+    fi
     echo
     echo "## 5. Estimated hours of the whole study on this GPU (one job at a time)"
     echo
