@@ -19,7 +19,8 @@
 #   --out DIR              where the report and raw outputs go (required)
 #   --device D             the --device of the GPU runs (default: vulkan)
 #   --libvulkan PATH       libvulkan.so.1 (or its folder) when the machine lacks the loader
-#   --budget S             the time box of the whole script in seconds (default 480)
+#   --budget S             the time box of the whole script in seconds (default 450:
+#                          under 8 minutes with unpacking and the report)
 #   --python P             a Python with PyTorch, for its step times (default python3)
 #   --cpu-results F        the check spec's results.csv from the CPU (default check/results-cpu.csv)
 #   --cpu-ms-per-step X    the runner's GANomaly CPU step time shown beside (default 1200, README)
@@ -28,7 +29,7 @@
 set -uo pipefail
 
 HERE="$(cd "$(dirname "$0")" && pwd)"
-RUNNER_IN="" UNFUSED_IN="" DATA="" OUT="" DEVICE="vulkan" LIBVULKAN="" BUDGET=480 PY=python3
+RUNNER_IN="" UNFUSED_IN="" DATA="" OUT="" DEVICE="vulkan" LIBVULKAN="" BUDGET=450 PY=python3
 CPU_RESULTS="$HERE/check/results-cpu.csv" CPU_MS=1200 TINY=0
 while [ $# -gt 0 ]; do
     case "$1" in
@@ -43,7 +44,7 @@ while [ $# -gt 0 ]; do
         --cpu-results) CPU_RESULTS="$2"; shift 2 ;;
         --cpu-ms-per-step) CPU_MS="$2"; shift 2 ;;
         --tiny) TINY=1; shift ;;
-        -h|--help) sed -n '2,27p' "$0"; exit 0 ;;
+        -h|--help) sed -n '2,28p' "$0"; exit 0 ;;
         *) echo "unknown argument: $1 (see --help)" >&2; exit 2 ;;
     esac
 done
@@ -167,12 +168,14 @@ SHORT_TEST=256
 
 mkdir -p "$OUT/specs" "$OUT/steps"
 # run NAME BINARY TIMEOUT ARGS...: a runner run with its own store; prints
-# seconds, or "timeout"/"failed".
+# seconds, or "timeout"/"failed"/"skipped".
 run() {
     local name="$1" bin="$2" cap="$3"
     shift 3
+    # `timeout 0` would mean no limit: with no time left, nothing runs.
+    if [ "$cap" -lt 1 ]; then echo skipped; return; fi
     local t0=$SECONDS
-    timeout "$cap" "$bin" --store "$OUT/stores/$name" run -q --out "$OUT/reports" \
+    timeout -k 5 "$cap" "$bin" --store "$OUT/stores/$name" run -q --out "$OUT/reports" \
         --checkpoint-min-secs 1000000 "$@" >>"$OUT/$name.out" 2>&1
     local rc=$?
     if [ "$rc" = 124 ]; then echo timeout; elif [ "$rc" != 0 ]; then echo failed; else echo $((SECONDS - t0)); fi
@@ -235,7 +238,10 @@ else
     CHECK_OK="not run ($CHECK_T)"
     printf 'job\tcpu\tgpu\t|diff|\tverdict\n' >"$CHECK"
 fi
-say "   $CHECK_OK ($(secs "$CHECK_T"))"
+case "$CHECK_OK" in
+    not*) say "   $CHECK_OK" ;;
+    *) say "   $CHECK_OK ($(secs "$CHECK_T"))" ;;
+esac
 
 
 # --- 2. the training step of each GAN, and one scoring pass ---------------
@@ -256,7 +262,7 @@ for row in "${ROWS[@]}"; do
     P_MS[$name]=""
     if [ -n "$TORCH_DEV" ] && [ "$(left "$TORCH_CAP")" -gt 5 ]; then
         # shellcheck disable=SC2086
-        timeout "$(left "$TORCH_CAP")" "$PY" -W ignore "$HERE/torch_step.py" --method "$name" \
+        timeout -k 5 "$(left "$TORCH_CAP")" "$PY" -W ignore "$HERE/torch_step.py" --method "$name" \
             --threads "$(nproc)" $TORCH_SIZES $TORCH_STEPS >"$OUT/steps/$name.pytorch.out" 2>&1
         P_MS[$name]=$(sed -n 's/.*ms_per_step=\([0-9.]*\).*/\1/p' "$OUT/steps/$name.pytorch.out")
     fi
@@ -355,6 +361,8 @@ done
 KDE_H=$(awk -v s="$KDE_JOB_S" 'BEGIN { printf "%.1f", 60 * s / 3600 }')
 
 # --- report ---------------------------------------------------------------
+UNF="runner-unfused"
+[ -z "$UNFUSED" ] && UNF="runner-unfused (not given)"
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (a == "" || b == "" || b == 0) print "?"; else printf "%.2f", a / b }'; }
 num() { if [ -n "$1" ]; then echo "$1"; else echo "?"; fi; }
 {
@@ -376,7 +384,7 @@ num() { if [ -n "$1" ]; then echo "$1"; else echo "?"; fi; }
     echo
     echo "Runner: mean of epochs 2..E of a one-job run; PyTorch: bench/gpu/torch_step.py, mean of timed steps."
     echo
-    echo '| GAN | batch | runner | runner-unfused | PyTorch | runner / PyTorch | unfused / PyTorch |'
+    echo "| GAN | batch | runner | $UNF | PyTorch | runner / PyTorch | unfused / PyTorch |"
     echo '|---|---|---|---|---|---|---|'
     for row in "${ROWS[@]}"; do
         IFS='|' read -r name key params b s e test <<<"$row"
@@ -415,7 +423,7 @@ num() { if [ -n "$1" ]; then echo "$1"; else echo "?"; fi; }
     echo "the adversarial step's time. CIFAR-10 jobs use the one-channel step time (FenceGAN: its CIFAR-10"
     echo "network's). The unfused and PyTorch columns use the runner's scoring time."
     echo
-    echo '| method | steps/job MNIST | steps/job CIFAR-10 | runner h | runner-unfused h | PyTorch step time h |'
+    echo "| method | steps/job MNIST | steps/job CIFAR-10 | runner h | $UNF h | PyTorch step time h |"
     echo '|---|---|---|---|---|---|'
     tail -n +2 "$EST" | awk -F'\t' '{ printf "| %s | %s | %s | %s | %s | %s |\n", $1, $2, $3, $4, $5, $6 }'
     echo "| KDE (CPU, beside the GPU jobs) | - | - | $KDE_H (CPU) | | |"
