@@ -18,6 +18,7 @@ use runner::detector::gan::{Start, Training};
 use runner::device::DeviceChoice;
 use runner::nn::batch::PreparedImages;
 use runner::nn::burn_device::burn_device;
+use runner::nn::host::read_values;
 use runner::spec::methods::AladParams;
 
 /// Exploration (not a check): the AUROC of every variant along training,
@@ -55,9 +56,10 @@ fn explore(split: &Split, p: &AladParams, steps: usize, every: usize) {
         let a = runner::nn::train::epoch_batches(images.len(), p.batch_size, &mut shuffle);
         let b = runner::nn::train::epoch_batches(images.len(), p.batch_size, &mut shuffle);
         for (d, g) in a.iter().zip(&b) {
-            let (dxz, dxx, dzz) = t.discriminator_step(&images, d);
-            let (generator, encoder) = t.generator_step(&images, g);
-            for (s, v) in sums.iter_mut().zip([dxz, dxx, dzz, generator, encoder]) {
+            let [dxz, dxx, dzz] = t.discriminator_step(&images, d);
+            let [generator, encoder] = t.generator_step(&images, g);
+            let values = read_values(vec![dxz, dxx, dzz, generator, encoder]);
+            for (s, v) in sums.iter_mut().zip(values) {
                 *s += v;
             }
             step += 1;

@@ -13,6 +13,7 @@ use runner::device::DeviceChoice;
 use runner::nn::batch::PreparedImages;
 use runner::nn::burn_device::burn_device;
 use runner::nn::dcgan::DcganNet;
+use runner::nn::host::read_values;
 use runner::spec::methods::GanomalyParams;
 
 fn arg(i: usize, default: usize) -> usize {
@@ -56,13 +57,19 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         batches: &batches,
     };
     // Warm-up: allocator pools, packing buffers, thread pool start.
+    // Each step as the training driver runs it: its losses read at once.
+    let run_step = |trainer: &mut Trainer| {
+        let losses = read_values(trainer.step(&prepared, &step));
+        trainer.losses_read(&losses);
+        losses
+    };
     for _ in 0..2 {
-        trainer.step(&prepared, &step);
+        run_step(&mut trainer);
     }
     let mut times = Vec::with_capacity(steps);
     for _ in 0..steps {
         let t = std::time::Instant::now();
-        let l = trainer.step(&prepared, &step);
+        let l = run_step(&mut trainer);
         times.push(t.elapsed().as_secs_f64() * 1e3);
         if !l.iter().all(|v| v.is_finite()) {
             return Err("non-finite loss".into());

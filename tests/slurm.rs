@@ -637,3 +637,97 @@ methods:
         .sum();
     assert_eq!(kept, 3, "one output folder per job in {}", logs.display());
 }
+
+/// An external method in a declared environment (no packages), in plain
+/// Python: its fit records the interpreter's prefix, its score is each
+/// image's ink.
+const IN_ENV: &str = r#"
+import json, os, sys
+phase, job = sys.argv[1], json.load(open(sys.argv[2]))
+if phase == "fit":
+    open(os.path.join(job["model_dir"], "prefix.txt"), "w").write(sys.prefix)
+    sys.exit(0)
+data = open(job["images"], "rb").read()
+start = 10 + int.from_bytes(data[8:10], "little")
+size = job["channels"] * job["height"] * job["width"]
+with open(job["scores"], "w") as f:
+    f.write("ink\n")
+    for i in range(job["count"]):
+        f.write(f"{sum(data[start + i * size:start + (i + 1) * size])}\n")
+"#;
+
+/// An external method with an environment on the cluster: the submitting
+/// runner builds the environment into the shared store before it submits,
+/// the nodes run the program with it (and build nothing), and the results
+/// equal a local run's.
+#[test]
+fn an_environment_is_built_before_submission_and_used_on_the_nodes() {
+    if !cluster() {
+        return;
+    }
+    let ok = std::process::Command::new("python3")
+        .args(["-c", "import venv, ensurepip"])
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if !ok {
+        eprintln!("SKIPPED: no python3 with venv");
+        return;
+    }
+    let d = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(d.path().join("methods")).unwrap();
+    std::fs::write(d.path().join("methods/in_env.py"), IN_ENV).unwrap();
+    std::fs::write(d.path().join("methods/requirements.txt"), "# none\n").unwrap();
+    let spec = d.path().join("spec.yaml");
+    std::fs::write(
+        &spec,
+        "\
+name: slurm-environment
+dataset: digits
+classes: [0, 1]
+seeds: [0]
+methods:
+  - external: {name: in_env, command: [python3, methods/in_env.py], environment: methods/requirements.txt}
+",
+    )
+    .unwrap();
+    let out = slurm_run(d.path(), spec.to_str().unwrap(), "cluster")
+        .env("RUNNER_INSTALLER", "pip")
+        .arg("--no-report")
+        .output()
+        .unwrap();
+    let text = all_output(&out);
+    assert!(out.status.success(), "{text}");
+    let built = text.find("built in").expect("built before submission");
+    let submitted = text.find("Slurm array").expect("submitted");
+    assert!(built < submitted, "{text}");
+    let envs: Vec<PathBuf> = std::fs::read_dir(d.path().join("cluster/envs"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.is_dir())
+        .collect();
+    assert_eq!(envs.len(), 1, "{envs:?}");
+    let log = std::fs::read_to_string(envs[0].join("build.log")).unwrap();
+    assert_eq!(log.matches("$ venv").count(), 1, "built again: {log}");
+    let venv = std::fs::canonicalize(envs[0].join("venv")).unwrap();
+    let root = d.path().join("cluster/objects/model");
+    let mut prefixes = Vec::new();
+    for shard in std::fs::read_dir(root).unwrap() {
+        for obj in std::fs::read_dir(shard.unwrap().path()).unwrap() {
+            let p = obj.unwrap().path().join("model/prefix.txt");
+            prefixes.push(std::fs::read_to_string(p).unwrap());
+        }
+    }
+    assert_eq!(prefixes.len(), 2);
+    for p in &prefixes {
+        assert_eq!(
+            std::fs::canonicalize(p).unwrap(),
+            venv,
+            "not run in the environment"
+        );
+    }
+    run_locally(d.path(), spec.to_str().unwrap());
+    assert_eq!(
+        results(&d.path().join("local")),
+        results(&d.path().join("cluster"))
+    );
+}

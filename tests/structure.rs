@@ -81,3 +81,48 @@ fn the_command_line_and_the_scheduler_do_not_import_nn() {
         .collect();
     assert_eq!(found, Vec::<String>::new());
 }
+
+/// The code lines of `file` before its test module (`#[cfg(test)] mod`), if any.
+fn code_before_tests(file: &str) -> Vec<String> {
+    code(file)
+        .into_iter()
+        .take_while(|l| !l.contains("#[cfg(test)]"))
+        .collect()
+}
+
+/// Tensors reach the host in the networks and the detectors only through
+/// `nn::host`, which counts the reads that the GANs' contract tests pin (one
+/// per training step, one per scoring batch); checkpoints, written once per
+/// epoch at most, read their tensors directly.
+#[test]
+fn host_reads_go_through_nn_host() {
+    let allowed = [
+        "src/nn/host.rs",
+        "src/nn/checkpoint/state.rs",
+        "src/nn/shared_adam.rs",
+    ];
+    let files: Vec<String> = ["src/nn", "src/detector"]
+        .iter()
+        .flat_map(|d| sources(d))
+        .filter(|f| !allowed.contains(&f.as_str()))
+        .filter(|f| !f.ends_with("tests.rs") && !f.ends_with("testutil.rs"))
+        .collect();
+    assert!(files.len() > 20, "{files:?}");
+    let reads = [".into_scalar", ".into_data", ".to_data"];
+    let found: Vec<String> = files
+        .iter()
+        .flat_map(|f| {
+            code_before_tests(f)
+                .into_iter()
+                .filter(|l| reads.iter().any(|r| l.contains(r)))
+                .map(move |l| format!("{f}: {l}"))
+        })
+        .collect();
+    assert_eq!(found, Vec::<String>::new());
+    // The check sees a read where there is one.
+    assert!(
+        code_before_tests("src/nn/host.rs")
+            .iter()
+            .any(|l| l.contains(".into_data("))
+    );
+}

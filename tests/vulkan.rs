@@ -104,6 +104,22 @@ fn model_devices(store: &Path) -> Vec<(String, String)> {
     out
 }
 
+/// Every stored result's `scores.csv`, by the result's key.
+fn stored_scores(store: &Path) -> BTreeMap<String, String> {
+    let mut out = BTreeMap::new();
+    for shard in std::fs::read_dir(store.join("objects/result"))
+        .unwrap()
+        .flatten()
+    {
+        for obj in std::fs::read_dir(shard.path()).unwrap().flatten() {
+            let key = obj.file_name().to_string_lossy().into_owned();
+            let scores = std::fs::read_to_string(obj.path().join("scores.csv")).unwrap();
+            out.insert(key, scores);
+        }
+    }
+    out
+}
+
 /// Quickstart's KDE and GANomaly (its network, batch and learning rate,
 /// 2 epochs instead of 5 to keep the run short) on two digits, one seed.
 const QUICK: &str = "\
@@ -228,6 +244,15 @@ fn several_gpu_jobs_at_once_give_the_results_of_one_at_a_time() {
             two[k].0
         );
     }
+    // Two fresh processes, same seeds, same device, same build: the same
+    // scores bit for bit (the GPU builds do not autotune, so every run
+    // takes the same kernels; docs/gpu.md).
+    let (a, b) = (
+        stored_scores(&d.path().join("one")),
+        stored_scores(&d.path().join("two")),
+    );
+    assert_eq!(a.len(), 4, "{:?}", a.keys());
+    assert!(a == b, "scores differ between two runs of the same jobs");
 }
 
 #[test]
@@ -277,7 +302,22 @@ fn without_a_vulkan_driver_devices_and_run_say_what_to_install() {
         .assert()
         .success()
         .stdout(predicate::str::contains("No Vulkan adapter found"))
-        .stdout(predicate::str::contains("mesa-vulkan-drivers"));
+        .stdout(predicate::str::contains("mesa-vulkan-drivers"))
+        // what the GPU kernels of this build are: off unless built with
+        // `--features fusion,autotune` (docs/gpu.md says why)
+        .stdout(predicate::str::contains(format!(
+            "GPU kernels: fusion {}, autotune {}",
+            if cfg!(feature = "fusion") {
+                "on"
+            } else {
+                "off"
+            },
+            if cfg!(feature = "autotune") {
+                "on"
+            } else {
+                "off"
+            }
+        )));
     let spec = write(d.path(), "tiny.yaml", TINY);
     let mut c = runner(d.path());
     bare(&mut c);

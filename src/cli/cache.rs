@@ -24,6 +24,7 @@ pub(super) fn exec(cli: &Cli, c: &CacheCommand) -> anyhow::Result<u8> {
         }
         CacheCommand::Gc { specs } => {
             let mut keep = HashSet::new();
+            let mut keep_envs = HashSet::new();
             for s in specs {
                 let spec = ExperimentSpec::load(s, &[]).map_err(crate::Error::from)?;
                 let plan = plan_spec(&spec).with_context(|| format!("planning {}", s.display()))?;
@@ -31,12 +32,20 @@ pub(super) fn exec(cli: &Cli, c: &CacheCommand) -> anyhow::Result<u8> {
                     keep.insert(j.key);
                     keep.insert(j.model_key);
                 }
+                keep_envs.extend(super::env::environments_of(&spec).into_keys());
             }
             let g = store.gc(&keep)?;
+            let (envs, env_bytes) = store.gc_environments(&keep_envs)?;
             println!(
                 "removed {} objects ({} bytes), kept {}",
                 g.removed, g.bytes_freed, g.kept
             );
+            if envs > 0 {
+                println!(
+                    "removed {envs} environment(s) no kept spec uses ({})",
+                    show_bytes(env_bytes)
+                );
+            }
             Ok(0)
         }
     }
@@ -108,7 +117,7 @@ fn list(store: &Store) -> anyhow::Result<u8> {
 }
 
 /// `812 B`, `3.4 KiB`, `120.0 MiB`, `2.1 GiB`.
-fn show_bytes(n: u64) -> String {
+pub(super) fn show_bytes(n: u64) -> String {
     const UNITS: [&str; 4] = ["KiB", "MiB", "GiB", "TiB"];
     if n < 1024 {
         return format!("{n} B");

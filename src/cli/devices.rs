@@ -82,6 +82,20 @@ fn render(
     if !cuda_built {
         out.push_str("CUDA: not in this build (rebuild with `--features cuda`).\n");
     }
+    if cfg!(any(feature = "vulkan", feature = "cuda")) {
+        let on = |f: &str| {
+            if crate::store::build_features().iter().any(|b| b == f) {
+                "on"
+            } else {
+                "off"
+            }
+        };
+        out.push_str(&format!(
+            "GPU kernels: fusion {}, autotune {} (Cargo features `fusion`, `autotune`; docs/gpu.md).\n",
+            on("fusion"),
+            on("autotune")
+        ));
+    }
     out.push_str(&notes);
     out
 }

@@ -21,6 +21,7 @@ mod cache;
 mod cancel;
 mod data;
 mod devices;
+mod env;
 mod exec_job;
 mod plan;
 mod report;
@@ -99,6 +100,9 @@ pub enum Command {
     /// Inspect and maintain the store.
     #[command(subcommand)]
     Cache(CacheCommand),
+    /// Build (or list) the environments that external methods declare.
+    #[command(subcommand)]
+    Env(EnvCommand),
     /// Find, download and verify datasets.
     #[command(subcommand)]
     Data(DataCommand),
@@ -288,6 +292,16 @@ pub enum CacheCommand {
 }
 
 #[derive(Subcommand, Debug)]
+pub enum EnvCommand {
+    /// Build every environment a spec's external methods declare that the
+    /// store lacks, without running jobs (e.g. on a cluster's login node).
+    #[command(after_help = "Example:\n  runner env build experiments/baselines.yaml")]
+    Build(SpecArgs),
+    /// List the environments in the store.
+    Ls,
+}
+
+#[derive(Subcommand, Debug)]
 pub enum DataCommand {
     /// Every known dataset: where it was found and whether it verified.
     Ls,
@@ -383,6 +397,7 @@ fn dispatch(cli: &Cli) -> anyhow::Result<u8> {
         Command::Status(a) => status::exec(cli, a),
         Command::Report(a) => report::exec(cli, a),
         Command::Cache(c) => cache::exec(cli, c),
+        Command::Env(c) => env::exec(cli, c),
         Command::Data(d) => data::exec(d),
         Command::Devices => devices::exec(),
         Command::Schema => schema::exec(),

@@ -49,6 +49,7 @@ pub(super) fn exec(cli: &Cli, a: &SpecArgs) -> anyhow::Result<u8> {
         );
     }
     print_commands(&spec);
+    print_environments(&spec, store.as_ref());
     let to_run = to_run.len();
     let shared = plan.jobs.len() - cached - to_run;
     let shared = if shared > 0 {
@@ -88,6 +89,25 @@ fn print_commands(spec: &crate::spec::ValidSpec) {
                 );
             }
         }
+    }
+}
+
+/// Every environment the external methods declare, and whether the store
+/// has it built.
+fn print_environments(spec: &crate::spec::ValidSpec, store: Option<&crate::store::Store>) {
+    for (key, d) in super::env::environments_of(spec) {
+        let state = match store.and_then(|s| s.environment(&key)) {
+            Some(r) => format!("ready ({} packages)", r.packages.len()),
+            None => "to build (`runner env build`, or the first job builds it)".to_string(),
+        };
+        let env = d.params.environment.as_ref();
+        println!(
+            "environment  {}: {} with {} [{}]  {state}",
+            d.methods.join(", "),
+            env.map(|e| e.requirements()).unwrap_or_default(),
+            env.map(|e| e.python()).unwrap_or_default(),
+            &key[..12]
+        );
     }
 }
 

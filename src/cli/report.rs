@@ -127,6 +127,39 @@ fn report_input(plan: &Plan, store: &Store) -> crate::Result<ReportInput> {
                     plan.spec.file.display()
                 )
             }),
+            environments: environments(plan, store),
         },
     })
+}
+
+/// The environments the plan's external methods run in, with the packages
+/// their records in the store list.
+fn environments(plan: &Plan, store: &Store) -> Vec<crate::report::EnvironmentUse> {
+    super::env::environments_of(&plan.spec)
+        .into_iter()
+        .map(|(key, d)| {
+            let record = store.environment(&key);
+            crate::report::EnvironmentUse {
+                methods: d.methods,
+                requirements: d
+                    .params
+                    .environment
+                    .as_ref()
+                    .map(|e| e.requirements().to_string())
+                    .unwrap_or_default(),
+                made_with: record
+                    .as_ref()
+                    .map(|r| {
+                        format!(
+                            "{} on {}, installed by {}",
+                            r.python, r.platform, r.installer
+                        )
+                    })
+                    .unwrap_or_default(),
+                packages: record
+                    .map(|r| r.packages.into_iter().collect())
+                    .unwrap_or_default(),
+            }
+        })
+        .collect()
 }

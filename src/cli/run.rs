@@ -22,6 +22,9 @@ pub(super) fn exec(cli: &Cli, a: &RunArgs) -> anyhow::Result<u8> {
     let data = data_options(a.offline);
     let plan = Plan::new(&spec, &data)?;
     let store = open_store(&cli.store)?;
+    if a.offline {
+        super::env::require_built(&store, &spec, &a.spec.spec)?;
+    }
     let spec_slurm = match &spec.executor {
         Some(ExecutorSpec::Slurm(o)) => Some(o),
         _ => None,
@@ -31,6 +34,14 @@ pub(super) fn exec(cli: &Cli, a: &RunArgs) -> anyhow::Result<u8> {
         None => spec_slurm.is_some(),
     };
     if use_slurm {
+        // on the submitting host, which has the network compute nodes may lack
+        if let Err(failures) = super::env::build_missing(&store, &spec, cli.quiet) {
+            for f in failures {
+                eprintln!(
+                    "warning: {f}\n  its jobs will fail on the compute nodes unless they can build it"
+                );
+            }
+        }
         return run_slurm(cli, a, &plan, &store, spec_slurm, data);
     }
     a.device.check_available().map_err(crate::Error::from)?;

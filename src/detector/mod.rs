@@ -127,6 +127,11 @@ pub enum Phase {
         holder: String,
     },
     Loading,
+    /// Getting something ready before the job can start (an external
+    /// method's environment being built).
+    Preparing {
+        what: String,
+    },
     Training {
         epoch: usize,
         epochs: usize,
@@ -216,4 +221,9 @@ pub trait Fitted: Send {
     }
     /// Writes the model into `dir` (a store object being written).
     fn save(&self, dir: &Path) -> Result<(), DetectorError>;
+    /// The environment the model's program runs in (an external method's
+    /// declared environment), for the manifests of what it makes.
+    fn environment(&self) -> Option<crate::store::EnvironmentRecord> {
+        None
+    }
 }

@@ -13,6 +13,7 @@ pub mod conv;
 pub mod dcgan;
 pub mod dense;
 pub mod ema;
+pub mod host;
 pub mod init;
 pub mod layers;
 pub mod loss;

@@ -336,6 +336,32 @@ fn provenance(s: &mut String, input: &ReportInput, p: &Page) {
                 .join(", ")
         }
     );
+    for e in &input.provenance.environments {
+        let packages = if e.packages.is_empty() {
+            "not built yet".to_string()
+        } else {
+            e.packages
+                .iter()
+                .map(|(n, v)| format!("<code>{}=={}</code>", escape(n), escape(v)))
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
+        let _ = writeln!(
+            s,
+            "<li>Environment of {} (<code>{}</code>{}): {packages}</li>",
+            e.methods
+                .iter()
+                .map(|m| format!("<code>{}</code>", escape(m)))
+                .collect::<Vec<_>>()
+                .join(", "),
+            escape(&e.requirements),
+            if e.made_with.is_empty() {
+                String::new()
+            } else {
+                format!(", {}", escape(&e.made_with))
+            }
+        );
+    }
     if !input.provenance.spec_file.is_empty() {
         let _ = writeln!(
             s,

@@ -99,6 +99,20 @@ pub struct Provenance {
     pub spec_file: String,
     /// The spec's text (empty when it could not be read).
     pub spec_text: String,
+    /// The environments the spec's external methods run in.
+    pub environments: Vec<EnvironmentUse>,
+}
+
+/// An environment external methods ran in, as its record in the store says.
+#[derive(Clone, Debug, Default)]
+pub struct EnvironmentUse {
+    pub methods: Vec<String>,
+    pub requirements: String,
+    /// `cpython 3.11.7 on linux-x86_64, installed by uv`; empty when the
+    /// environment is not built.
+    pub made_with: String,
+    /// Every package and its version.
+    pub packages: Vec<(String, String)>,
 }
 
 /// What `write` produced.

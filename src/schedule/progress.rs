@@ -131,6 +131,7 @@ impl Progress for SlotProgress {
         let what = match phase {
             Phase::Waiting { holder } => format!("waiting for {holder}"),
             Phase::Loading => "loading data".to_string(),
+            Phase::Preparing { what } => what,
             Phase::Training {
                 epoch,
                 epochs,

@@ -281,7 +281,14 @@ impl JobEnv {
                 shown.unwrap_or_default()
             ))
         })?;
-        self.commit_result(run, &stored, split.test_is_anomaly.clone(), columns)?;
+        let environment = fitted.environment();
+        self.commit_result(
+            run,
+            &stored,
+            split.test_is_anomaly.clone(),
+            columns,
+            environment,
+        )?;
         Ok(result)
     }
 
@@ -303,8 +310,9 @@ impl JobEnv {
             return Ok((det.load(&model_dir, ctx)?, false));
         }
         let fitted = det.fit(&split.train, ctx)?;
-        let pending = self.store.begin(ObjectKind::Model, &job.model_key)?;
+        let mut pending = self.store.begin(ObjectKind::Model, &job.model_key)?;
         fitted.save(pending.dir())?;
+        pending.set_environment(fitted.environment());
         let log = logged.log();
         if !log.epochs.is_empty() {
             log.write(pending.dir())?;
@@ -335,9 +343,11 @@ impl JobEnv {
         stored: &JobResult,
         labels: Vec<u8>,
         columns: NamedScores,
+        environment: Option<crate::store::EnvironmentRecord>,
     ) -> Result<(), Error> {
         let job = run.job;
-        let pending = self.store.begin(ObjectKind::Result, &job.key)?;
+        let mut pending = self.store.begin(ObjectKind::Result, &job.key)?;
+        pending.set_environment(environment);
         write_result_files(pending.dir(), stored, &ScoreTable { labels, columns })?;
         let mut inputs = result_inputs(&job.model_key, &job.method);
         inputs["job"] = serde_json::to_value(job).unwrap_or_default();
@@ -421,6 +431,7 @@ fn detector_of(
                 logs: Some(store.logs_dir(&job.key)),
                 scratch: Some(store.root().join("tmp")),
                 threads: Some((num_cpus::get() / workers).max(1)),
+                store: Some(store.clone()),
             },
         )),
         other => detector::build(other),

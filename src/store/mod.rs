@@ -13,6 +13,9 @@
 //! logs/<ab>/<key>/                      an external method's program output for job
 //!                                       `key` (stdout, stderr, job files, a bad scores
 //!                                       file); kept for reading, never an input
+//! envs/<key>/                           an external method's environment (a virtual
+//!                                       environment built from a requirements file),
+//!                                       complete once its environment.json is written
 //! tmp/                                  objects being written; never read
 //! ```
 //! An object becomes visible only when complete: it is written under `tmp/`,
@@ -24,6 +27,7 @@
 //! folders; [`lock`] holds the job locks and their leases, [`gc`] listing,
 //! verification and garbage collection.
 
+pub mod environment;
 pub mod gc;
 pub mod key;
 pub mod lock;
@@ -31,6 +35,7 @@ mod object;
 pub mod result;
 pub mod training;
 
+pub use environment::{EnvironmentInfo, EnvironmentRecord};
 pub use gc::GcSummary;
 pub use lock::{JobLock, LEASE_EXPIRY, LEASE_RENEW};
 
@@ -442,6 +447,23 @@ pub fn cpu_features() -> Vec<String> {
         out.extend(found.iter().filter(|f| f.1).map(|f| f.0.to_string()));
     }
     out
+}
+
+/// The Cargo features of this build that choose backends and their kernels
+/// (`flex`, `vulkan`, `cuda`, `fusion`, `autotune`), for manifests: on a
+/// GPU, kernel fusion and autotuning change which kernels compute a result.
+pub fn build_features() -> Vec<String> {
+    [
+        ("flex", cfg!(feature = "flex")),
+        ("vulkan", cfg!(feature = "vulkan")),
+        ("cuda", cfg!(feature = "cuda")),
+        ("fusion", cfg!(feature = "fusion")),
+        ("autotune", cfg!(feature = "autotune")),
+    ]
+    .iter()
+    .filter(|f| f.1)
+    .map(|f| f.0.to_string())
+    .collect()
 }
 
 /// Versions of the runner and of the libraries that shape results (as

@@ -30,12 +30,21 @@ pub struct Manifest {
     /// their scores. Empty in manifests written before it was recorded.
     #[serde(default)]
     pub cpu_features: Vec<String>,
+    /// The backend features of the runner that made it
+    /// ([`super::build_features`]): whether GPU kernels were fused and
+    /// autotuned. Empty in manifests written before it was recorded.
+    #[serde(default)]
+    pub build_features: Vec<String>,
     pub started: String,
     pub finished: String,
     /// Seconds per phase (`load`, `train`, `score`).
     pub durations: BTreeMap<String, f64>,
     /// blake3 (hex) of every file, by path relative to the object.
     pub files: BTreeMap<String, String>,
+    /// The environment an external method's program ran in: what it was
+    /// built from and every package's exact version.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub environment: Option<super::EnvironmentRecord>,
 }
 
 /// An object being written under `tmp/`; removed on drop unless committed.
@@ -44,6 +53,7 @@ pub struct PendingObject {
     key: Key,
     target: PathBuf,
     tmp: Option<tempfile::TempDir>,
+    environment: Option<super::EnvironmentRecord>,
 }
 
 impl PendingObject {
@@ -62,7 +72,13 @@ impl PendingObject {
             key,
             target: store.object_dir(kind, &key),
             tmp: Some(tmp),
+            environment: None,
         })
+    }
+
+    /// Records in the manifest the environment the object was made in.
+    pub fn set_environment(&mut self, environment: Option<super::EnvironmentRecord>) {
+        self.environment = environment;
     }
 
     /// The folder to write the object's files into.
@@ -95,10 +111,12 @@ impl PendingObject {
             device: device.to_string(),
             host: super::hostname(),
             cpu_features: super::cpu_features(),
+            build_features: super::build_features(),
             started,
             finished: now_rfc3339(),
             durations,
             files,
+            environment: self.environment.take(),
         };
         let mpath = dir.join(MANIFEST);
         let text = serde_json::to_vec_pretty(&manifest).unwrap_or_default();

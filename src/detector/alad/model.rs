@@ -38,7 +38,7 @@ use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
 
 use crate::detector::DetectorError;
-use crate::detector::gan::files::column;
+use crate::detector::gan::files::columns;
 use crate::nn::NnError;
 use crate::nn::batch::{PreparedImages, Preprocessing};
 use crate::nn::conv::Convolve;
@@ -409,7 +409,7 @@ impl EvalNets {
         let l1 = diff.clone().abs().sum_dim(1).reshape([n]);
         let l2 = diff.square().sum_dim(1).sqrt().reshape([n]);
         let logits = softplus(logit.neg(), 1.0);
-        [features, l1, l2, logits].into_iter().map(column).collect()
+        columns(vec![features, l1, l2, logits], n)
     }
 
     /// The mean Features score of `images` (the early-stopping criterion).

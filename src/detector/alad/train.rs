@@ -121,7 +121,12 @@ impl Trainer {
         normal_noise(n, self.net.latent, &mut self.noise, &self.device)
     }
 
-    pub fn discriminator_step(&mut self, images: &PreparedImages, idx: &[usize]) -> (f32, f32, f32) {
+    /// One update of D_xz, D_xx (and D_zz): their losses, D_zz's 0 without it.
+    pub fn discriminator_step(
+        &mut self,
+        images: &PreparedImages,
+        idx: &[usize],
+    ) -> [Tensor<1>; 3] {
         let lr = self.params.lr;
         let x = images.batch(idx, &self.device);
         let z = self.z(idx.len());
@@ -160,11 +165,12 @@ impl Trainer {
             self.dzz = Some(self.opt_dzz.step(lr, dzz, g_zz));
         }
         self.ema_dxx.update(&self.dxx);
-        let value = |t: Tensor<1>| t.into_scalar::<f32>();
-        (value(loss_xz), value(loss_xx), loss_zz.map_or(0.0, value))
+        let loss_zz = loss_zz.unwrap_or_else(|| Tensor::zeros([1], &self.device));
+        [loss_xz, loss_xx, loss_zz]
     }
 
-    pub fn generator_step(&mut self, images: &PreparedImages, idx: &[usize]) -> (f32, f32) {
+    /// One update of the generator and the encoder: their losses.
+    pub fn generator_step(&mut self, images: &PreparedImages, idx: &[usize]) -> [Tensor<1>; 2] {
         let lr = self.params.lr;
         let x = images.batch(idx, &self.device);
         let z = self.z(idx.len());
@@ -200,7 +206,7 @@ impl Trainer {
         self.encoder = self.opt_e.step(lr, self.encoder.clone(), g_e);
         self.ema_g.update(&self.generator);
         self.ema_e.update(&self.encoder);
-        (loss_g.into_scalar::<f32>(), loss_e.into_scalar::<f32>())
+        [loss_g, loss_e]
     }
 
     /// The current (not averaged) networks in eval mode: to compare with
@@ -278,9 +284,11 @@ impl Training for Trainer {
     /// One discriminator update on the first batch, then one generator and
     /// encoder update on the second; the discriminator loss is D_xz + D_xx
     /// (+ D_zz).
-    fn step(&mut self, images: &PreparedImages, step: &Step) -> Vec<f32> {
-        let (dxz, dxx, dzz) = self.discriminator_step(images, step.batches[0]);
-        let (generator, encoder) = self.generator_step(images, step.batches[1]);
+    fn step(&mut self, images: &PreparedImages, step: &Step) -> Vec<Tensor<1>> {
+        let [dxz, dxx, dzz] = self.discriminator_step(images, step.batches[0]);
+        let [generator, encoder] = self.generator_step(images, step.batches[1]);
+        // Added on the device in the order the host added them before (the
+        // same f32 sums).
         vec![dxz + dxx + dzz, generator, encoder]
     }
 

@@ -14,7 +14,7 @@
 
 use burn::module::Module;
 use burn::optim::GradientsParams;
-use burn::tensor::Device;
+use burn::tensor::{Device, Tensor};
 use rand_chacha::ChaCha8Rng;
 
 use super::model::{Generator, discriminator, generator, noise};
@@ -67,7 +67,7 @@ impl Training for Trainer {
     }
 
     /// One discriminator update and `generator_steps` generator updates.
-    fn step(&mut self, images: &PreparedImages, step: &Step) -> Vec<f32> {
+    fn step(&mut self, images: &PreparedImages, step: &Step) -> Vec<Tensor<1>> {
         let idx = step.batch();
         let lr = self.params.lr;
         let x = images.batch(idx, &self.device);
@@ -82,7 +82,8 @@ impl Training for Trainer {
         let grads_d = GradientsParams::from_module(&mut grads, &nets.discriminator);
         nets.discriminator = nets.opt_d.step(lr, nets.discriminator.clone(), grads_d);
 
-        let mut loss_g_value = 0.0;
+        // `generator_steps` is at least 1 (checked with the parameters).
+        let mut last_loss_g = None;
         for _ in 0..self.params.generator_steps {
             let frozen = nets.discriminator.clone().no_grad();
             let (_, logit) = frozen.forward(nets.generator.forward(z.clone()));
@@ -90,9 +91,10 @@ impl Training for Trainer {
             let mut grads = loss_g.backward();
             let grads_g = GradientsParams::from_module(&mut grads, &nets.generator);
             nets.generator = nets.opt_g.step(lr, nets.generator.clone(), grads_g);
-            loss_g_value = loss_g.into_scalar::<f32>();
+            last_loss_g = Some(loss_g);
         }
-        vec![loss_g_value, loss_d.into_scalar::<f32>()]
+        let loss_g = last_loss_g.unwrap_or_else(|| Tensor::zeros([1], &self.device));
+        vec![loss_g, loss_d]
     }
 }
 

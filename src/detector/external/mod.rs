@@ -10,23 +10,35 @@
 //! same way, `COMMAND... score JOB_FILE`, and the scores CSV read back with
 //! every check ([`files::read_scores`]).
 //!
-//! Each call's stdout and stderr are kept in full in the job's log folder
-//! ([`JobInfo::logs`]; the store's `logs/` when run by the scheduler),
-//! with a bad scores file copied there, and error messages name it.
+//! Each call's stdout and stderr are kept in the job's log folder
+//! ([`JobInfo::logs`]; the store's `logs/` when run by the scheduler), each
+//! within the method's `output_limit` (head and tail), with a bad scores
+//! file copied there, and error messages name it. A stored model's
+//! `fit.stdout` and `fit.stderr` are the same files (hard links): stored
+//! once.
+//!
+//! A method with an `environment` runs its program with the environment's
+//! `bin/` first on PATH (and `VIRTUAL_ENV` set), built into the store first
+//! when missing ([`environment`]).
 //!
 //! Files: [`files`] (npy, resizing, the scores CSV), [`process`] (running
-//! one call: process group, time limit, stop, logs, progress lines).
+//! one call: process group, time limit, stop, logs, progress lines),
+//! [`output`] (a stream kept within its limit), [`environment`] (building
+//! environments).
 
+pub mod environment;
 pub mod files;
+pub mod output;
 pub mod process;
 
 use std::path::{Path, PathBuf};
+use std::sync::Mutex;
 use std::time::Duration;
 
 use serde_json::{Value, json};
 use thiserror::Error;
 
-use super::{Detector, DetectorError, Fitted, MethodDetector, NamedScores, RunContext};
+use super::{Detector, DetectorError, Fitted, MethodDetector, NamedScores, Phase, RunContext};
 use crate::data::ImageSet;
 use crate::spec::methods::ExternalParams;
 use crate::spec::methods::external::PROTOCOL;
@@ -75,9 +87,16 @@ pub enum ExternalError {
     #[error("{0}")]
     InputsChanged(String),
     #[error("{field}: {reason}")]
-    TimeLimit { field: &'static str, reason: String },
+    Setting { field: &'static str, reason: String },
     #[error("the program wrote no score column")]
     NoScores,
+    /// The method's environment cannot be built or used.
+    #[error("{0}")]
+    Environment(String),
+    #[error(
+        "the method `{method}` declares an environment but runs without a store to build it in"
+    )]
+    NoStore { method: String },
     #[error("{what} {}: {source}", path.display())]
     Io {
         what: &'static str,
@@ -128,6 +147,9 @@ pub struct JobInfo {
     /// scheduler gives each of the jobs running at once its share of the
     /// cores (`None`: all of this machine's cores).
     pub threads: Option<usize>,
+    /// Where environments are built and kept (`None`: a method that
+    /// declares one fails).
+    pub store: Option<crate::store::Store>,
 }
 
 /// An external method with its parameters and its job.
@@ -245,8 +267,39 @@ impl External {
         v
     }
 
+    /// The method's environment, built first when missing (`None`: it
+    /// declares none).
+    pub fn environment(&self, ctx: &RunContext) -> Result<Option<environment::Ready>, DetectorError> {
+        let p = &self.params;
+        if p.environment.is_none() {
+            return Ok(None);
+        }
+        let Some(store) = &self.job.store else {
+            return Err(ExternalError::NoStore {
+                method: p.name.clone(),
+            }
+            .into());
+        };
+        let requirements = p
+            .environment
+            .as_ref()
+            .map(|e| e.requirements().to_string())
+            .unwrap_or_default();
+        let ready = store.environment(p.environment_key.as_deref().unwrap_or_default());
+        if ready.is_none() {
+            ctx.progress.phase(Phase::Preparing {
+                what: format!("building the environment {requirements}"),
+            });
+        }
+        environment::ensure(store, p, ctx.cancel, &|holder| {
+            ctx.progress.phase(Phase::Preparing {
+                what: format!("waiting for {holder} to build the environment {requirements}"),
+            })
+        })
+    }
+
     /// Runs one phase in `work`: writes the images and the job file, runs
-    /// the program; returns the log folder.
+    /// the program; returns the log folder and the environment it ran in.
     fn call(
         &self,
         phase: &'static str,
@@ -254,11 +307,12 @@ impl External {
         work: &Path,
         paths: &[(&str, &Path)],
         ctx: &RunContext,
-    ) -> Result<PathBuf, DetectorError> {
+    ) -> Result<(PathBuf, Option<environment::Ready>), DetectorError> {
         ctx.check_cancel()?;
         let p = &self.params;
         p.check_inputs_unchanged()
             .map_err(ExternalError::InputsChanged)?;
+        let env_ready = self.environment(ctx)?;
         // resized into a copy only when asked to: the images can be a whole training set
         let resized = p.image_size.map(|side| files::resize(images, side));
         let images = resized.as_ref().unwrap_or(images);
@@ -279,7 +333,7 @@ impl External {
         };
         let seconds = limit
             .seconds()
-            .map_err(|reason| ExternalError::TimeLimit { field, reason })?;
+            .map_err(|reason| ExternalError::Setting { field, reason })?;
         let threads = self.threads().to_string();
         let mut env = vec![
             ("RUNNER_JOB".to_string(), job_path.display().to_string()),
@@ -297,21 +351,44 @@ impl External {
         for var in ["OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"] {
             env.push((var.to_string(), threads.clone()));
         }
+        let mut command = p.command.clone();
+        if let Some(ready) = &env_ready {
+            // the environment's programs first: `python3` is its interpreter
+            let bin = ready.bin();
+            let path = std::env::var_os("PATH").unwrap_or_default();
+            let joined = std::env::join_paths(
+                std::iter::once(bin.clone()).chain(std::env::split_paths(&path)),
+            )
+            .unwrap_or_else(|_| bin.clone().into_os_string());
+            env.push(("PATH".into(), joined.to_string_lossy().into_owned()));
+            env.push(("VIRTUAL_ENV".into(), ready.venv.display().to_string()));
+            if !command[0].contains('/') && bin.join(&command[0]).is_file() {
+                command[0] = bin.join(&command[0]).display().to_string();
+            }
+        }
         // the spec's own variables win
         env.extend(p.env.iter().map(|(k, v)| (k.clone(), v.clone())));
         let workdir = self.workdir();
+        let output_limit = p
+            .output_limit
+            .bytes()
+            .map_err(|reason| ExternalError::Setting {
+                field: "output_limit",
+                reason,
+            })?;
         process::Call {
             phase,
-            command: &p.command,
+            command: &command,
             workdir: &workdir,
             env,
             job_file: &job_path,
             timeout: Duration::from_secs_f64(seconds),
             timeout_field: field,
             logs: &logs,
+            output_limit,
         }
         .run(ctx)?;
-        Ok(logs)
+        Ok((logs, env_ready))
     }
 }
 
@@ -321,7 +398,7 @@ impl Detector for External {
         let model = work.path().join(MODEL_DIR);
         std::fs::create_dir_all(&model)
             .map_err(|e| ExternalError::io(&model, "cannot make the model folder", e))?;
-        let logs = self.call("fit", normal, work.path(), &[("model_dir", &model)], ctx)?;
+        let (logs, env) = self.call("fit", normal, work.path(), &[("model_dir", &model)], ctx)?;
         let empty = std::fs::read_dir(&model)
             .map(|mut d| d.next().is_none())
             .unwrap_or(true);
@@ -336,6 +413,7 @@ impl Detector for External {
             runner: External::new(self.params.clone(), self.job.clone()),
             model,
             fit_logs: Some(logs),
+            environment: Mutex::new(env.map(|e| e.record)),
             _work: Some(work),
         }))
     }
@@ -352,6 +430,7 @@ impl Detector for External {
             runner: External::new(self.params.clone(), self.job.clone()),
             model,
             fit_logs: None,
+            environment: Mutex::new(None),
             _work: None,
         }))
     }
@@ -368,6 +447,8 @@ pub struct ExternalModel {
     model: PathBuf,
     /// Where the fit's logs are (after fitting; stored with the model).
     fit_logs: Option<PathBuf>,
+    /// The environment of its last call (fit, or score of a loaded model).
+    environment: Mutex<Option<crate::store::EnvironmentRecord>>,
     _work: Option<tempfile::TempDir>,
 }
 
@@ -405,13 +486,16 @@ impl Fitted for ExternalModel {
     ) -> Result<NamedScores, DetectorError> {
         let work = scratch(&self.runner.job, "score")?;
         let scores = work.path().join("scores.csv");
-        let logs = self.runner.call(
+        let (logs, env) = self.runner.call(
             "score",
             images,
             work.path(),
             &[("model_dir", &self.model), ("scores", &scores)],
             ctx,
         )?;
+        if let Ok(mut e) = self.environment.lock() {
+            *e = env.map(|r| r.record);
+        }
         let columns = files::read_scores(&scores, images.len()).map_err(|reason| {
             // keep the bad file where the user can read it
             let kept = logs.join("scores.bad.csv");
@@ -445,10 +529,19 @@ impl Fitted for ExternalModel {
         copy_tree(&self.model, &dir.join(MODEL_DIR))?;
         if let Some(logs) = &self.fit_logs {
             for f in ["fit.stdout", "fit.stderr"] {
-                let _ = std::fs::copy(logs.join(f), dir.join(f));
+                // one file in the log folder and in the model: a hard link
+                // (both are in the store), a copy across filesystems
+                let (from, to) = (logs.join(f), dir.join(f));
+                if std::fs::hard_link(&from, &to).is_err() {
+                    let _ = std::fs::copy(&from, &to);
+                }
             }
         }
         Ok(())
+    }
+
+    fn environment(&self) -> Option<crate::store::EnvironmentRecord> {
+        self.environment.lock().ok().and_then(|e| e.clone())
     }
 }
 

@@ -1,18 +1,21 @@
 //! Running one phase of an external program: in its own process group, with
-//! its stdout and stderr kept in full in the job's log folder, progress lines
-//! on stdout turned into the job's progress (and the model's training log),
-//! and the whole group stopped (TERM, then KILL after a grace period) on a
-//! time limit or a stop request.
+//! its stdout and stderr kept in the job's log folder (each within the
+//! method's `output_limit`: [`super::output`]), progress lines on stdout
+//! turned into the job's progress (and the model's training log), and the
+//! whole group stopped (TERM, then KILL after a grace period, sent with
+//! `killpg`) on a time limit or a stop request.
 
-use std::io::{BufRead, BufReader, Write};
 use std::os::unix::process::{CommandExt, ExitStatusExt};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+use nix::sys::signal::{Signal, killpg};
+use nix::unistd::Pid;
 use serde_json::Value;
 
 use super::ExternalError;
+use super::output::{self, BoundedLog};
 use crate::detector::{DetectorError, Phase, RunContext};
 use crate::store::EpochLog;
 
@@ -40,6 +43,9 @@ pub struct Call<'a> {
     pub timeout_field: &'static str,
     /// Where `<phase>.stdout` and `<phase>.stderr` are written.
     pub logs: &'a Path,
+    /// The most bytes kept of each stream (plus the line saying how many
+    /// were left out).
+    pub output_limit: u64,
 }
 
 impl Call<'_> {
@@ -77,23 +83,31 @@ impl Call<'_> {
             .envs(self.env.iter().map(|(k, v)| (k, v)))
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
-            .stderr(Stdio::from(err_file))
+            .stderr(Stdio::piped())
             .process_group(0);
         let mut child = cmd.spawn().map_err(|e| ExternalError::Spawn {
             program: self.command[0].clone(),
             workdir: self.workdir.to_path_buf(),
             reason: e.to_string(),
         })?;
-        let stdout = child.stdout.take();
+        let (stdout, stderr) = (child.stdout.take(), child.stderr.take());
         let started = Instant::now();
+        let limit = self.output_limit;
         let ended = std::thread::scope(|s| {
-            let reader = stdout.map(|o| s.spawn(move || follow_stdout(o, out_file, ctx)));
+            let out = stdout.map(|o| s.spawn(move || follow_stdout(o, out_file, limit, ctx)));
+            let err = stderr.map(|e| {
+                s.spawn(move || {
+                    let mut log = BoundedLog::new(err_file, limit);
+                    output::follow(e, &mut log, |_| {});
+                    log.finish();
+                })
+            });
             let ended = self.wait(&mut child, started, ctx);
             // leftovers of the group (a worker the program started) would
-            // keep stdout open: none may outlive the call
-            signal_group(&child, "KILL");
-            if let Some(r) = reader {
-                let _ = r.join();
+            // keep its streams open: none may outlive the call
+            signal_group(&child, Signal::SIGKILL);
+            for reader in [out, err].into_iter().flatten() {
+                let _ = reader.join();
             }
             ended
         });
@@ -154,30 +168,20 @@ enum Ended {
     Lost(std::io::Error),
 }
 
-/// Sends `signal` (`TERM`, `KILL`) to the child's process group (its own,
-/// see `process_group(0)`), through `kill(1)`; without it, to the child
-/// alone.
-fn signal_group(child: &Child, signal: &str) {
-    let sent = Command::new("kill")
-        .args(["-s", signal, "--", &format!("-{}", child.id())])
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-        .is_ok_and(|s| s.success());
-    if !sent && signal == "KILL" {
-        // the group is gone, or there is no kill(1): the child at least
-        let _ = Command::new("kill")
-            .args(["-s", "KILL", &child.id().to_string()])
-            .stderr(Stdio::null())
-            .status();
-    }
+/// Sends `signal` to the child's process group (its own, see
+/// `process_group(0)`; the group's id is the child's pid). A group that is
+/// gone already is no error.
+fn signal_group(child: &Child, signal: Signal) {
+    let Ok(pid) = i32::try_from(child.id()) else {
+        return;
+    };
+    let _ = killpg(Pid::from_raw(pid), signal);
 }
 
 /// Stops the child's group: TERM, then KILL when it is still there after
 /// the grace period; reaps the child.
 fn stop(child: &mut Child) {
-    signal_group(child, "TERM");
+    signal_group(child, Signal::SIGTERM);
     let asked = Instant::now();
     while asked.elapsed() < GRACE {
         if let Ok(Some(_)) = child.try_wait() {
@@ -185,33 +189,25 @@ fn stop(child: &mut Child) {
         }
         std::thread::sleep(POLL);
     }
-    signal_group(child, "KILL");
+    signal_group(child, Signal::SIGKILL);
     let _ = child.kill();
     let _ = child.wait();
 }
 
-/// Copies the program's stdout into its log file, line by line, and turns
-/// progress lines into phases.
-fn follow_stdout(out: impl std::io::Read, mut log: std::fs::File, ctx: &RunContext) {
-    let mut reader = BufReader::new(out);
-    let mut line = Vec::new();
+/// Copies the program's stdout into its log file (within `limit`) and
+/// turns progress lines into phases.
+fn follow_stdout(out: impl std::io::Read, file: std::fs::File, limit: u64, ctx: &RunContext) {
+    let mut log = BoundedLog::new(file, limit);
     let mut last_epoch = Instant::now();
-    loop {
-        line.clear();
-        match reader.read_until(b'\n', &mut line) {
-            Ok(0) | Err(_) => break,
-            Ok(_) => {}
-        }
-        let _ = log.write_all(&line);
-        let text = String::from_utf8_lossy(&line);
-        if let Some(phase) = progress_line(text.trim(), last_epoch.elapsed().as_secs_f64()) {
+    output::follow(out, &mut log, |line| {
+        if let Some(phase) = progress_line(line.trim(), last_epoch.elapsed().as_secs_f64()) {
             if matches!(phase, Phase::Training { .. }) {
                 last_epoch = Instant::now();
             }
             ctx.progress.phase(phase);
         }
-    }
-    let _ = log.flush();
+    });
+    log.finish();
 }
 
 /// The phase a progress line reports: `{"epoch": 3, "epochs": 10,

@@ -88,6 +88,7 @@ impl Setup {
                 logs: Some(self.logs()),
                 scratch: Some(self.path().join("scratch")),
                 threads: self.job_threads,
+                store: None,
             },
         )
     }

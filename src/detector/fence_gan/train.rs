@@ -72,19 +72,19 @@ pub struct Trainer {
 }
 
 impl Trainer {
-    /// One Adam update of D on `x` towards `target`, the loss scaled by `weight`.
-    fn d_update(&mut self, x: Tensor<4>, target: f64, weight: f64) -> f32 {
+    /// One Adam update of D on `x` towards `target`, the loss scaled by
+    /// `weight`: that loss.
+    fn d_update(&mut self, x: Tensor<4>, target: f64, weight: f64) -> Tensor<1> {
         let logit = self.nets.discriminator.forward(x, Some(&mut self.dropout));
         let mut loss = bce_with_logits_soft(logit, target).mul_scalar(weight);
         if let Some(l2) = self.nets.discriminator.l2(self.params.d_l2) {
             loss = loss + l2;
         }
-        let value = loss.clone().into_scalar::<f32>();
         let grads = GradientsParams::from_grads(loss.backward(), &self.nets.discriminator);
         let lr = self.settings.d_lr / (1.0 + self.settings.d_lr_decay * self.d_updates as f64);
         self.nets.discriminator = self.nets.opt_d.step(lr, self.nets.discriminator.clone(), grads);
         self.d_updates += 1;
-        value
+        loss
     }
 }
 
@@ -126,7 +126,7 @@ impl Training for Trainer {
 
     /// One step on the real images of the batch: two D updates, then a G
     /// update after the pre-training epochs (G's losses are 0 before).
-    fn step(&mut self, images: &PreparedImages, step: &Step) -> Vec<f32> {
+    fn step(&mut self, images: &PreparedImages, step: &Step) -> Vec<Tensor<1>> {
         let idx = step.batch();
         let adversarial = step.epoch >= self.params.pretrain;
         let b = idx.len();
@@ -140,7 +140,8 @@ impl Training for Trainer {
         let fake = Tensor::from_inner(self.nets.generator.valid().forward(z));
         let d_fake = self.d_update(fake, 0.0, gamma);
         if !adversarial {
-            return vec![d_real, d_fake, 0.0, 0.0];
+            let zero = || Tensor::zeros([1], &self.device);
+            return vec![d_real, d_fake, zero(), zero()];
         }
 
         let z = normal_noise(b, latent, &mut self.noise, &self.device);
@@ -152,13 +153,11 @@ impl Training for Trainer {
             Encirclement::Log => log_encirclement(logit, alpha),
         };
         let disp = dispersion(fake);
-        let loss = enc.clone() + disp.clone().mul_scalar(beta);
-        let g = loss.clone().into_scalar::<f32>();
-        let disp = disp.into_scalar::<f32>();
+        let loss = enc + disp.clone().mul_scalar(beta);
         let grads = GradientsParams::from_grads(loss.backward(), &self.nets.generator);
         let nets = &mut self.nets;
         nets.generator = nets.opt_g.step(self.settings.g_lr, nets.generator.clone(), grads);
-        vec![d_real, d_fake, g, disp]
+        vec![d_real, d_fake, loss, disp]
     }
 }
 

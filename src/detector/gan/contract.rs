@@ -2,8 +2,9 @@
 //! [`gan_contract_tests!`] with its tiny parameters: a two-step smoke test
 //! (finite losses, one finite score per image and column, progress),
 //! stopping and too few images, save and load, determinism, independence
-//! of the scoring batch and order, bit-identical resume, divergence, and
-//! (with `--features vulkan`) both devices.
+//! of the scoring batch and order, bit-identical resume, divergence, host
+//! reads per training step and per scoring batch, and (with `--features
+//! vulkan`) both devices.
 
 use std::sync::Mutex;
 use std::sync::atomic::AtomicBool;
@@ -66,6 +67,11 @@ macro_rules! gan_contract_tests {
             #[test]
             fn a_stopped_training_resumes_to_the_same_bits() {
                 contract::resume(&GanDetector($resume), IMAGES, $stop);
+            }
+
+            #[test]
+            fn one_host_read_per_training_step_and_per_scoring_batch() {
+                contract::host_reads(&GanDetector($two), IMAGES);
             }
 
             #[test]
@@ -245,6 +251,74 @@ pub fn diverges<P: Gan>(det: &GanDetector<P>, images: Bars) {
         Err(e) => panic!("unexpected error {e}"),
         Ok(_) => panic!("the fit did not diverge"),
     }
+}
+
+/// Host reads (each a GPU sync, see `nn::host`) are pinned: a training step
+/// reads nothing itself, early or late in the training (FenceGAN's
+/// pre-training and adversarial epochs, OCGAN before and after mining
+/// starts), so that a fit reads once per step (its losses, all at once)
+/// plus what its epoch ends read (ALAD's held-out score, one read per
+/// batch); scoring reads once per batch, whatever the number of score
+/// columns (AnoGAN: none inside the latent search).
+pub fn host_reads<P: Gan>(det: &GanDetector<P>, images: Bars) {
+    use super::training::{self, Step, Training};
+    use crate::nn::host::reads;
+    let (train, test) = (&images.train(12), &images.test(7, 9));
+    let device =
+        crate::nn::burn_device::burn_device(crate::device::DeviceChoice::Cpu).expect("cpu");
+    let net = det.0.net(train).expect("net");
+    let (mut trainer, prepared) = det.0.trainer(&net, train, 3, &device).expect("trainer");
+    let budget = trainer.budget();
+    let idx: Vec<usize> = (0..budget.batch_size.min(prepared.len())).collect();
+    let batches = vec![idx.as_slice(); P::Trainer::SHUFFLES];
+    for (epoch, index, total) in [(0, 0, 100), (99, 99, 100)] {
+        let step = Step {
+            epoch,
+            index,
+            total,
+            batches: &batches,
+        };
+        let before = reads();
+        let losses = trainer.step(&prepared, &step);
+        assert_eq!(reads() - before, 0, "host reads inside step {index}");
+        assert_eq!(losses.len(), P::Trainer::LOSSES.len());
+    }
+
+    let cancel = AtomicBool::new(false);
+    let c = ctx(1, &cancel, &NoProgress);
+    let (mut trainer, prepared) = det.0.trainer(&net, train, 1, &device).expect("trainer");
+    let before = reads();
+    let epochs = training::train(&mut trainer, &prepared, &c).expect("train");
+    let read = reads() - before;
+    let budget = trainer.budget();
+    let per_epoch = crate::nn::train::steps_per_epoch(prepared.len(), budget.batch_size);
+    let steps = (budget.epochs * per_epoch).min(budget.max_steps.unwrap_or(usize::MAX));
+    let before = reads();
+    for epoch in 1..=epochs {
+        trainer.epoch_end(epoch, steps).expect("epoch end");
+    }
+    let epoch_ends = reads() - before;
+    assert_eq!(
+        read,
+        steps as u64 + epoch_ends,
+        "host reads in a fit of {steps} steps and {epochs} epoch(s)"
+    );
+
+    let model = super::GanModel {
+        params: det.0.clone(),
+        net,
+        scorer: P::scorer(&trainer),
+        device,
+    };
+    let batch = det.0.score_batch_size();
+    let before = reads();
+    model.score_variants(test, &c).expect("score");
+    assert_eq!(
+        reads() - before,
+        test.len().div_ceil(batch) as u64,
+        "host reads in scoring {} images in batches of {batch}",
+        test.len()
+    );
 }
 
 /// Asks to stop once training reports epoch `after` (as a kill would, but

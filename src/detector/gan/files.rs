@@ -120,12 +120,14 @@ pub fn check_channels(method: &str, trained: usize, given: usize) -> Result<(), 
     }
 }
 
-/// The numbers of a score tensor `[n]`.
+/// The numbers of a score tensor `[n]`: one host read.
 pub fn column(scores: Tensor<1>) -> Result<Vec<f32>, DetectorError> {
-    scores
-        .into_data()
-        .try_into_vec::<f32>()
-        .map_err(|e| DetectorError::ScoreData(format!("{e:?}")))
+    crate::nn::host::read(scores).map_err(DetectorError::ScoreData)
+}
+
+/// The numbers of score tensors `[n]` each: one host read for all.
+pub fn columns(scores: Vec<Tensor<1>>, n: usize) -> Result<Vec<Vec<f32>>, DetectorError> {
+    crate::nn::host::read_columns(scores, n).map_err(DetectorError::ScoreData)
 }
 
 /// Scores `total` images in batches of `batch` indices with `score`, which

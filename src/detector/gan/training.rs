@@ -9,12 +9,14 @@
 //!   draws its batches from several (ALAD);
 //! - resume from the newest checkpoint, a checkpoint after each epoch (as
 //!   the policy says), cancellation before each step;
-//! - every reported loss checked finite (`Diverged`, naming it and where),
-//!   averaged over the epoch for the progress line and the training log.
+//! - a step's losses read to the host at once, the step's one read (each
+//!   read waits for the device: see `nn::host`), every one checked finite
+//!   (`Diverged`, naming it and where), averaged over the epoch for the
+//!   progress line and the training log.
 
 use std::fmt::Write;
 
-use burn::tensor::Device;
+use burn::tensor::{Device, Tensor};
 use rand_chacha::ChaCha8Rng;
 
 use super::Gan;
@@ -22,6 +24,7 @@ use crate::detector::DetectorError;
 use crate::detector::{Phase, RunContext};
 use crate::nn::batch::PreparedImages;
 use crate::nn::checkpoint::{Checkpointer, LoopState, Resumable};
+use crate::nn::host::read_values;
 use crate::nn::init::stream;
 use crate::nn::train::{EpochMeter, check_finite, epoch_batches, steps_per_epoch};
 
@@ -134,8 +137,13 @@ pub trait Training: Resumable + Sized {
         start: Start,
     ) -> Result<Self, DetectorError>;
     fn budget(&self) -> Budget;
-    /// One training step: the values of `LOSSES`.
-    fn step(&mut self, images: &PreparedImages, step: &Step) -> Vec<f32>;
+    /// One training step: the losses of `LOSSES`, one-element tensors that
+    /// the driver reads to the host together, after the step. A step reads
+    /// nothing itself.
+    fn step(&mut self, images: &PreparedImages, step: &Step) -> Vec<Tensor<1>>;
+    /// The values of the step's losses, once read (before they are checked
+    /// finite): for a decision on them (GANomaly's reinitialisation of D).
+    fn losses_read(&mut self, _losses: &[f32]) {}
     /// Words before an epoch's progress line (FenceGAN's `pretrain`).
     fn phase(&self, _epoch: usize) -> Option<&'static str> {
         None
@@ -184,7 +192,8 @@ pub fn train<T: Training>(
                 total,
                 batches: &batches,
             };
-            let losses = trainer.step(images, &step);
+            let losses = read_values(trainer.step(images, &step));
+            trainer.losses_read(&losses);
             for (&value, loss) in losses.iter().zip(T::LOSSES) {
                 check_finite(value, epoch + 1, index + 1, loss.what)?;
             }

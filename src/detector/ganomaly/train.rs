@@ -76,7 +76,7 @@ impl Training for Trainer {
     }
 
     /// One generator and one discriminator update.
-    fn step(&mut self, images: &PreparedImages, step: &Step) -> Vec<f32> {
+    fn step(&mut self, images: &PreparedImages, step: &Step) -> Vec<Tensor<1>> {
         let (p, nets) = (&self.params, &mut self.nets);
         let x = images.batch(step.batch(), &self.device);
         let out = nets.generator.forward(x.clone());
@@ -101,14 +101,18 @@ impl Training for Trainer {
         nets.generator = nets.opt_g.step(p.lr, nets.generator.clone(), grads_g);
         nets.discriminator = nets.opt_d.step(p.lr, nets.discriminator.clone(), grads_d);
 
-        let value = |t: Tensor<1>| t.into_scalar::<f32>();
-        let losses = vec![value(loss_g), value(loss_d), value(contextual)];
-        if (losses[1] as f64) < p.d_reinit_threshold {
+        vec![loss_g, loss_d, contextual]
+    }
+
+    /// D starts again (new weights, a fresh Adam) when its loss fell under
+    /// `d_reinit_threshold`.
+    fn losses_read(&mut self, losses: &[f32]) {
+        if (losses[1] as f64) < self.params.d_reinit_threshold {
+            let nets = &mut self.nets;
             nets.discriminator = discriminator(&self.net, &mut self.reinit_rng, &self.device);
             nets.opt_d = self.adam.init();
             self.reinits += 1;
         }
-        losses
     }
 }
 

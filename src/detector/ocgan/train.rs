@@ -128,15 +128,6 @@ impl Trainer {
         mu
     }
 
-    /// The mean classifier loss BCE(C(De(tanh mu)), 0) of codes `mu`
-    /// (inner device), in training mode without dropout (as mining sees it).
-    pub fn classifier_loss_of_codes(&self, mu: Tensor<2>) -> f32 {
-        let ae = self.autoencoder.clone().no_grad();
-        let fake = ae.decode(tanh(mu.autodiff()), None);
-        let classifier = self.classifier.clone().no_grad();
-        scalar(bce_with_logits(classifier.forward(fake), false))
-    }
-
     /// The device of the inner backend (no autodiff).
     pub fn inner_device(&self) -> Device {
         self.device.clone().inner()
@@ -144,7 +135,12 @@ impl Trainer {
 
     /// One update of every network on the images `idx`; `mine`: with
     /// informative-negative mining. The losses of [`Training::LOSSES`].
-    pub fn update(&mut self, images: &PreparedImages, idx: &[usize], mine: bool) -> Vec<f32> {
+    pub fn update(
+        &mut self,
+        images: &PreparedImages,
+        idx: &[usize],
+        mine: bool,
+    ) -> Vec<Tensor<1>> {
         let b = idx.len();
         let activation = self.net.latent_activation;
         let inner = self.device.clone().inner();
@@ -170,18 +166,12 @@ impl Trainer {
 
         // 3. The visual and latent discriminators and the classifier.
         let x = Tensor::from_inner(clean);
-        let [visual_value, latent_value, classifier_value] =
+        let [visual, latent, classifier] =
             self.update_discriminators(x.clone(), x0, z0, &frozen_ae);
 
         // 4. The auto-encoder, through the updated discriminators.
-        let [generator_value, reconstruction_value] = self.update_autoencoder(x, noisy, mined);
-        vec![
-            visual_value,
-            latent_value,
-            classifier_value,
-            generator_value,
-            reconstruction_value,
-        ]
+        let [generator, reconstruction] = self.update_autoencoder(x, noisy, mined);
+        vec![visual, latent, classifier, generator, reconstruction]
     }
 
     /// Step 3: one update of the visual and latent discriminators and the
@@ -194,7 +184,7 @@ impl Trainer {
         x0: Tensor<4>,
         z0: Tensor<2>,
         frozen_ae: &AutoEncoder,
-    ) -> [f32; 3] {
+    ) -> [Tensor<1>; 3] {
         let b = x.dims()[0];
         let output = self.net.latent_discriminator_output;
         let rate = self.net.dropout;
@@ -218,12 +208,8 @@ impl Trainer {
         let loss_classifier = (bce_with_logits(self.classifier.forward(x0), true)
             + bce_with_logits(self.classifier.forward(fake), false))
         .mul_scalar(0.5);
-        let (visual_value, latent_value, classifier_value) = (
-            scalar(loss_visual.clone()),
-            scalar(loss_latent.clone()),
-            scalar(loss_classifier.clone()),
-        );
-        let mut grads = (loss_visual + loss_latent + loss_classifier).backward();
+        let mut grads =
+            (loss_visual.clone() + loss_latent.clone() + loss_classifier.clone()).backward();
         let g_visual = GradientsParams::from_module(&mut grads, &self.visual);
         let g_latent = GradientsParams::from_module(&mut grads, &self.latent);
         let g_classifier = GradientsParams::from_module(&mut grads, &self.classifier);
@@ -234,7 +220,7 @@ impl Trainer {
             .opt_classifier
             .step(lr, self.classifier.clone(), g_classifier);
 
-        [visual_value, latent_value, classifier_value]
+        [loss_visual, loss_latent, loss_classifier]
     }
 
     /// Step 4: one update of the auto-encoder through the discriminators
@@ -242,7 +228,12 @@ impl Trainer {
     /// En(x~) of the noisy images and De(tanh mu) of the `mined` codes) and
     /// the reconstruction of the clean images `x`. The auto-encoder loss
     /// and its reconstruction part.
-    fn update_autoencoder(&mut self, x: Tensor<4>, noisy: Tensor<4>, mined: Tensor<2>) -> [f32; 2] {
+    fn update_autoencoder(
+        &mut self,
+        x: Tensor<4>,
+        noisy: Tensor<4>,
+        mined: Tensor<2>,
+    ) -> [Tensor<1>; 2] {
         let (activation, output) = (
             self.net.latent_activation,
             self.net.latent_discriminator_output,
@@ -271,15 +262,13 @@ impl Trainer {
             }),
         );
         let reconstruction = (x - x_hat).square().mean().mul_scalar(0.5);
-        let reconstruction_value = scalar(reconstruction.clone());
         let loss = adv_latent.mul_scalar(self.params.latent_adversarial_weight)
             + adv_visual
-            + reconstruction.mul_scalar(self.settings.reconstruction_weight);
-        let generator_value = scalar(loss.clone());
+            + reconstruction.clone().mul_scalar(self.settings.reconstruction_weight);
         let mut grads = loss.backward();
         let g_ae = GradientsParams::from_module(&mut grads, &self.autoencoder);
         self.autoencoder = self.opt_ae.step(lr, self.autoencoder.clone(), g_ae);
-        [generator_value, reconstruction_value]
+        [loss, reconstruction]
     }
 }
 
@@ -324,14 +313,10 @@ impl Training for Trainer {
     }
 
     /// Mining from `mining_start` on.
-    fn step(&mut self, images: &PreparedImages, step: &Step) -> Vec<f32> {
+    fn step(&mut self, images: &PreparedImages, step: &Step) -> Vec<Tensor<1>> {
         let mine = step.index >= mining_start(&self.params, step.total);
         self.update(images, step.batch(), mine)
     }
-}
-
-fn scalar(t: Tensor<1>) -> f32 {
-    t.into_scalar::<f32>()
 }
 
 /// The first step (0-based) with mining: `mining_from` of `total_steps`

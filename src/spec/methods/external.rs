@@ -4,14 +4,18 @@
 //!
 //! What keys its model: the protocol version, `version`, the command line as
 //! written, the content digest of every `inputs` file (a folder: every file
-//! in it), `params`, `image_size` and `env`; `score_params` keys the result
-//! only. The name, the timeouts, the thread count, `uses_device` and the
-//! folder the program runs from key nothing. The folder and the digest are
-//! filled in when the spec is checked ([`ExternalParams::resolve`]), so a
-//! job carries them to wherever it runs (a Slurm node).
+//! in it), `params`, `image_size`, `env` and the key of its `environment`
+//! (the requirements file's content, the interpreter's version and the
+//! platform); `score_params` keys the result only. The name, the timeouts,
+//! the thread count, the output limit, `uses_device`, the folder the program
+//! runs from and where the requirements file is key nothing. The folder and
+//! the digests are filled in when the spec is checked
+//! ([`ExternalParams::resolve`]), so a job carries them to wherever it runs
+//! (a Slurm node).
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
+use std::sync::Mutex;
 
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
@@ -71,6 +75,199 @@ impl TimeLimit {
     }
 }
 
+/// A byte count: a number of bytes, or a number with a unit (`500KB`,
+/// `1MiB`, `2GB`).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(untagged)]
+pub enum ByteSize {
+    Bytes(u64),
+    Text(String),
+}
+
+impl ByteSize {
+    /// The size in bytes; `Err` with what is wrong.
+    pub fn bytes(&self) -> Result<u64, String> {
+        match self {
+            ByteSize::Bytes(0) => Err("must be at least 1 byte".into()),
+            ByteSize::Bytes(n) => Ok(*n),
+            ByteSize::Text(t) => parse_size(t),
+        }
+    }
+}
+
+/// A byte count: a number, or one with a unit (`500KB`, `1MiB`, `2GB`,
+/// `64k`); `Err` with what is wrong.
+pub fn parse_size(text: &str) -> Result<u64, String> {
+    let t = text.trim();
+    let split = t.find(|c: char| c.is_ascii_alphabetic()).unwrap_or(t.len());
+    let (num, unit) = (t[..split].trim(), t[split..].trim());
+    let factor: u64 = match unit.to_ascii_lowercase().as_str() {
+        "" | "b" => 1,
+        "k" | "kb" => 1000,
+        "kib" => 1 << 10,
+        "m" | "mb" => 1_000_000,
+        "mib" => 1 << 20,
+        "g" | "gb" => 1_000_000_000,
+        "gib" => 1 << 30,
+        _ => {
+            return Err(format!(
+                "unknown unit `{unit}` in `{t}`: use bytes, KB, MB, GB, KiB, MiB or GiB (`1MiB`, `500KB`)"
+            ));
+        }
+    };
+    let n: f64 = num
+        .parse()
+        .map_err(|_| format!("`{t}` is not a size: write bytes or e.g. `1MiB`, `500KB`"))?;
+    let bytes = n * factor as f64;
+    if !(bytes.is_finite() && bytes >= 1.0) {
+        return Err(format!("must be at least 1 byte, got `{t}`"));
+    }
+    Ok(bytes as u64)
+}
+
+/// The default of `output_limit`: 1 MiB of each stream per call.
+pub const DEFAULT_OUTPUT_LIMIT: u64 = 1 << 20;
+
+/// A method's declared environment: a pip requirements file (pinned
+/// versions), or that file and the interpreter to build it with.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(untagged)]
+pub enum EnvironmentField {
+    /// The requirements file, relative to the spec's folder (built with `python3`).
+    Requirements(String),
+    Detailed(EnvironmentDetails),
+}
+
+/// `environment: {requirements: FILE, python: python3.11}`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct EnvironmentDetails {
+    /// A pip requirements file, relative to the spec's folder.
+    pub requirements: String,
+    /// The interpreter the environment is made from: a program on PATH or a path (default `python3`).
+    #[serde(default = "default_python")]
+    pub python: String,
+}
+
+fn default_python() -> String {
+    "python3".into()
+}
+
+impl EnvironmentField {
+    /// The requirements file as written (relative to the spec's folder).
+    pub fn requirements(&self) -> &str {
+        match self {
+            EnvironmentField::Requirements(r) => r,
+            EnvironmentField::Detailed(d) => &d.requirements,
+        }
+    }
+
+    /// The interpreter the environment is made from.
+    pub fn python(&self) -> &str {
+        match self {
+            EnvironmentField::Requirements(_) => "python3",
+            EnvironmentField::Detailed(d) => &d.python,
+        }
+    }
+}
+
+/// What an interpreter says of itself: what an environment built from it
+/// depends on besides its requirements.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Interpreter {
+    /// Where it was found.
+    pub path: PathBuf,
+    /// `3.11.7`.
+    pub version: String,
+    /// `cpython`.
+    pub implementation: String,
+    /// `linux-x86_64` (sysconfig's platform).
+    pub platform: String,
+    /// `glibc 2.36`.
+    pub libc: String,
+}
+
+/// The interpreters asked already in this process, by the name given.
+static INTERPRETERS: Mutex<Option<HashMap<(PathBuf, String), Interpreter>>> = Mutex::new(None);
+
+/// Asks `python` (a program on PATH, or a path relative to `workdir`) for
+/// its version and platform; answers are kept for the process.
+pub fn probe_interpreter(workdir: &Path, python: &str) -> Result<Interpreter, String> {
+    let memo_key = (workdir.to_path_buf(), python.to_string());
+    if let Some(i) = INTERPRETERS
+        .lock()
+        .ok()
+        .and_then(|m| m.as_ref().and_then(|m| m.get(&memo_key).cloned()))
+    {
+        return Ok(i);
+    }
+    let path = if python.contains('/') {
+        workdir.join(python)
+    } else {
+        on_path(python).ok_or_else(|| {
+            format!("the interpreter `{python}` is not found on PATH: install it, or name another one (`environment: {{requirements: FILE, python: python3.11}}`)")
+        })?
+    };
+    const PROBE: &str = "import json, platform, sys, sysconfig\n\
+print(json.dumps({'version': platform.python_version(), 'implementation': sys.implementation.name, \
+'platform': sysconfig.get_platform(), 'libc': ' '.join(platform.libc_ver()).strip()}))";
+    let out = std::process::Command::new(&path)
+        .args(["-I", "-c", PROBE])
+        .stdin(std::process::Stdio::null())
+        .output()
+        .map_err(|e| format!("cannot run the interpreter {}: {e}", path.display()))?;
+    if !out.status.success() {
+        return Err(format!(
+            "the interpreter {} failed to say its version: {}",
+            path.display(),
+            String::from_utf8_lossy(&out.stderr).trim()
+        ));
+    }
+    #[derive(Deserialize)]
+    struct Said {
+        version: String,
+        implementation: String,
+        platform: String,
+        libc: String,
+    }
+    let said: Said = serde_json::from_slice(&out.stdout).map_err(|e| {
+        format!(
+            "the interpreter {} is not a Python 3 that this runner understands: {e}",
+            path.display()
+        )
+    })?;
+    let found = Interpreter {
+        path,
+        version: said.version,
+        implementation: said.implementation,
+        platform: said.platform,
+        libc: said.libc,
+    };
+    if let Ok(mut m) = INTERPRETERS.lock() {
+        m.get_or_insert_with(HashMap::new)
+            .insert(memo_key, found.clone());
+    }
+    Ok(found)
+}
+
+/// The key of an environment: blake3 of the requirements file's content and
+/// of what the interpreter says of itself (not its path).
+pub fn environment_key(requirements: &[u8], interpreter: &Interpreter) -> String {
+    let mut h = blake3::Hasher::new();
+    h.update(b"runner-environment-v1\0");
+    h.update(blake3::hash(requirements).as_bytes());
+    for part in [
+        &interpreter.implementation,
+        &interpreter.version,
+        &interpreter.platform,
+        &interpreter.libc,
+    ] {
+        h.update(part.as_bytes());
+        h.update(b"\0");
+    }
+    h.finalize().to_hex().to_string()
+}
+
 /// An external program as a method.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields, default)]
@@ -105,6 +302,13 @@ pub struct ExternalParams {
     /// The score column the tables show when the program writes several
     /// (default: the first); `MethodConfig::shown_score` reads it.
     pub score: Option<String>,
+    /// A pip requirements file (pinned versions), relative to the spec's folder, or
+    /// `{requirements: FILE, python: INTERPRETER}`: the runner builds it once into the
+    /// store and runs the program with it first on PATH; its key joins the model's key.
+    pub environment: Option<EnvironmentField>,
+    /// The most bytes kept of each of the program's streams per call (its head and
+    /// its tail, with a line saying how much was left out): bytes, or `500KB`, `1MiB`.
+    pub output_limit: ByteSize,
     /// The absolute folder the program runs from (the spec's folder): set by the runner.
     #[serde(skip_serializing_if = "Option::is_none")]
     #[schemars(skip)]
@@ -113,6 +317,10 @@ pub struct ExternalParams {
     #[serde(skip_serializing_if = "Option::is_none")]
     #[schemars(skip)]
     pub inputs_digest: Option<String>,
+    /// The key of the `environment` ([`environment_key`]): set by the runner.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schemars(skip)]
+    pub environment_key: Option<String>,
 }
 
 impl Default for ExternalParams {
@@ -132,8 +340,11 @@ impl Default for ExternalParams {
             score_timeout: TimeLimit::Text("4h".into()),
             threads: None,
             score: None,
+            environment: None,
+            output_limit: ByteSize::Bytes(DEFAULT_OUTPUT_LIMIT),
             workdir: None,
             inputs_digest: None,
+            environment_key: None,
         }
     }
 }
@@ -163,6 +374,8 @@ impl MethodParams for ExternalParams {
         "score_timeout",
         "threads",
         "workdir",
+        "environment",
+        "output_limit",
     ];
 
     fn check(&self) -> Vec<FieldProblem> {
@@ -213,6 +426,9 @@ impl MethodParams for ExternalParams {
                     format!("`{k}` is not an environment variable name (letters, digits, `_`)"),
                 ));
             }
+        }
+        if let Err(e) = self.output_limit.bytes() {
+            out.push(FieldProblem::new("output_limit", e));
         }
         if let Some(s) = &self.score
             && !is_plain_name(s, true)
@@ -305,7 +521,7 @@ impl ExternalParams {
                 } else {
                     files.push(word.clone());
                 }
-            } else if i == 0 && on_path(word).is_none() {
+            } else if i == 0 && self.environment.is_none() && on_path(word).is_none() {
                 out.push(PathProblem {
                     path: at,
                     message: format!("program `{word}` is not found on PATH"),
@@ -320,8 +536,44 @@ impl ExternalParams {
         out.extend(problems);
         self.inputs = Some(inputs);
         self.inputs_digest = Some(digest);
+        if let Some(env) = &self.environment {
+            match describe_environment(&workdir, env) {
+                Ok(d) => self.environment_key = Some(d.key),
+                Err(message) => out.push(PathProblem {
+                    path: "environment".into(),
+                    message,
+                    help: Some(
+                        "`environment` is a pip requirements file relative to the spec's folder, or `{requirements: FILE, python: INTERPRETER}`".into(),
+                    ),
+                }),
+            }
+        }
         self.workdir = Some(workdir);
         out
+    }
+
+    /// The method's environment as its files and interpreter are now
+    /// (`None`: it declares none); `Err` when the requirements file or the
+    /// interpreter cannot be read, or when the key differs from the one the
+    /// job was planned with (the file was edited, or the interpreter changed).
+    pub fn environment_now(&self) -> Result<Option<EnvironmentNow>, String> {
+        let Some(env) = &self.environment else {
+            return Ok(None);
+        };
+        let workdir = self.workdir.clone().unwrap_or_else(|| PathBuf::from("."));
+        let now = describe_environment(&workdir, env)?;
+        if let Some(planned) = &self.environment_key
+            && planned != &now.key
+        {
+            return Err(format!(
+                "the environment of `{}` ({} with {} {}) is not the one the job was planned with: the requirements file or the interpreter changed; run again to plan with them",
+                self.name,
+                env.requirements(),
+                now.interpreter.implementation,
+                now.interpreter.version
+            ));
+        }
+        Ok(Some(now))
     }
 
     /// `Err` when the `inputs` no longer have the digest they had when the
@@ -362,6 +614,38 @@ impl ExternalParams {
             .collect::<Vec<_>>()
             .join(" ")
     }
+}
+
+/// An environment as its files are now: where its requirements file is,
+/// its content, the interpreter and the key.
+#[derive(Clone, Debug)]
+pub struct EnvironmentNow {
+    /// The requirements file (absolute).
+    pub requirements: PathBuf,
+    pub text: String,
+    pub interpreter: Interpreter,
+    pub key: String,
+}
+
+/// Reads an environment's requirements file and asks its interpreter.
+fn describe_environment(workdir: &Path, env: &EnvironmentField) -> Result<EnvironmentNow, String> {
+    let requirements = workdir.join(env.requirements());
+    let bytes = std::fs::read(&requirements).map_err(|e| match e.kind() {
+        std::io::ErrorKind::NotFound => format!(
+            "the requirements file `{}` does not exist (looked for {})",
+            env.requirements(),
+            requirements.display()
+        ),
+        _ => format!("cannot read {}: {e}", requirements.display()),
+    })?;
+    let interpreter = probe_interpreter(workdir, env.python())?;
+    let key = environment_key(&bytes, &interpreter);
+    Ok(EnvironmentNow {
+        requirements,
+        text: String::from_utf8_lossy(&bytes).into_owned(),
+        interpreter,
+        key,
+    })
 }
 
 /// The digest of `inputs` (names and contents) in `workdir`, with a
@@ -535,6 +819,116 @@ mod tests {
         assert_eq!(paths, ["command[0]", "command[1]", "inputs[1]"]);
         assert!(problems[1].message.contains("m/gone.py"), "{problems:?}");
         assert!(problems[2].message.contains("does not exist"), "{problems:?}");
+    }
+
+    #[test]
+    fn sizes_take_units_and_output_limits_are_checked() {
+        assert_eq!(parse_size("1MiB"), Ok(1 << 20));
+        assert_eq!(parse_size("500KB"), Ok(500_000));
+        assert_eq!(parse_size("2 GB"), Ok(2_000_000_000));
+        assert_eq!(parse_size("4096"), Ok(4096));
+        assert_eq!(parse_size("0.5k"), Ok(500));
+        assert!(parse_size("3 parsecs").is_err_and(|e| e.contains("unit")));
+        assert!(parse_size("lots").is_err());
+        assert!(parse_size("0").is_err());
+        assert_eq!(ByteSize::Bytes(10).bytes(), Ok(10));
+        assert!(ByteSize::Bytes(0).bytes().is_err());
+        let bad = ExternalParams {
+            output_limit: ByteSize::Text("huge".into()),
+            ..params("d", &["sh"])
+        };
+        let fields: Vec<&str> = bad.check().iter().map(|f| f.field).collect();
+        assert_eq!(fields, ["output_limit"]);
+    }
+
+    fn interpreter(version: &str, path: &str) -> Interpreter {
+        Interpreter {
+            path: path.into(),
+            version: version.into(),
+            implementation: "cpython".into(),
+            platform: "linux-x86_64".into(),
+            libc: "glibc 2.36".into(),
+        }
+    }
+
+    #[test]
+    fn environment_keys_hash_content_and_interpreter_facts_not_paths() {
+        let k = |req: &[u8], i: &Interpreter| environment_key(req, i);
+        let base = interpreter("3.11.7", "/usr/bin/python3");
+        assert_eq!(
+            k(b"a==1\n", &base),
+            k(b"a==1\n", &interpreter("3.11.7", "/opt/py/bin/python3")),
+            "the interpreter's path keys the environment"
+        );
+        assert_ne!(k(b"a==1\n", &base), k(b"a==2\n", &base));
+        assert_ne!(
+            k(b"a==1\n", &base),
+            k(b"a==1\n", &interpreter("3.12.1", "/usr/bin/python3"))
+        );
+        let other_platform = Interpreter {
+            platform: "linux-aarch64".into(),
+            ..base.clone()
+        };
+        assert_ne!(k(b"a==1\n", &base), k(b"a==1\n", &other_platform));
+    }
+
+    #[test]
+    fn resolve_keys_the_environment_and_names_what_is_wrong_with_it() {
+        if on_path("python3").is_none() {
+            eprintln!("SKIPPED: no python3 on PATH");
+            return;
+        }
+        let dir = tempfile::tempdir().expect("tmp");
+        let base = dir.path();
+        std::fs::create_dir_all(base.join("a")).expect("dir");
+        std::fs::write(base.join("a/req.txt"), "numpy==2.4.6\n").expect("write");
+        std::fs::write(base.join("same.txt"), "numpy==2.4.6\n").expect("write");
+        let with = |env: EnvironmentField| ExternalParams {
+            environment: Some(env),
+            ..params("d", &["python3"])
+        };
+        let mut a = with(EnvironmentField::Requirements("a/req.txt".into()));
+        assert_eq!(a.resolve(base), Vec::new());
+        let key = a.environment_key.clone().expect("keyed");
+        // another path, the same content: the same environment
+        let mut same = with(EnvironmentField::Detailed(EnvironmentDetails {
+            requirements: "same.txt".into(),
+            python: "python3".into(),
+        }));
+        assert_eq!(same.resolve(base), Vec::new());
+        assert_eq!(same.environment_key.as_ref(), Some(&key));
+        // the key is hashed into the model, the path is not
+        let model = serde_json::to_value(&a).expect("json");
+        assert_eq!(model["environment_key"], key.as_str());
+        assert!(ExternalParams::UNHASHED_FIELDS.contains(&"environment"));
+        // edited after planning: the job refuses to run under the old key
+        std::fs::write(base.join("a/req.txt"), "numpy==2.4.5\n").expect("write");
+        let now = a.environment_now();
+        assert!(
+            now.as_ref().is_err_and(|e| e.contains("not the one the job was planned with")),
+            "{now:?}"
+        );
+        // a missing file, a missing interpreter
+        let mut missing = with(EnvironmentField::Requirements("gone.txt".into()));
+        let p = missing.resolve(base);
+        assert_eq!(p.len(), 1, "{p:?}");
+        assert_eq!(p[0].path, "environment");
+        assert!(p[0].message.contains("does not exist"), "{p:?}");
+        let mut no_python = with(EnvironmentField::Detailed(EnvironmentDetails {
+            requirements: "same.txt".into(),
+            python: "no-such-python-xyz".into(),
+        }));
+        let p = no_python.resolve(base);
+        assert!(
+            p.iter().any(|p| p.path == "environment" && p.message.contains("not found on PATH")),
+            "{p:?}"
+        );
+        // a program that only the environment has is no error at plan time
+        let mut own = ExternalParams {
+            environment: Some(EnvironmentField::Requirements("same.txt".into())),
+            ..params("d", &["only-in-the-environment-xyz"])
+        };
+        assert_eq!(own.resolve(base), Vec::new());
     }
 
     #[test]
