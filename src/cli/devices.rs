@@ -10,16 +10,41 @@ pub(super) fn exec() -> anyhow::Result<u8> {
         render(
             num_cpus::get(),
             cfg!(feature = "cuda"),
+            gpu_kernels().as_deref(),
             &crate::device::vulkan_adapters()
         )
     );
     Ok(0)
 }
 
-/// The listing: the CPU, CUDA (named, not probed), then each Vulkan adapter.
+/// `fusion off, autotune off`: how this build's GPU backends run kernels
+/// (`None` in a build without one).
+fn gpu_kernels() -> Option<String> {
+    if !cfg!(any(feature = "vulkan", feature = "cuda")) {
+        return None;
+    }
+    let features = crate::store::build_features();
+    let on = |f: &str| {
+        if features.iter().any(|b| b == f) {
+            "on"
+        } else {
+            "off"
+        }
+    };
+    Some(format!(
+        "fusion {}, autotune {}",
+        on("fusion"),
+        on("autotune")
+    ))
+}
+
+/// The listing: the CPU, CUDA (named, not probed), then each Vulkan
+/// adapter, and how GPU kernels run (`gpu_kernels`, when a GPU backend is
+/// built).
 fn render(
     threads: usize,
     cuda_built: bool,
+    gpu_kernels: Option<&str>,
     vulkan: &Result<Vec<AdapterSummary>, AdapterError>,
 ) -> String {
     let mut rows: Vec<[String; 4]> = Vec::new();
@@ -82,18 +107,9 @@ fn render(
     if !cuda_built {
         out.push_str("CUDA: not in this build (rebuild with `--features cuda`).\n");
     }
-    if cfg!(any(feature = "vulkan", feature = "cuda")) {
-        let on = |f: &str| {
-            if crate::store::build_features().iter().any(|b| b == f) {
-                "on"
-            } else {
-                "off"
-            }
-        };
+    if let Some(kernels) = gpu_kernels {
         out.push_str(&format!(
-            "GPU kernels: fusion {}, autotune {} (Cargo features `fusion`, `autotune`; docs/gpu.md).\n",
-            on("fusion"),
-            on("autotune")
+            "GPU kernels: {kernels} (Cargo features `fusion`, `autotune`; docs/gpu.md).\n"
         ));
     }
     out.push_str(&notes);
@@ -123,17 +139,21 @@ mod tests {
                 "NVIDIA 550.54.14".into(),
             ),
         ]);
-        insta::assert_snapshot!("devices_laptop", render(8, false, &Ok(found)));
+        insta::assert_snapshot!(
+            "devices_laptop",
+            render(8, false, Some("fusion off, autotune off"), &Ok(found))
+        );
     }
 
     #[test]
     fn no_driver_says_what_to_install_and_no_feature_says_what_to_rebuild() {
-        let none = render(2, true, &Ok(vec![]));
+        let none = render(2, true, None, &Ok(vec![]));
         assert!(none.contains("mesa-vulkan-drivers"), "{none}");
         assert!(none.contains("cuda:N"), "{none}");
         let unbuilt = render(
             2,
             false,
+            None,
             &Err(AdapterError::NotBuilt {
                 device: "vulkan".into(),
             }),
