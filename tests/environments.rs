@@ -152,6 +152,10 @@ fn a_bad_requirements_file_fails_its_method_only_and_a_fixed_one_builds() {
         "the failure quotes pip's last lines:\n{err}"
     );
     assert!(
+        err.contains("`runner env build SPEC`"),
+        "what to do offline:\n{err}"
+    );
+    assert!(
         env_dirs(d.path()).is_empty(),
         "a failed build left a folder: {:?}",
         env_dirs(d.path())

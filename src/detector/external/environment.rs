@@ -249,7 +249,7 @@ fn build(
         let tail = tail(&log_path);
         let _ = fs::remove_dir_all(&dir);
         BuildError::Failed(format!(
-            "the environment {requirements} (key {}) could not be built: {message}; the installer's last lines:\n    {}\n  full output: {}\n  fix the requirements file and run again",
+            "the environment {requirements} (key {}) could not be built: {message}; the installer's last lines:\n    {}\n  full output: {}\n  fix the requirements file and run again; where the package registry cannot be reached (a compute node), build it first where it can: `runner env build SPEC`",
             &now.key[..12],
             tail.lines().collect::<Vec<_>>().join("\n    "),
             kept.display()
