@@ -59,11 +59,7 @@ pub fn build_missing(store: &Store, spec: &ValidSpec, quiet: bool) -> Result<(),
     let mut failures = Vec::new();
     for (key, declared) in environments_of(spec) {
         let p = declared.params;
-        let requirements = p
-            .environment
-            .as_ref()
-            .map(|e| e.requirements().to_string())
-            .unwrap_or_default();
+        let requirements = p.requirements_file();
         let had = store.environment(&key).is_some();
         if !had && !quiet {
             eprintln!(
@@ -161,11 +157,7 @@ pub fn require_built(
             format!(
                 "`{}` needs the environment {} (key {}), which is not built",
                 d.methods.join("`, `"),
-                d.params
-                    .environment
-                    .as_ref()
-                    .map(|e| e.requirements())
-                    .unwrap_or_default(),
+                d.params.requirements_file(),
                 &key[..12]
             )
         })

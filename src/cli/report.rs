@@ -141,12 +141,7 @@ fn environments(plan: &Plan, store: &Store) -> Vec<crate::report::EnvironmentUse
             let record = store.environment(&key);
             crate::report::EnvironmentUse {
                 methods: d.methods,
-                requirements: d
-                    .params
-                    .environment
-                    .as_ref()
-                    .map(|e| e.requirements().to_string())
-                    .unwrap_or_default(),
+                requirements: d.params.requirements_file().to_string(),
                 made_with: record
                     .as_ref()
                     .map(|r| {

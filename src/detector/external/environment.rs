@@ -23,10 +23,10 @@ use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
-use super::ExternalError;
+use super::{ExternalError, absolute};
 use crate::detector::DetectorError;
 use crate::spec::methods::ExternalParams;
-use crate::spec::methods::external::EnvironmentNow;
+use crate::spec::methods::external::{EnvironmentNow, on_path};
 use crate::store::{EnvironmentRecord, Key, LEASE_EXPIRY, Store, StoreError};
 
 /// How many lines of the installer's output a failure quotes.
@@ -91,13 +91,6 @@ impl Installer {
             Installer::Uv => "uv",
         }
     }
-}
-
-fn on_path(program: &str) -> Option<PathBuf> {
-    let path = std::env::var_os("PATH")?;
-    std::env::split_paths(&path)
-        .map(|d| d.join(program))
-        .find(|p| p.is_file())
 }
 
 /// The environment of `params` in `store`, built first when it is missing
@@ -168,12 +161,7 @@ pub fn ensure(
         ))
         .into());
     }
-    let requirements = params
-        .environment
-        .as_ref()
-        .map(|e| e.requirements().to_string())
-        .unwrap_or_default();
-    match build(store, &now, &requirements, installer(), cancel) {
+    match build(store, &now, params.requirements_file(), installer(), cancel) {
         Ok(record) => Ok(Some(ready(record, true))),
         Err(BuildError::Cancelled) => Err(DetectorError::Cancelled),
         Err(BuildError::Failed(message)) => {
@@ -358,10 +346,6 @@ pub fn parse_freeze(text: &str) -> BTreeMap<String, String> {
             (name.trim().to_string(), version.trim().to_string())
         })
         .collect()
-}
-
-fn absolute(p: &Path) -> PathBuf {
-    std::path::absolute(p).unwrap_or_else(|_| p.to_path_buf())
 }
 
 /// The last lines of a file (empty when it cannot be read).

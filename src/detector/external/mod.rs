@@ -280,11 +280,7 @@ impl External {
             }
             .into());
         };
-        let requirements = p
-            .environment
-            .as_ref()
-            .map(|e| e.requirements().to_string())
-            .unwrap_or_default();
+        let requirements = p.requirements_file();
         let ready = store.environment(p.environment_key.as_deref().unwrap_or_default());
         if ready.is_none() {
             ctx.progress.phase(Phase::Preparing {

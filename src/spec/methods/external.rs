@@ -474,7 +474,7 @@ fn names_file(word: &str) -> bool {
 }
 
 /// Where `program` is found on `PATH`.
-fn on_path(program: &str) -> Option<PathBuf> {
+pub fn on_path(program: &str) -> Option<PathBuf> {
     let path = std::env::var_os("PATH")?;
     std::env::split_paths(&path)
         .map(|d| d.join(program))
@@ -597,6 +597,15 @@ impl ExternalParams {
             ));
         }
         Ok(())
+    }
+
+    /// The requirements file of the method's environment as written (empty:
+    /// it declares none).
+    pub fn requirements_file(&self) -> &str {
+        self.environment
+            .as_ref()
+            .map(|e| e.requirements())
+            .unwrap_or_default()
     }
 
     /// The command line as one shell-like line (for `runner plan`).
