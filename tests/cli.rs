@@ -846,3 +846,38 @@ fn report_puts_two_specs_side_by_side() {
         .failure()
         .stderr(predicates::str::contains("need the same classes"));
 }
+
+/// `runner devices --check cpu` compares the CPU with itself: every GAN of
+/// the quickstart (embedded, no data to find) gives the very same losses and
+/// weights (differences 0), KDE is said to compute on the CPU, exit 0; a
+/// spec that does not exist is a spec error (exit 2).
+#[test]
+fn devices_check_on_the_cpu_finds_no_difference() {
+    let d = tempfile::tempdir().unwrap();
+    let out = runner(d.path())
+        .args(["devices", "--check", "cpu", "--steps", "1"])
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout).to_string();
+    assert_eq!(out.status.code(), Some(0), "{text}");
+    assert!(
+        text.starts_with("Training on cpu against the CPU: 1 step(s) of each GAN of `quickstart`"),
+        "{text}"
+    );
+    for method in ["alad", "anogan", "fence_gan", "ganomaly", "ocgan"] {
+        let row = format!("{method:<10}  0.0e0      0.0e0      same");
+        assert!(text.lines().any(|l| l == row), "no `{row}` in:\n{text}");
+    }
+    assert!(
+        text.contains("kde         -          -          computes on the CPU"),
+        "{text}"
+    );
+
+    runner(d.path())
+        .args(["devices", "--check", "cpu", "--spec", "missing.yaml"])
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains(
+            "missing.yaml: cannot read the spec",
+        ));
+}

@@ -353,3 +353,33 @@ fn devices_lists_the_adapters_with_their_spelling() {
         assert!(listed.contains("llvmpipe"), "{listed}");
     }
 }
+
+/// `runner devices --check` on the test adapter: every GAN of the
+/// quickstart trains on Vulkan as on the CPU (each row "same"), KDE is said
+/// to compute on the CPU, and the exit status is 0. A build whose GPU
+/// kernels train a GAN otherwise fails here (burn's kernel fusion did, on
+/// ALAD: a NaN generator loss at the first step).
+#[test]
+fn devices_check_finds_every_gan_trains_on_vulkan_as_on_the_cpu() {
+    let Some((d, device)) = on_vulkan() else {
+        return;
+    };
+    let out = runner(d.path())
+        .args(["devices", "--check", device, "--steps", "2"])
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout).to_string();
+    assert_eq!(out.status.code(), Some(0), "{text}");
+    for method in ["alad", "anogan", "fence_gan", "ganomaly", "ocgan"] {
+        let row = text
+            .lines()
+            .find(|l| l.starts_with(&format!("{method} ")))
+            .unwrap_or_else(|| panic!("no row for {method}:\n{text}"));
+        assert!(row.ends_with(" same"), "{row}\n{text}");
+    }
+    assert!(text.contains("computes on the CPU"), "{text}");
+    assert!(
+        text.contains(&format!("{device} trains every GAN as the CPU does")),
+        "{text}"
+    );
+}

@@ -1,10 +1,15 @@
 //! `runner devices`: the devices this build and this machine offer, with the
 //! `--device` spelling of each (Vulkan adapters as the Vulkan loader lists
-//! them), or what to install or rebuild when there are none.
+//! them), or what to install or rebuild when there are none. `--check` is
+//! `device_check`'s.
 
+use super::DevicesArgs;
 use crate::device::{AdapterError, AdapterSummary, INSTALL_HINT};
 
-pub(super) fn exec() -> anyhow::Result<u8> {
+pub(super) fn exec(args: &DevicesArgs) -> anyhow::Result<u8> {
+    if let Some(device) = args.check {
+        return super::device_check::exec(device, args);
+    }
     print!(
         "{}",
         render(
@@ -19,7 +24,7 @@ pub(super) fn exec() -> anyhow::Result<u8> {
 
 /// `fusion off, autotune off`: how this build's GPU backends run kernels
 /// (`None` in a build without one).
-fn gpu_kernels() -> Option<String> {
+pub(super) fn gpu_kernels() -> Option<String> {
     if !cfg!(any(feature = "vulkan", feature = "cuda")) {
         return None;
     }

@@ -20,6 +20,7 @@
 mod cache;
 mod cancel;
 mod data;
+mod device_check;
 mod devices;
 mod env;
 mod exec_job;
@@ -106,8 +107,12 @@ pub enum Command {
     /// Find, download and verify datasets.
     #[command(subcommand)]
     Data(DataCommand),
-    /// List the compute devices (CPU, Vulkan adapters) with their `--device` names.
-    Devices,
+    /// List the compute devices (CPU, Vulkan adapters) with their `--device`
+    /// names, or check that a device trains the GANs as the CPU does.
+    #[command(
+        after_help = "Examples:\n  runner devices\n  runner devices --check vulkan\n  runner devices --check cuda:0 --spec experiments/mnist.yaml"
+    )]
+    Devices(DevicesArgs),
     /// Print the JSON Schema of experiment specs (for editors).
     Schema,
     /// Cancel the Slurm tasks of a spec's unfinished jobs (scancel).
@@ -118,6 +123,29 @@ pub enum Command {
     /// Run one planned job from the store (what cluster tasks call).
     #[command(hide = true)]
     ExecJob(ExecJobArgs),
+}
+
+#[derive(Args, Debug)]
+pub struct DevicesArgs {
+    /// Train each GAN a few steps on DEVICE and on the CPU from the same
+    /// start (weights, batches, random streams) and compare their losses and
+    /// weight updates: a wrong GPU kernel shows, rounding does not. Exits
+    /// with 1 when a method trains otherwise on DEVICE.
+    #[arg(long, value_name = "DEVICE")]
+    pub check: Option<DeviceChoice>,
+    /// The spec whose networks, dataset, first class and first seed the check
+    /// uses (default: the quickstart's, on the embedded digits).
+    #[arg(long, requires = "check")]
+    pub spec: Option<PathBuf>,
+    /// Override a value of that spec (repeatable).
+    #[arg(long = "set", value_name = "KEY=VALUE", requires = "check")]
+    pub sets: Vec<String>,
+    /// Training steps of each method on each device.
+    #[arg(long, default_value_t = 3, requires = "check", value_parser = clap::value_parser!(u16).range(1..=1000))]
+    pub steps: u16,
+    /// Never download data.
+    #[arg(long, requires = "check")]
+    pub offline: bool,
 }
 
 #[derive(Args, Debug)]
@@ -399,7 +427,7 @@ fn dispatch(cli: &Cli) -> anyhow::Result<u8> {
         Command::Cache(c) => cache::exec(cli, c),
         Command::Env(c) => env::exec(cli, c),
         Command::Data(d) => data::exec(d),
-        Command::Devices => devices::exec(),
+        Command::Devices(a) => devices::exec(a),
         Command::Schema => schema::exec(),
         Command::Cancel(a) => cancel::exec(cli, a),
         Command::ExecJob(a) => exec_job::exec(cli, a),

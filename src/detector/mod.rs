@@ -195,6 +195,18 @@ pub trait Detector: Send + Sync {
     /// Whether it computes on the run's device (`--device`), so that jobs
     /// on one GPU take turns; `false`: always on the CPU, whatever the device.
     fn uses_device(&self) -> bool;
+    /// `steps` training steps on `normal` from `seed` on `device` and on
+    /// the CPU, compared (`runner devices --check`); `None` for a method
+    /// that does not train on the device.
+    fn compare_devices(
+        &self,
+        _normal: &ImageSet,
+        _device: DeviceChoice,
+        _steps: usize,
+        _seed: u64,
+    ) -> Option<Result<gan::device_check::StepComparison, DetectorError>> {
+        None
+    }
 }
 
 /// The name of the only score of a method with one score.

@@ -474,123 +474,21 @@ pub fn runs_on_vulkan<P: Gan>(det: &GanDetector<P>, images: Bars) {
     }
 }
 
-/// The float parameters of `module`, each flattened, in visiting order.
-#[cfg(feature = "vulkan")]
-fn float_params<M: burn::module::Module>(module: &M) -> Vec<Vec<f32>> {
-    use burn::module::{ModuleVisitor, Param};
-    use burn::tensor::Tensor;
-    struct Values(Vec<Vec<f32>>);
-    impl ModuleVisitor for Values {
-        fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<D>>) {
-            let t = param.val();
-            let n = t.shape().num_elements();
-            self.0
-                .push(crate::nn::host::read(t.reshape([n])).expect("f32 parameter"));
-        }
-    }
-    let mut values = Values(Vec::new());
-    module.visit(&mut values);
-    values.0
-}
-
 /// Training on Vulkan computes what training on the CPU does (the check a
-/// wrong kernel fails, forward or backward, fused or not): from the same
-/// initial weights, batches and random streams (all drawn on the host), three
-/// steps on each device give the same losses, and the scoring networks'
-/// weights move the same way. The backends round differently, so "the same"
-/// is within tolerances: each loss within `1e-3` relative; each weight
-/// tensor's move over the steps (RMS over its numbers) apart from the CPU's
-/// by at most 5% of that move, or of 5% of the largest tensor's move for a
-/// tensor that barely moves (a bias before a batch normalisation has a
-/// gradient of rounding noise, and Adam scales noise up to a step). Measured
-/// on lavapipe: losses apart by at most 2e-7 (relative) and moves by at most
-/// 2.2e-4 (limit 0.05) for the five GANs; with burn's kernel fusion (Cargo feature `fusion`) ALAD's losses turn NaN
-/// at the second step (a wrong gradient through spectral normalisation).
+/// wrong kernel fails, forward or backward, fused or not): three steps on
+/// each device from the same start give the same losses and move the
+/// scoring networks' weights the same way, within `device_check`'s limits.
+/// Measured on lavapipe: losses apart by at most 2e-7 (relative, limit
+/// 1e-3) and moves by at most 2.2e-4 (limit 0.05) for the five GANs; with
+/// burn's kernel fusion (Cargo feature `fusion`) ALAD's losses turn NaN at
+/// the second step (a wrong gradient through spectral normalisation).
 #[cfg(feature = "vulkan")]
 pub fn steps_follow_the_cpu<P: Gan>(det: &GanDetector<P>, images: Bars) {
-    use super::training::{Step, Training};
-    use crate::nn::host::read_values;
-    const STEPS: usize = 3;
-    const MOVE_FLOOR: f64 = 0.05;
     let Some(vulkan) = crate::nn::vulkan::device_for_tests() else {
         return;
     };
-    let train = &images.train(12);
-    let net = det.0.net(train).expect("net");
-    let run = |choice: DeviceChoice| {
-        let device = crate::nn::burn_device::burn_device(choice).expect("device");
-        let (mut trainer, prepared) = det.0.trainer(&net, train, 3, &device).expect("trainer");
-        let start = float_params(&P::scorer(&trainer));
-        let n = prepared.len();
-        let batch = trainer.budget().batch_size.min(n);
-        let mut losses = Vec::new();
-        for index in 0..STEPS {
-            let orders: Vec<Vec<usize>> = (0..P::Trainer::SHUFFLES)
-                .map(|s| (0..batch).map(|i| (i + 5 * index + 3 * s) % n).collect())
-                .collect();
-            let batches: Vec<&[usize]> = orders.iter().map(Vec::as_slice).collect();
-            let step = Step {
-                epoch: 0,
-                index,
-                total: STEPS,
-                batches: &batches,
-            };
-            let values = read_values(trainer.step(&prepared, &step));
-            trainer.losses_read(&values);
-            losses.push(values);
-        }
-        (losses, start, float_params(&P::scorer(&trainer)))
-    };
-    let (cpu_losses, cpu_start, cpu_end) = run(DeviceChoice::Cpu);
-    let (gpu_losses, gpu_start, gpu_end) = run(vulkan);
-    let mut worst_loss = 0.0f32;
-    for (index, (c, g)) in cpu_losses.iter().zip(&gpu_losses).enumerate() {
-        for ((a, b), loss) in c.iter().zip(g).zip(P::Trainer::LOSSES) {
-            let diff = (a - b).abs() / a.abs().max(1e-3);
-            eprintln!(
-                "step {index} {}: cpu {a} vulkan {b} relative {diff:.2e}",
-                loss.name
-            );
-            worst_loss = worst_loss.max(if diff.is_nan() { f32::INFINITY } else { diff });
-        }
-    }
-    // Per tensor: the RMS of each number's move on the CPU, and the RMS of
-    // the difference between the two devices' moves.
-    let mut moves = Vec::new();
-    for (i, (((c0, c1), g0), g1)) in cpu_start
-        .iter()
-        .zip(&cpu_end)
-        .zip(&gpu_start)
-        .zip(&gpu_end)
-        .enumerate()
-    {
-        assert_eq!(
-            c0, g0,
-            "parameter {i}: the devices start from other weights"
-        );
-        let (mut moved, mut apart) = (0.0f64, 0.0f64);
-        for (((a0, a1), b0), b1) in c0.iter().zip(c1).zip(g0).zip(g1) {
-            let (da, db) = (f64::from(a1 - a0), f64::from(b1 - b0));
-            moved += da * da;
-            apart += (da - db) * (da - db);
-        }
-        let n = c0.len().max(1) as f64;
-        moves.push(((moved / n).sqrt(), (apart / n).sqrt()));
-    }
-    let largest = moves.iter().fold(0.0f64, |m, (moved, _)| m.max(*moved));
-    let mut worst_move = 0.0f64;
-    for (i, (moved, apart)) in moves.iter().enumerate() {
-        let rel = apart / moved.max(MOVE_FLOOR * largest).max(1e-30);
-        eprintln!("parameter {i}: moved {moved:.3e} (RMS), apart {apart:.3e}: {rel:.2e}");
-        worst_move = worst_move.max(if rel.is_nan() { f64::INFINITY } else { rel });
-    }
-    eprintln!("worst loss {worst_loss:.2e}, worst move {worst_move:.2e}");
-    assert!(
-        worst_loss <= 1e-3,
-        "a loss on Vulkan is {worst_loss:.2e} (relative) from the CPU's"
-    );
-    assert!(
-        worst_move <= 0.05,
-        "a weight tensor moved {worst_move:.2e} (relative) otherwise on Vulkan"
-    );
+    let c = super::device_check::compare_steps(&det.0, &images.train(12), vulkan, 3, 3)
+        .expect("steps on both devices");
+    eprintln!("{} on {vulkan}: {c:?}", P::TITLE);
+    assert!(c.agrees(), "{} on {vulkan}: {c:?}", P::TITLE);
 }

@@ -6,6 +6,7 @@
 //!   ([`Net`]), its trainer ([`Training`]), the networks scoring keeps (the
 //!   `Scorer` module) and `score_batch`;
 //! - [`GanDetector`]: `fit`, `load`, `uses_device` for every GAN;
+//! - [`device_check`]: a few training steps on a device against the CPU's;
 //! - [`training`]: the training driver (budget, shuffling, resume,
 //!   cancellation, finite losses, progress, checkpoints, training log);
 //! - [`files`]: a stored model's files (the network description and a burn
@@ -15,6 +16,7 @@
 //! impl), `impl Gan for <Params>` with its `score_batch`, and one registry
 //! line; `docs/adding-a-method.md` walks through one.
 
+pub mod device_check;
 pub mod files;
 pub mod training;
 
@@ -164,6 +166,18 @@ impl<P: Gan> Detector for GanDetector<P> {
 
     fn uses_device(&self) -> bool {
         true
+    }
+
+    fn compare_devices(
+        &self,
+        normal: &ImageSet,
+        device: crate::device::DeviceChoice,
+        steps: usize,
+        seed: u64,
+    ) -> Option<Result<device_check::StepComparison, DetectorError>> {
+        Some(device_check::compare_steps(
+            &self.0, normal, device, steps, seed,
+        ))
     }
 }
 
