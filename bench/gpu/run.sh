@@ -216,6 +216,45 @@ methods:
 SPEC
     echo "$OUT/specs/$1.yaml"
 }
+# --- 0. training steps against the CPU -------------------------------------
+# `runner devices --check`: a few steps of each GAN on the device and on the
+# CPU from the same start; a wrong kernel (forward or backward, fused or
+# not) shows as a loss or a weight move apart. Quickstart networks, then
+# the official MNIST ones (skipped with --tiny). Prints same / DIFFERS /
+# failed / timeout / skipped.
+# devcheck NAME BINARY CAP ARGS...
+devcheck() {
+    local name="$1" bin="$2" cap="$3"
+    shift 3
+    if [ "$cap" -lt 1 ]; then echo skipped; return; fi
+    timeout -k 5 "$cap" "$bin" devices --check "$DEVICE" "$@" \
+        >"$OUT/devcheck-$name.txt" 2>>"$OUT/devcheck-$name.err"
+    case $? in
+        0) echo same ;;
+        1) echo "DIFFERS ($(grep -c ' DIFFERS$\| FAILED$' "$OUT/devcheck-$name.txt") method(s))" ;;
+        124) echo timeout ;;
+        *) echo "failed (see devcheck-$name.err)" ;;
+    esac
+}
+say "0. training steps on $DEVICE against the CPU (runner devices --check)"
+declare -A DEVCHECK
+DEVCHECK_RUNS="quickstart"
+[ "$TINY" = 1 ] || DEVCHECK_RUNS="quickstart mnist"
+for build in runner unfused; do
+    bin="$RUNNER"
+    if [ "$build" = unfused ]; then
+        [ -n "$UNFUSED" ] || continue
+        bin="$UNFUSED"
+    fi
+    for what in $DEVCHECK_RUNS; do
+        # The official networks' CPU side takes a while: two steps, 120 s.
+        args=(--steps 3) cap=60
+        [ "$what" = mnist ] && args=(--steps 2 --spec "$HERE/../../experiments/mnist.yaml" --offline) cap=120
+        DEVCHECK[$build-$what]=$(devcheck "$build-$what" "$bin" "$(left "$cap")" "${args[@]}")
+        say "   $build, $what networks: ${DEVCHECK[$build-$what]}"
+    done
+done
+
 # --- 1. correctness against the CPU ---------------------------------------
 say "1. correctness check (the check spec on $DEVICE vs the CPU's results)"
 # A GPU runs the check in seconds; lavapipe (--tiny) needs minutes.
@@ -374,6 +413,18 @@ num() { if [ -n "$1" ]; then echo "$1"; else echo "?"; fi; }
     [ -n "$UNFUSED" ] && echo "- runner-unfused: $("$UNFUSED" --version 2>/dev/null)${FUSION_2:+ ($FUSION_2)}"
     echo "- PyTorch: $("$PY" -c 'import torch; print(torch.__version__)' 2>/dev/null || echo none) on ${TORCH_DEV:-nothing}"
     echo
+    echo "## 0. Training steps against the CPU (runner devices --check)"
+    echo
+    for f in "$OUT"/devcheck-*.txt; do
+        [ -f "$f" ] || continue
+        n="$(basename "$f" .txt)"
+        echo "### ${n#devcheck-}: ${DEVCHECK[${n#devcheck-}]:-?}"
+        echo
+        echo '```'
+        cat "$f"
+        echo '```'
+        echo
+    done
     echo "## 1. Correctness: $CHECK_OK"
     echo
     echo '| job | CPU AUROC | GPU AUROC | abs diff | verdict |'

@@ -17,6 +17,10 @@ use crate::spec::ExperimentSpec;
 /// the embedded digits (no data to find, a few seconds per method).
 const QUICKSTART: &str = include_str!("../../experiments/quickstart.yaml");
 
+/// At most this many training images (the spec's `train_limit` when
+/// smaller), drawn as the spec's limits are: enough for the steps' batches.
+const CHECK_IMAGES: usize = 1000;
+
 pub(super) fn exec(device: DeviceChoice, args: &DevicesArgs) -> anyhow::Result<u8> {
     let spec = match &args.spec {
         Some(path) => ExperimentSpec::load(path, &args.sets),
@@ -42,8 +46,12 @@ pub(super) fn exec(device: DeviceChoice, args: &DevicesArgs) -> anyhow::Result<u
             spec.file.display()
         );
     };
-    let split =
-        data::split(&ds, spec.protocol, class, seed, spec.limits).map_err(crate::Error::from)?;
+    // A few batches are all the steps take: fewer images to prepare.
+    let limits = crate::spec::Limits {
+        train: Some(spec.limits.train.unwrap_or(CHECK_IMAGES).min(CHECK_IMAGES)),
+        ..spec.limits
+    };
+    let split = data::split(&ds, spec.protocol, class, seed, limits).map_err(crate::Error::from)?;
     let steps = usize::from(args.steps);
     println!(
         "Training on {device} against the CPU: {steps} step(s) of each GAN of `{}` ({}, {} protocol, class {class} ({}), seed {seed}, {} training images), from the same start on both.",
