@@ -117,10 +117,20 @@ struct Row {
 impl Row {
     fn compared(method: &str, c: &StepComparison) -> Row {
         let mut apart = Vec::new();
-        if c.worst_loss > LOSS_LIMIT {
+        if c.worst_loss.is_infinite() {
+            apart.push(format!(
+                "{} is not finite on one device or both",
+                c.worst_loss_at
+            ));
+        } else if c.worst_loss > LOSS_LIMIT {
             apart.push(format!("{} is {:.1e} apart", c.worst_loss_at, c.worst_loss));
         }
-        if c.worst_move > MOVE_LIMIT {
+        if c.worst_move.is_infinite() {
+            apart.push(format!(
+                "{} is not finite on one device or both",
+                c.worst_move_at
+            ));
+        } else if c.worst_move > MOVE_LIMIT {
             apart.push(format!(
                 "{} moved {:.1e} apart",
                 c.worst_move_at, c.worst_move
@@ -192,7 +202,7 @@ mod tests {
         assert_eq!(nan.cells[1], "inf");
         assert_eq!(
             nan.detail.as_deref(),
-            Some("alad: step 2, the generator loss is inf apart")
+            Some("alad: step 2, the generator loss is not finite on one device or both")
         );
         let moved = Row::compared("ocgan", &comparison(1e-5, 0.3));
         assert!(!moved.agrees);

@@ -9,8 +9,10 @@
 //! `libvulkan_lvp.so`, in `vkCreateComputePipelines`, seen with Mesa 22.3.6
 //! and 25.0.7, which kills the whole process. That kernel's SPIR-V also
 //! fails `spirv-val` (SPIRV-Tools 2023.1: an `OpInBoundsAccessChain`
-//! indexes past a workgroup variable's vector type), so the fault may lie
-//! with the generated code rather than with the driver alone. Element-wise
+//! indexes past a workgroup variable's vector type): cubecl-spirv lowers
+//! shared memory wrongly for drivers without
+//! `VK_KHR_workgroup_memory_explicit_layout`, as lavapipe is (docs/gpu.md);
+//! GPU drivers with the extension get well-formed code. Element-wise
 //! kernels and reductions along one axis compile on lavapipe, and so does
 //! their backward pass (a product's gradient is again a multiply and a
 //! sum), so ALAD, OCGAN and FenceGAN, whose dense layers are the only
