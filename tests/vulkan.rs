@@ -285,6 +285,22 @@ fn a_missing_adapter_fails_its_jobs_clearly_without_a_panic() {
         !err.contains("panicked") && !err.contains("RUST_BACKTRACE"),
         "{err}"
     );
+
+    // The device check says the same, once, and trains nothing.
+    let out = runner(d.path())
+        .args(["devices", "--check", &missing])
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(
+        err.contains(&format!(
+            "device {missing}: no discrete adapter number {discrete}"
+        )),
+        "{err}"
+    );
+    let rows = String::from_utf8_lossy(&out.stdout).to_string();
+    assert!(!rows.lines().any(|l| l.ends_with(" same")), "{rows}");
 }
 
 #[test]

@@ -32,9 +32,9 @@ pub(super) fn exec(device: DeviceChoice, args: &DevicesArgs) -> anyhow::Result<u
         ),
     }
     .map_err(crate::Error::from)?;
-    // The device before any data: a missing driver or adapter is said first.
-    crate::nn::burn_device::burn_device(device)
-        .map_err(|e| crate::Error::from(crate::detector::DetectorError::from(e)))?;
+    // A device this build lacks is said before any data is read; a missing
+    // driver or adapter by the first method that asks for it (below).
+    device.check_available().map_err(crate::Error::from)?;
     let located = data::locate(&spec.dataset, &super::data_options(args.offline))
         .map_err(crate::Error::from)?;
     let ds = data::load(&located).map_err(crate::Error::from)?;
@@ -79,6 +79,10 @@ pub(super) fn exec(device: DeviceChoice, args: &DevicesArgs) -> anyhow::Result<u
         let row = match outcome {
             Ok(None) => Row::skipped(&entry.name),
             Ok(Some(Ok(c))) => Row::compared(&entry.name, &c),
+            // No such device here: said once, as `runner run` says it.
+            Ok(Some(Err(e))) if e.is_device_missing() => {
+                return Err(crate::Error::from(e).into());
+            }
             Ok(Some(Err(e))) => Row::failed(&entry.name, &e.to_string()),
             Err(panic) => Row::failed(&entry.name, &format!("panicked: {panic}")),
         };

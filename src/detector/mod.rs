@@ -113,6 +113,8 @@ pub enum DetectorError {
     NoGradient(&'static str),
     #[error("cannot read the scores off the device: {0}")]
     ScoreData(String),
+    #[error("cannot read the weights off the device: {0}")]
+    WeightData(String),
     #[error("the {method} model has no score named `{name}`")]
     NoSuchScore { method: &'static str, name: String },
     #[error(transparent)]
@@ -206,6 +208,17 @@ pub trait Detector: Send + Sync {
         _seed: u64,
     ) -> Option<Result<gan::device_check::StepComparison, DetectorError>> {
         None
+    }
+}
+
+impl DetectorError {
+    /// Whether it says that the device is not there (not in this build, no
+    /// driver, no such adapter), rather than anything about the method.
+    pub fn is_device_missing(&self) -> bool {
+        matches!(
+            self,
+            DetectorError::Nn(crate::nn::NnError::Device(_) | crate::nn::NnError::Adapter(_))
+        )
     }
 }
 

@@ -129,11 +129,7 @@ fn float_params<M: burn::module::Module>(module: &M) -> Result<Vec<Vec<f32>>, De
         .0
         .into_iter()
         .collect::<Result<_, _>>()
-        .map_err(|why| {
-            DetectorError::Nn(crate::nn::NnError::Checkpoint(format!(
-                "reading a weight back: {why}"
-            )))
-        })
+        .map_err(DetectorError::WeightData)
 }
 
 fn compare<P: Gan>(cpu: &Trace, other: &Trace, steps: usize) -> StepComparison {
