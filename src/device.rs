@@ -248,6 +248,14 @@ use {choices}, or install the driver of that GPU. `runner devices` lists the ada
         "device {device}: the Vulkan adapter could not be opened: {why}. `runner devices` lists the adapters found"
     )]
     Open { device: String, why: String },
+    /// A build that autotunes kernels on lavapipe, whose compiler crashes on
+    /// the matrix-product kernels autotuning tries (docs/gpu.md).
+    #[error(
+        "device {device}: this build autotunes GPU kernels (Cargo feature `autotune`), and lavapipe ({name}) \
+crashes compiling the matrix-product kernels that autotuning tries (docs/gpu.md); \
+use a build without `autotune` on it, or a GPU"
+    )]
+    AutotuneOnLavapipe { device: String, name: String },
 }
 
 /// Gives `--device` spellings to adapters listed in the loader's order: the

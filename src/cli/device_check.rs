@@ -79,8 +79,8 @@ pub(super) fn exec(device: DeviceChoice, args: &DevicesArgs) -> anyhow::Result<u
         let row = match outcome {
             Ok(None) => Row::skipped(&entry.name),
             Ok(Some(Ok(c))) => Row::compared(&entry.name, &c),
-            // No such device here: said once, as `runner run` says it.
-            Ok(Some(Err(e))) if e.is_device_missing() => {
+            // A device that cannot be used here: said once, as `runner run` says it.
+            Ok(Some(Err(e))) if e.is_device_unusable() => {
                 return Err(crate::Error::from(e).into());
             }
             Ok(Some(Err(e))) => Row::failed(&entry.name, &e.to_string()),

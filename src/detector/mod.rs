@@ -212,9 +212,10 @@ pub trait Detector: Send + Sync {
 }
 
 impl DetectorError {
-    /// Whether it says that the device is not there (not in this build, no
-    /// driver, no such adapter), rather than anything about the method.
-    pub fn is_device_missing(&self) -> bool {
+    /// Whether it says that the device cannot be used here (not in this
+    /// build, no driver, no such adapter, refused), rather than anything
+    /// about the method.
+    pub fn is_device_unusable(&self) -> bool {
         matches!(
             self,
             DetectorError::Nn(crate::nn::NnError::Device(_) | crate::nn::NnError::Adapter(_))

@@ -41,6 +41,28 @@ pub fn matmul_crashes(device: &burn::tensor::Device) -> bool {
     imp::matmul_crashes(device)
 }
 
+/// Refuses lavapipe in a build that autotunes kernels (`autotune`): its
+/// compiler crashes (SIGSEGV, the whole process) on the matrix-product
+/// candidates that autotuning compiles for the first transposed convolution
+/// of any GAN, because cubecl-spirv lowers their shared memory wrongly for
+/// drivers without `VK_KHR_workgroup_memory_explicit_layout` (docs/gpu.md).
+/// A clear error instead of a crash; other adapters are not refused.
+pub fn check_autotune(
+    adapter: VulkanAdapter,
+    found: &[AdapterSummary],
+    autotune: bool,
+) -> Result<(), AdapterError> {
+    match selected(adapter, found) {
+        Some(summary) if autotune && is_lavapipe(summary) => {
+            Err(AdapterError::AutotuneOnLavapipe {
+                device: DeviceChoice::Vulkan(adapter).to_string(),
+                name: summary.name.clone(),
+            })
+        }
+        _ => Ok(()),
+    }
+}
+
 /// Checks that `adapter` is among `found` before burn is asked for it, so
 /// that the error names what is there and what to type instead.
 pub fn check_present(adapter: VulkanAdapter, found: &[AdapterSummary]) -> Result<(), AdapterError> {
@@ -80,7 +102,9 @@ mod imp {
     use burn::tensor::wgpu::WgpuBackend;
     use burn::tensor::{Device, DeviceKind};
 
-    use super::{AdapterError, AdapterSummary, check_present, is_lavapipe, selected};
+    use super::{
+        AdapterError, AdapterSummary, check_autotune, check_present, is_lavapipe, selected,
+    };
     use crate::device::{DeviceChoice, VulkanAdapter};
 
     /// Each adapter asked for in this process, with what came of it.
@@ -101,7 +125,9 @@ mod imp {
         if let Some((_, r)) = acquired.iter().find(|(a, _)| *a == adapter) {
             return r.clone();
         }
-        let r = check_present(adapter, found()).and_then(|()| open(adapter));
+        let r = check_present(adapter, found())
+            .and_then(|()| check_autotune(adapter, found(), cfg!(feature = "autotune")))
+            .and_then(|()| open(adapter));
         acquired.push((adapter, r.clone()));
         r
     }
@@ -224,6 +250,34 @@ mod tests {
             ("RTX 4060".into(), "discrete", "NVIDIA 550".into()),
             ("RTX 4090".into(), "discrete", "NVIDIA 550".into()),
         ])
+    }
+
+    /// An autotuning build refuses lavapipe, by name and with what to do,
+    /// and nothing else; a build without autotuning refuses nothing.
+    #[test]
+    fn an_autotuning_build_refuses_lavapipe_only() {
+        let found = laptop();
+        let e = check_autotune(VulkanAdapter::Cpu, &found, true).expect_err("lavapipe");
+        let text = e.to_string();
+        for part in [
+            "device vulkan:cpu",
+            "`autotune`",
+            "lavapipe (llvmpipe)",
+            "without `autotune`",
+        ] {
+            assert!(text.contains(part), "{part}: {text}");
+        }
+        for a in [
+            VulkanAdapter::Best,
+            VulkanAdapter::Discrete(1),
+            VulkanAdapter::Integrated(0),
+        ] {
+            assert!(check_autotune(a, &found, true).is_ok(), "{a:?}");
+        }
+        assert!(check_autotune(VulkanAdapter::Cpu, &found, false).is_ok());
+        // A machine with lavapipe alone: plain `vulkan` is lavapipe.
+        let alone = name_adapters(vec![("llvmpipe (LLVM 15)".into(), "cpu", "Mesa".into())]);
+        assert!(check_autotune(VulkanAdapter::Best, &alone, true).is_err());
     }
 
     #[test]
