@@ -850,7 +850,8 @@ fn report_puts_two_specs_side_by_side() {
 /// `runner devices --check cpu` compares the CPU with itself: every GAN of
 /// the quickstart (embedded, no data to find) gives the very same losses and
 /// weights (differences 0), KDE is said to compute on the CPU, exit 0; a
-/// spec that does not exist is a spec error (exit 2).
+/// spec that does not exist is a spec error (exit 2); a spec without a GAN
+/// is refused (exit 1).
 #[test]
 fn devices_check_on_the_cpu_finds_no_difference() {
     let d = tempfile::tempdir().unwrap();
@@ -879,5 +880,21 @@ fn devices_check_on_the_cpu_finds_no_difference() {
         .code(2)
         .stderr(predicate::str::contains(
             "missing.yaml: cannot read the spec",
+        ));
+
+    // A spec without a GAN has nothing to compare: said, not "every GAN agrees".
+    std::fs::write(
+        d.path().join("kde.yaml"),
+        "name: kde\ndataset: digits\nclasses: [0]\nseeds: [0]\nmethods:\n  - kde: {}\n",
+    )
+    .unwrap();
+    runner(d.path())
+        .args(["devices", "--check", "cpu", "--spec", "kde.yaml"])
+        .assert()
+        .code(1)
+        .stdout(predicate::str::contains("computes on the CPU"))
+        .stdout(predicate::str::contains("trains every GAN").not())
+        .stderr(predicate::str::contains(
+            "no method of this spec trains on a device",
         ));
 }

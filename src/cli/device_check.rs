@@ -68,7 +68,7 @@ pub(super) fn exec(device: DeviceChoice, args: &DevicesArgs) -> anyhow::Result<u
         "{}",
         line(&["METHOD", "LOSSES", "WEIGHTS", "TRAINING"].map(str::to_string))
     );
-    let mut differ = Vec::new();
+    let (mut differ, mut compared) = (Vec::new(), 0);
     for entry in &spec.methods {
         let Some(variant) = entry.variants.first() else {
             continue;
@@ -89,6 +89,7 @@ pub(super) fn exec(device: DeviceChoice, args: &DevicesArgs) -> anyhow::Result<u
         if !row.agrees {
             differ.push(entry.name.clone());
         }
+        compared += usize::from(!row.skipped);
         // Each row as it comes: a check on a slow device takes minutes.
         println!("{}", line(&row.cells));
         if let Some(detail) = &row.detail {
@@ -99,6 +100,12 @@ pub(super) fn exec(device: DeviceChoice, args: &DevicesArgs) -> anyhow::Result<u
     println!(
         "Limits: each loss within {LOSS_LIMIT:e} (relative) of the CPU's; each weight tensor's move within {MOVE_LIMIT} (relative) of the CPU's."
     );
+    if compared == 0 {
+        anyhow::bail!(
+            "{}: no method of this spec trains on a device (the check compares GANs); give a spec with one",
+            spec.file.display()
+        );
+    }
     if differ.is_empty() {
         println!("{device} trains every GAN as the CPU does, up to rounding.");
         Ok(0)
@@ -116,6 +123,8 @@ struct Row {
     cells: [String; 4],
     detail: Option<String>,
     agrees: bool,
+    /// Not compared: the method computes on the CPU.
+    skipped: bool,
 }
 
 impl Row {
@@ -150,6 +159,7 @@ impl Row {
             ],
             detail: (!apart.is_empty()).then(|| format!("{method}: {}", apart.join("; "))),
             agrees,
+            skipped: false,
         }
     }
 
@@ -158,6 +168,7 @@ impl Row {
             cells: [method, "-", "-", "computes on the CPU"].map(str::to_string),
             detail: None,
             agrees: true,
+            skipped: true,
         }
     }
 
@@ -166,6 +177,7 @@ impl Row {
             cells: [method, "-", "-", "FAILED"].map(str::to_string),
             detail: Some(format!("{method}: {why}")),
             agrees: false,
+            skipped: false,
         }
     }
 }
