@@ -12,10 +12,12 @@
 //! the digests are filled in when the spec is checked
 //! ([`ExternalParams::resolve`]), so a job carries them to wherever it runs
 //! (a Slurm node).
+//!
+//! The declared environment and its key are [`environment`]'s; the time
+//! and size fields' parsing is [`limits`]'.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::sync::Mutex;
 
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
@@ -23,250 +25,20 @@ use serde_json::{Map, Value};
 
 use super::{FieldProblem, METHOD_NAMES, MethodParams};
 
+mod environment;
+mod limits;
+
+use environment::describe_environment;
+pub use environment::{
+    EnvironmentDetails, EnvironmentField, EnvironmentNow, Interpreter, environment_key,
+    probe_interpreter,
+};
+pub use limits::{ByteSize, DEFAULT_OUTPUT_LIMIT, TimeLimit, parse_size};
+
 /// The protocol versions this runner speaks (`docs/external-methods.md`).
 pub const PROTOCOLS: &[u32] = &[1];
 /// The newest protocol version: the default of `protocol`.
 pub const PROTOCOL: u32 = 1;
-
-/// A time limit: seconds, or a number with a unit (`90s`, `30m`, `12h`, `2d`).
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
-#[serde(untagged)]
-pub enum TimeLimit {
-    Seconds(f64),
-    Text(String),
-}
-
-impl TimeLimit {
-    /// The limit in seconds; `Err` with what is wrong.
-    pub fn seconds(&self) -> Result<f64, String> {
-        let s = match self {
-            TimeLimit::Seconds(s) => *s,
-            TimeLimit::Text(t) => {
-                let t = t.trim();
-                let (num, unit) = match t.find(|c: char| c.is_ascii_alphabetic()) {
-                    Some(i) => (&t[..i], &t[i..]),
-                    None => (t, "s"),
-                };
-                let not_a_limit =
-                    || format!("`{t}` is not a time limit: write seconds or e.g. `30m`, `12h`");
-                if num.trim().is_empty() {
-                    return Err(not_a_limit());
-                }
-                let factor = match unit.trim() {
-                    "s" => 1.0,
-                    "m" | "min" => 60.0,
-                    "h" => 3600.0,
-                    "d" => 86400.0,
-                    other => {
-                        return Err(format!(
-                            "unknown unit `{other}` in `{t}`: use s, m, h or d (`90s`, `30m`, `12h`, `2d`)"
-                        ));
-                    }
-                };
-                let n: f64 = num.trim().parse().map_err(|_| not_a_limit())?;
-                n * factor
-            }
-        };
-        if s.is_finite() && s > 0.0 {
-            Ok(s)
-        } else {
-            Err(format!("must be a positive time, got {s} seconds"))
-        }
-    }
-}
-
-/// A byte count: a number of bytes, or a number with a unit (`500KB`,
-/// `1MiB`, `2GB`).
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
-#[serde(untagged)]
-pub enum ByteSize {
-    Bytes(u64),
-    Text(String),
-}
-
-impl ByteSize {
-    /// The size in bytes; `Err` with what is wrong.
-    pub fn bytes(&self) -> Result<u64, String> {
-        match self {
-            ByteSize::Bytes(0) => Err("must be at least 1 byte".into()),
-            ByteSize::Bytes(n) => Ok(*n),
-            ByteSize::Text(t) => parse_size(t),
-        }
-    }
-}
-
-/// A byte count: a number, or one with a unit (`500KB`, `1MiB`, `2GB`,
-/// `64k`); `Err` with what is wrong.
-pub fn parse_size(text: &str) -> Result<u64, String> {
-    let t = text.trim();
-    let split = t.find(|c: char| c.is_ascii_alphabetic()).unwrap_or(t.len());
-    let (num, unit) = (t[..split].trim(), t[split..].trim());
-    let factor: u64 = match unit.to_ascii_lowercase().as_str() {
-        "" | "b" => 1,
-        "k" | "kb" => 1000,
-        "kib" => 1 << 10,
-        "m" | "mb" => 1_000_000,
-        "mib" => 1 << 20,
-        "g" | "gb" => 1_000_000_000,
-        "gib" => 1 << 30,
-        _ => {
-            return Err(format!(
-                "unknown unit `{unit}` in `{t}`: use bytes, KB, MB, GB, KiB, MiB or GiB (`1MiB`, `500KB`)"
-            ));
-        }
-    };
-    let n: f64 = num
-        .parse()
-        .map_err(|_| format!("`{t}` is not a size: write bytes or e.g. `1MiB`, `500KB`"))?;
-    let bytes = n * factor as f64;
-    if !(bytes.is_finite() && bytes >= 1.0) {
-        return Err(format!("must be at least 1 byte, got `{t}`"));
-    }
-    Ok(bytes as u64)
-}
-
-/// The default of `output_limit`: 1 MiB of each stream per call.
-pub const DEFAULT_OUTPUT_LIMIT: u64 = 1 << 20;
-
-/// A method's declared environment: a pip requirements file (pinned
-/// versions), or that file and the interpreter to build it with.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
-#[serde(untagged)]
-pub enum EnvironmentField {
-    /// The requirements file, relative to the spec's folder (built with `python3`).
-    Requirements(String),
-    Detailed(EnvironmentDetails),
-}
-
-/// `environment: {requirements: FILE, python: python3.11}`.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
-pub struct EnvironmentDetails {
-    /// A pip requirements file, relative to the spec's folder.
-    pub requirements: String,
-    /// The interpreter the environment is made from: a program on PATH or a path (default `python3`).
-    #[serde(default = "default_python")]
-    pub python: String,
-}
-
-fn default_python() -> String {
-    "python3".into()
-}
-
-impl EnvironmentField {
-    /// The requirements file as written (relative to the spec's folder).
-    pub fn requirements(&self) -> &str {
-        match self {
-            EnvironmentField::Requirements(r) => r,
-            EnvironmentField::Detailed(d) => &d.requirements,
-        }
-    }
-
-    /// The interpreter the environment is made from.
-    pub fn python(&self) -> &str {
-        match self {
-            EnvironmentField::Requirements(_) => "python3",
-            EnvironmentField::Detailed(d) => &d.python,
-        }
-    }
-}
-
-/// What an interpreter says of itself: what an environment built from it
-/// depends on besides its requirements.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct Interpreter {
-    /// Where it was found.
-    pub path: PathBuf,
-    /// `3.11.7`.
-    pub version: String,
-    /// `cpython`.
-    pub implementation: String,
-    /// `linux-x86_64` (sysconfig's platform).
-    pub platform: String,
-    /// `glibc 2.36`.
-    pub libc: String,
-}
-
-/// The interpreters asked already in this process, by the name given.
-static INTERPRETERS: Mutex<Option<HashMap<(PathBuf, String), Interpreter>>> = Mutex::new(None);
-
-/// Asks `python` (a program on PATH, or a path relative to `workdir`) for
-/// its version and platform; answers are kept for the process.
-pub fn probe_interpreter(workdir: &Path, python: &str) -> Result<Interpreter, String> {
-    let memo_key = (workdir.to_path_buf(), python.to_string());
-    if let Some(i) = INTERPRETERS
-        .lock()
-        .ok()
-        .and_then(|m| m.as_ref().and_then(|m| m.get(&memo_key).cloned()))
-    {
-        return Ok(i);
-    }
-    let path = if python.contains('/') {
-        workdir.join(python)
-    } else {
-        on_path(python).ok_or_else(|| {
-            format!("the interpreter `{python}` is not found on PATH: install it, or name another one (`environment: {{requirements: FILE, python: python3.11}}`)")
-        })?
-    };
-    const PROBE: &str = "import json, platform, sys, sysconfig\n\
-print(json.dumps({'version': platform.python_version(), 'implementation': sys.implementation.name, \
-'platform': sysconfig.get_platform(), 'libc': ' '.join(platform.libc_ver()).strip()}))";
-    let out = std::process::Command::new(&path)
-        .args(["-I", "-c", PROBE])
-        .stdin(std::process::Stdio::null())
-        .output()
-        .map_err(|e| format!("cannot run the interpreter {}: {e}", path.display()))?;
-    if !out.status.success() {
-        return Err(format!(
-            "the interpreter {} failed to say its version: {}",
-            path.display(),
-            String::from_utf8_lossy(&out.stderr).trim()
-        ));
-    }
-    #[derive(Deserialize)]
-    struct Said {
-        version: String,
-        implementation: String,
-        platform: String,
-        libc: String,
-    }
-    let said: Said = serde_json::from_slice(&out.stdout).map_err(|e| {
-        format!(
-            "the interpreter {} is not a Python 3 that this runner understands: {e}",
-            path.display()
-        )
-    })?;
-    let found = Interpreter {
-        path,
-        version: said.version,
-        implementation: said.implementation,
-        platform: said.platform,
-        libc: said.libc,
-    };
-    if let Ok(mut m) = INTERPRETERS.lock() {
-        m.get_or_insert_with(HashMap::new)
-            .insert(memo_key, found.clone());
-    }
-    Ok(found)
-}
-
-/// The key of an environment: blake3 of the requirements file's content and
-/// of what the interpreter says of itself (not its path).
-pub fn environment_key(requirements: &[u8], interpreter: &Interpreter) -> String {
-    let mut h = blake3::Hasher::new();
-    h.update(b"runner-environment-v1\0");
-    h.update(blake3::hash(requirements).as_bytes());
-    for part in [
-        &interpreter.implementation,
-        &interpreter.version,
-        &interpreter.platform,
-        &interpreter.libc,
-    ] {
-        h.update(part.as_bytes());
-        h.update(b"\0");
-    }
-    h.finalize().to_hex().to_string()
-}
 
 /// An external program as a method.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
@@ -625,38 +397,6 @@ impl ExternalParams {
     }
 }
 
-/// An environment as its files are now: where its requirements file is,
-/// its content, the interpreter and the key.
-#[derive(Clone, Debug)]
-pub struct EnvironmentNow {
-    /// The requirements file (absolute).
-    pub requirements: PathBuf,
-    pub text: String,
-    pub interpreter: Interpreter,
-    pub key: String,
-}
-
-/// Reads an environment's requirements file and asks its interpreter.
-fn describe_environment(workdir: &Path, env: &EnvironmentField) -> Result<EnvironmentNow, String> {
-    let requirements = workdir.join(env.requirements());
-    let bytes = std::fs::read(&requirements).map_err(|e| match e.kind() {
-        std::io::ErrorKind::NotFound => format!(
-            "the requirements file `{}` does not exist (looked for {})",
-            env.requirements(),
-            requirements.display()
-        ),
-        _ => format!("cannot read {}: {e}", requirements.display()),
-    })?;
-    let interpreter = probe_interpreter(workdir, env.python())?;
-    let key = environment_key(&bytes, &interpreter);
-    Ok(EnvironmentNow {
-        requirements,
-        text: String::from_utf8_lossy(&bytes).into_owned(),
-        interpreter,
-        key,
-    })
-}
-
 /// The digest of `inputs` (names and contents) in `workdir`, with a
 /// problem for each one that cannot be read.
 fn digest_inputs(workdir: &Path, inputs: &[String]) -> (String, Vec<PathProblem>) {
@@ -769,20 +509,6 @@ mod tests {
     }
 
     #[test]
-    fn time_limits_take_seconds_and_units() {
-        let s = |t: &str| TimeLimit::Text(t.into()).seconds();
-        assert_eq!(s("90s"), Ok(90.0));
-        assert_eq!(s("30m"), Ok(1800.0));
-        assert_eq!(s("1.5h"), Ok(5400.0));
-        assert_eq!(s("2d"), Ok(172800.0));
-        assert_eq!(s("45"), Ok(45.0));
-        assert_eq!(TimeLimit::Seconds(3.0).seconds(), Ok(3.0));
-        assert!(s("5y").is_err_and(|e| e.contains("unit")));
-        assert!(s("soon").is_err());
-        assert!(s("0s").is_err());
-    }
-
-    #[test]
     fn resolve_finds_files_digests_them_and_names_what_is_missing() {
         let dir = tempfile::tempdir().expect("tmp");
         let base = dir.path();
@@ -848,37 +574,6 @@ mod tests {
         };
         let fields: Vec<&str> = bad.check().iter().map(|f| f.field).collect();
         assert_eq!(fields, ["output_limit"]);
-    }
-
-    fn interpreter(version: &str, path: &str) -> Interpreter {
-        Interpreter {
-            path: path.into(),
-            version: version.into(),
-            implementation: "cpython".into(),
-            platform: "linux-x86_64".into(),
-            libc: "glibc 2.36".into(),
-        }
-    }
-
-    #[test]
-    fn environment_keys_hash_content_and_interpreter_facts_not_paths() {
-        let k = |req: &[u8], i: &Interpreter| environment_key(req, i);
-        let base = interpreter("3.11.7", "/usr/bin/python3");
-        assert_eq!(
-            k(b"a==1\n", &base),
-            k(b"a==1\n", &interpreter("3.11.7", "/opt/py/bin/python3")),
-            "the interpreter's path keys the environment"
-        );
-        assert_ne!(k(b"a==1\n", &base), k(b"a==2\n", &base));
-        assert_ne!(
-            k(b"a==1\n", &base),
-            k(b"a==1\n", &interpreter("3.12.1", "/usr/bin/python3"))
-        );
-        let other_platform = Interpreter {
-            platform: "linux-aarch64".into(),
-            ..base.clone()
-        };
-        assert_ne!(k(b"a==1\n", &base), k(b"a==1\n", &other_platform));
     }
 
     #[test]
